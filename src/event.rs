@@ -1,0 +1,306 @@
+//! The access event: what an agency signs and submits for every cross-border access.
+//!
+//! Its fields follow what access-log rules for cross-border systems ask of each record
+//! (EU Eurodac Art. 41, SIS Art. 12): who, whose data, what, why, on which legal basis,
+//! when, with which query, and with what result. Fields that identify a person are
+//! [commitments](crate::commitment); their openings travel beside the event.
+//!
+//! The agency signs `"huella/event/v1\n" || JCS(event)` with its Ed25519 key; the prefix keeps
+//! event signatures apart from anything else the same key might sign.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::canonical::to_canonical;
+use crate::commitment::{Commitment, CommitmentError, Field, Opening};
+use crate::keys::{KeyRef, SignerKey, VerifierKey};
+use crate::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
+
+/// EVENT_SIGNING_PREFIX is prepended to the canonical event before signing.
+pub const EVENT_SIGNING_PREFIX: &[u8] = b"huella/event/v1\n";
+
+/// EventKind says what an event records; later kinds (key registration, erasure notice)
+/// join the same log under their own kind.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// An access to personal data held by another agency.
+    Access,
+}
+
+/// DataCategory is what kind of personal data was accessed.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DataCategory {
+    /// Fingerprints.
+    BiometricFingerprint,
+    /// Facial images.
+    BiometricFace,
+    /// Iris scans.
+    BiometricIris,
+    /// Names, dates of birth, document numbers and the like.
+    Biographic,
+    /// Anything else.
+    Other,
+}
+
+impl DataCategory {
+    /// as_str is the JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataCategory::BiometricFingerprint => "biometric_fingerprint",
+            DataCategory::BiometricFace => "biometric_face",
+            DataCategory::BiometricIris => "biometric_iris",
+            DataCategory::Biographic => "biographic",
+            DataCategory::Other => "other",
+        }
+    }
+}
+
+/// Outcome is what the query returned.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// One or more records matched.
+    Hit,
+    /// Nothing matched.
+    NoHit,
+    /// The query failed.
+    Error,
+}
+
+impl Outcome {
+    /// as_str is the JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Hit => "hit",
+            Outcome::NoHit => "no_hit",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// AccessEvent is the public, signed record of one access. Field order here is free: the
+/// signed bytes are RFC 8785, which sorts keys.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessEvent {
+    /// Always `access` for this type; lets later kinds share the log.
+    pub kind: EventKind,
+    /// The signing key, `name+hexid`, which the submitter registry maps to an agency.
+    pub key: KeyRef,
+    /// The requesting agency's own id for this request; retries reuse it.
+    pub request_id: RequestId,
+    /// Who asked: the agency.
+    pub requesting_agency: AgencyId,
+    /// Who asked: its country.
+    pub requesting_country: CountryCode,
+    /// Who asked: the individual officer (committed).
+    pub requesting_user: Commitment,
+    /// Whose data: the agency holding it.
+    pub holder_agency: AgencyId,
+    /// Whose data: the holder's country.
+    pub holder_country: CountryCode,
+    /// Whose data: the holder's reference of the record(s) touched (committed).
+    pub record_ref: Commitment,
+    /// Whose data: the person the record is about (committed).
+    pub subject: Commitment,
+    /// What was accessed.
+    pub category: DataCategory,
+    /// Why: a purpose code.
+    pub purpose: Purpose,
+    /// Why: the agreement and article invoked.
+    pub legal_basis: LegalBasis,
+    /// When the access happened (UTC).
+    pub accessed_at: Timestamp,
+    /// The data used to search (committed).
+    pub query: Commitment,
+    /// What came back.
+    pub outcome: Outcome,
+    /// How many records came back.
+    pub records_returned: Count,
+}
+
+/// EventError says why an event or its signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// The fields contradict each other.
+    #[error("inconsistent event: {0}")]
+    Inconsistent(&'static str),
+    /// The signature is not 64 bytes of base64.
+    #[error("malformed signature: {0}")]
+    MalformedSignature(&'static str),
+    /// The event names another key than the one checking it.
+    #[error("event names key {named}, not {checking}")]
+    WrongKey {
+        /// Key named in the event.
+        named: String,
+        /// Key used to check.
+        checking: String,
+    },
+    /// The signature does not verify.
+    #[error("signature does not verify with key {0}")]
+    BadSignature(String),
+}
+
+impl AccessEvent {
+    /// signing_bytes is what the agency signs: the prefix and the RFC 8785 event.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let mut bytes = EVENT_SIGNING_PREFIX.to_vec();
+        bytes.extend_from_slice(&to_canonical(self));
+        bytes
+    }
+
+    /// check refuses events whose fields contradict each other.
+    pub fn check(&self) -> Result<(), EventError> {
+        let n = self.records_returned.get();
+        match self.outcome {
+            Outcome::Hit if n == 0 => Err(EventError::Inconsistent(
+                "a hit must return at least one record",
+            )),
+            Outcome::NoHit if n != 0 => {
+                Err(EventError::Inconsistent("no_hit must return zero records"))
+            }
+            Outcome::Error if n != 0 => {
+                Err(EventError::Inconsistent("error must return zero records"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// commitment returns the commitment held in a committed field.
+    pub fn commitment(&self, field: Field) -> &Commitment {
+        match field {
+            Field::Subject => &self.subject,
+            Field::RequestingUser => &self.requesting_user,
+            Field::RecordRef => &self.record_ref,
+            Field::Query => &self.query,
+        }
+    }
+}
+
+/// EventSignature is an Ed25519 signature, written in base64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventSignature(pub [u8; 64]);
+
+impl serde::Serialize for EventSignature {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&B64.encode(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EventSignature {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EventSignature, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bytes = B64
+            .decode(text.as_bytes())
+            .map_err(|_| serde::de::Error::custom("signature is not standard base64"))?;
+        let array: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("signature must be 64 bytes"))?;
+        Ok(EventSignature(array))
+    }
+}
+
+/// SignedEvent is an event with its agency's signature.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedEvent {
+    /// The event.
+    pub event: AccessEvent,
+    /// The agency's signature over [`AccessEvent::signing_bytes`].
+    pub signature: EventSignature,
+}
+
+impl SignedEvent {
+    /// sign signs an event; the event's `key` must name the signer.
+    pub fn sign(event: AccessEvent, signer: &SignerKey) -> Result<SignedEvent, EventError> {
+        if event.key != *signer.key_ref() {
+            return Err(EventError::WrongKey {
+                named: event.key.to_string(),
+                checking: signer.key_ref().to_string(),
+            });
+        }
+        let signature = EventSignature(signer.sign(&event.signing_bytes()));
+        Ok(SignedEvent { event, signature })
+    }
+
+    /// verify checks the signature with `key`, which must be the key the event names.
+    pub fn verify(&self, key: &VerifierKey) -> Result<(), EventError> {
+        if self.event.key != *key.key_ref() {
+            return Err(EventError::WrongKey {
+                named: self.event.key.to_string(),
+                checking: key.key_ref().to_string(),
+            });
+        }
+        if !key.verify(&self.event.signing_bytes(), &self.signature.0) {
+            return Err(EventError::BadSignature(key.key_ref().to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// Openings holds the opening of every committed field of one event. It is never logged.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Openings {
+    /// Opens `subject`.
+    pub subject: Opening,
+    /// Opens `requesting_user`.
+    pub requesting_user: Opening,
+    /// Opens `record_ref`.
+    pub record_ref: Opening,
+    /// Opens `query`.
+    pub query: Opening,
+}
+
+impl Openings {
+    /// opening returns the opening for a field.
+    pub fn opening(&self, field: Field) -> &Opening {
+        match field {
+            Field::Subject => &self.subject,
+            Field::RequestingUser => &self.requesting_user,
+            Field::RecordRef => &self.record_ref,
+            Field::Query => &self.query,
+        }
+    }
+
+    /// check verifies that every opening opens the event's matching commitment.
+    pub fn check(&self, event: &AccessEvent) -> Result<(), CommitmentError> {
+        for field in Field::ALL {
+            self.opening(field).check(field, event.commitment(field))?;
+        }
+        Ok(())
+    }
+}
+
+/// Submission is the body of `POST /v1/entries`: a signed event and its openings.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    /// The event, as signed.
+    pub event: AccessEvent,
+    /// The agency's signature over the event.
+    pub signature: EventSignature,
+    /// Openings of the event's commitments, stored apart and never published.
+    pub openings: Openings,
+}
+
+impl Submission {
+    /// into_parts separates the public signed event from the private openings.
+    pub fn into_parts(self) -> (SignedEvent, Openings) {
+        (
+            SignedEvent {
+                event: self.event,
+                signature: self.signature,
+            },
+            self.openings,
+        )
+    }
+}

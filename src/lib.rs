@@ -1,0 +1,34 @@
+//! Huella: a tamper-evident, append-only audit ledger for cross-border access to personal
+//! data. Every access is an entry signed by the accessing agency, chained by hash to the
+//! entry before it, and placed in an RFC 6962 Merkle tree whose C2SP-signed checkpoints let
+//! anyone prove the log was not altered.
+//!
+//! # Layout
+//!
+//! The pure core (no I/O, no clock, no randomness of its own), in the order data flows:
+//!
+//! - [`canonical`]: RFC 8785 canonical JSON and the strict parser every signed form uses.
+//! - [`text`]: checked values events are made of (agency ids, countries, timestamps, counts).
+//! - [`commitment`]: salted commitments to personal data, and their openings.
+//! - [`keys`]: C2SP signed-note Ed25519 keys: names, ids, verifier and signer strings.
+//! - [`event`]: the access event an agency signs, and the submission that carries it.
+//! - [`registry`]: which key may submit for which agency and country.
+//! - [`entry`]: the logged entry (the Merkle leaf) and its hash chain.
+//! - [`merkle`]: RFC 6962/9162 hashing, stored hashes, inclusion and consistency proofs.
+//! - [`note`]: C2SP signed notes.
+//! - [`checkpoint`]: C2SP tlog-checkpoints, the log's signed tree heads.
+//! - [`proof`]: C2SP tlog-proofs, the receipts agencies keep.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod canonical;
+pub mod checkpoint;
+pub mod commitment;
+pub mod entry;
+pub mod event;
+pub mod keys;
+pub mod merkle;
+pub mod note;
+pub mod proof;
+pub mod registry;
+pub mod text;

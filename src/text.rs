@@ -1,0 +1,280 @@
+//! Checked values that events are made of: agency ids, country codes, request ids,
+//! purposes, legal bases, timestamps and counts. Each is built only through a constructor
+//! that checks it, so the rest of the code cannot hold a bad one.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::canonical::MAX_SAFE_INTEGER;
+
+/// TextError says which value is malformed and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what}: {why}")]
+pub struct TextError {
+    /// What kind of value (e.g. "country code").
+    pub what: &'static str,
+    /// Why it was refused.
+    pub why: String,
+}
+
+fn charset(
+    s: &str,
+    min: usize,
+    max: usize,
+    ok: fn(char) -> bool,
+    allowed: &str,
+) -> Result<(), String> {
+    let len = s.chars().count();
+    if len < min || len > max {
+        return Err(format!("length {len} is outside {min}..={max}"));
+    }
+    match s.chars().find(|&c| !ok(c)) {
+        Some(c) => Err(format!(
+            "character {c:?} is not allowed (allowed: {allowed})"
+        )),
+        None => Ok(()),
+    }
+}
+
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// new checks the value and wraps it.
+            pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
+                let value = value.into();
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(&value).map_err(|why| TextError { what: $what, why })?;
+                Ok(Self(value))
+            }
+
+            /// as_str returns the checked text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let value = String::deserialize(d)?;
+                Self::new(value).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+checked_string!(
+    /// AgencyId names an agency, e.g. `US-DHS-CBP`: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+    AgencyId,
+    "agency id",
+    |s| charset(s, 1, 64, |c| c.is_ascii_alphanumeric() || "._-".contains(c), "A-Z a-z 0-9 . _ -")
+);
+
+checked_string!(
+    /// CountryCode is an ISO 3166-1 alpha-2 code in capitals, e.g. `CO`.
+    CountryCode,
+    "country code",
+    |s| charset(s, 2, 2, |c| c.is_ascii_uppercase(), "two capital letters A-Z")
+);
+
+checked_string!(
+    /// RequestId is the agency's own id for a request, used to make retries idempotent:
+    /// 1 to 128 visible ASCII characters, no spaces.
+    RequestId,
+    "request id",
+    |s| charset(s, 1, 128, |c| c.is_ascii_graphic(), "visible ASCII, no spaces")
+);
+
+checked_string!(
+    /// Purpose is a short code for why data was accessed, e.g. `border_screening`:
+    /// 1 to 64 of `a-z 0-9 _ -`, so that counts by purpose group cleanly.
+    Purpose,
+    "purpose",
+    |s| charset(s, 1, 64, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c), "a-z 0-9 _ -")
+);
+
+checked_string!(
+    /// LegalBasis cites the instrument and article invoked, e.g.
+    /// `US-CO biometric data-sharing LoI (2025), sec. 3`: 1 to 512 characters, no control
+    /// characters.
+    LegalBasis,
+    "legal basis",
+    |s| charset(s, 1, 512, |c| !c.is_control(), "any character but controls")
+);
+
+/// Timestamp is an instant in RFC 3339 UTC form (`2026-11-23T19:13:00Z`, optionally with a
+/// fraction of a second). It keeps the exact text it was given, because that text is what
+/// was signed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Timestamp {
+    /// The text as written (and signed).
+    text: String,
+    /// The same instant, in milliseconds since the Unix epoch, for comparisons.
+    unix_millis: u64,
+}
+
+impl Timestamp {
+    /// parse reads an RFC 3339 UTC timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`).
+    pub fn parse(text: &str) -> Result<Timestamp, TextError> {
+        let err = |why: &str| TextError {
+            what: "timestamp",
+            why: why.to_string(),
+        };
+        if text.len() > 30 || !text.ends_with('Z') {
+            return Err(err("want RFC 3339 UTC, like 2026-11-23T19:13:00Z"));
+        }
+        let time = humantime::parse_rfc3339(text).map_err(|e| {
+            err(&format!(
+                "{e}; want RFC 3339 UTC, like 2026-11-23T19:13:00Z"
+            ))
+        })?;
+        let since = time
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| err("before 1970"))?;
+        Ok(Timestamp {
+            text: text.to_string(),
+            unix_millis: since.as_millis() as u64,
+        })
+    }
+
+    /// from_unix_millis writes an instant with millisecond precision, as the log stamps
+    /// entries.
+    pub fn from_unix_millis(unix_millis: u64) -> Timestamp {
+        let time = UNIX_EPOCH + Duration::from_millis(unix_millis);
+        Timestamp {
+            text: humantime::format_rfc3339_millis(time).to_string(),
+            unix_millis,
+        }
+    }
+
+    /// from_system_time truncates a clock reading to milliseconds.
+    pub fn from_system_time(time: SystemTime) -> Timestamp {
+        let millis = time
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Timestamp::from_unix_millis(millis)
+    }
+
+    /// unix_millis is the instant in milliseconds since the Unix epoch.
+    pub fn unix_millis(&self) -> u64 {
+        self.unix_millis
+    }
+
+    /// as_str is the text as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Count is a non-negative integer that JSON represents exactly (at most 2^53 - 1).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct Count(u64);
+
+impl Count {
+    /// new checks the bound.
+    pub fn new(value: u64) -> Result<Count, TextError> {
+        if value > MAX_SAFE_INTEGER {
+            return Err(TextError {
+                what: "count",
+                why: format!("{value} is above 2^53 - 1"),
+            });
+        }
+        Ok(Count(value))
+    }
+
+    /// get returns the number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for Count {
+    type Error = TextError;
+    fn try_from(value: u64) -> Result<Count, TextError> {
+        Count::new(value)
+    }
+}
+
+impl From<Count> for u64 {
+    fn from(c: Count) -> u64 {
+        c.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checked_strings_accept_and_refuse() {
+        assert!(AgencyId::new("US-DHS-CBP").is_ok());
+        assert!(AgencyId::new("").is_err());
+        assert!(AgencyId::new("a b").is_err());
+        assert!(CountryCode::new("CO").is_ok());
+        assert!(CountryCode::new("co").is_err());
+        assert!(CountryCode::new("COL").is_err());
+        assert!(RequestId::new("REQ/2026:0001").is_ok());
+        assert!(RequestId::new("x".repeat(129)).is_err());
+        assert!(Purpose::new("border_screening").is_ok());
+        assert!(Purpose::new("Border").is_err());
+        assert!(LegalBasis::new("LoI 2025, art. 3").is_ok());
+        assert!(LegalBasis::new("bad\u{0000}").is_err());
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_refuse_offsets() {
+        let t = Timestamp::parse("2026-11-23T19:13:00Z").unwrap();
+        assert_eq!(t.unix_millis(), 1_795_461_180_000);
+        assert_eq!(
+            Timestamp::from_unix_millis(t.unix_millis()).as_str(),
+            "2026-11-23T19:13:00.000Z"
+        );
+        assert!(Timestamp::parse("2026-11-23T19:13:00+01:00").is_err());
+        assert!(Timestamp::parse("2026-13-23T19:13:00Z").is_err());
+        assert!(Timestamp::parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn counts_stay_exact_in_json() {
+        assert!(Count::new(MAX_SAFE_INTEGER).is_ok());
+        assert!(Count::new(MAX_SAFE_INTEGER + 1).is_err());
+        assert!(serde_json::from_str::<Count>("9007199254740992").is_err());
+    }
+}

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::canonical::to_canonical;
-use crate::commitment::{Commitment, CommitmentError, Field, Opening};
+use crate::commitment::{Commitment, CommitmentError, Field, Opening, Salt};
 use crate::keys::{KeyRef, SignerKey, VerifierKey};
 use crate::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
 
@@ -302,5 +302,96 @@ impl Submission {
             },
             self.openings,
         )
+    }
+}
+
+/// PlainEvent is an access event as an agency's system describes it, with personal values in
+/// clear. [`PlainEvent::seal`] commits to those values and signs the public form; this is what
+/// `huella submit` reads from its `--event` file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlainEvent {
+    /// The agency's own id for this request.
+    pub request_id: RequestId,
+    /// Who asked: the agency.
+    pub requesting_agency: AgencyId,
+    /// Who asked: its country.
+    pub requesting_country: CountryCode,
+    /// Who asked: the officer (committed, never logged in clear).
+    pub requesting_user: String,
+    /// Whose data: the holding agency.
+    pub holder_agency: AgencyId,
+    /// Whose data: its country.
+    pub holder_country: CountryCode,
+    /// Whose data: the holder's record reference (committed).
+    pub record_ref: String,
+    /// Whose data: the person (committed).
+    pub subject: String,
+    /// What was accessed.
+    pub category: DataCategory,
+    /// Why: a purpose code.
+    pub purpose: Purpose,
+    /// Why: the legal basis.
+    pub legal_basis: LegalBasis,
+    /// When; the time of sealing if absent.
+    #[serde(default)]
+    pub accessed_at: Option<Timestamp>,
+    /// The data used to search (committed).
+    pub query: String,
+    /// What came back.
+    pub outcome: Outcome,
+    /// How many records came back.
+    pub records_returned: Count,
+}
+
+impl PlainEvent {
+    /// seal commits to the personal values with fresh salts from `salt`, fills `key` from the
+    /// signer and `accessed_at` (if absent) from `now`, and signs: the result is ready to
+    /// submit. The caller supplies randomness, so this stays pure.
+    pub fn seal(
+        self,
+        signer: &SignerKey,
+        now: Timestamp,
+        mut salt: impl FnMut() -> Salt,
+    ) -> Result<Submission, EventError> {
+        let openings = Openings {
+            subject: Opening::new(salt(), self.subject),
+            requesting_user: Opening::new(salt(), self.requesting_user),
+            record_ref: Opening::new(salt(), self.record_ref),
+            query: Opening::new(salt(), self.query),
+        };
+        let event = AccessEvent {
+            kind: EventKind::Access,
+            key: signer.key_ref().clone(),
+            request_id: self.request_id,
+            requesting_agency: self.requesting_agency,
+            requesting_country: self.requesting_country,
+            requesting_user: openings.requesting_user.commitment(Field::RequestingUser),
+            holder_agency: self.holder_agency,
+            holder_country: self.holder_country,
+            record_ref: openings.record_ref.commitment(Field::RecordRef),
+            subject: openings.subject.commitment(Field::Subject),
+            category: self.category,
+            purpose: self.purpose,
+            legal_basis: self.legal_basis,
+            accessed_at: self.accessed_at.unwrap_or(now),
+            query: openings.query.commitment(Field::Query),
+            outcome: self.outcome,
+            records_returned: self.records_returned,
+        };
+        event.check()?;
+        for field in Field::ALL {
+            if openings.opening(field).value.len() > crate::commitment::MAX_VALUE_BYTES {
+                return Err(EventError::Inconsistent(
+                    "a committed value is longer than 16 KiB",
+                ));
+            }
+        }
+        let signed = SignedEvent::sign(event, signer)?;
+        Ok(Submission {
+            event: signed.event,
+            signature: signed.signature,
+            openings,
+        })
     }
 }

@@ -21,14 +21,22 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod canonical;
 pub mod checkpoint;
+pub mod cli;
+pub mod client;
 pub mod commitment;
+pub mod demo;
 pub mod entry;
 pub mod event;
+pub mod http;
+pub mod keyfile;
 pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod proof;
 pub mod registry;
+pub mod sequencer;
+pub mod store;
 pub mod text;

@@ -21,6 +21,19 @@ use crate::entry::Entry;
 use crate::keys::VerifierKey;
 use crate::merkle::{Hash, ProofError, record_hash, verify_inclusion};
 
+/// Receipt is the JSON answer to an accepted submission (`POST /v1/entries`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Receipt {
+    /// The entry's index.
+    pub index: u64,
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+    /// The signed checkpoint the proof is against.
+    pub checkpoint: String,
+    /// The entry's C2SP tlog-proof: keep it, it proves the entry is in the log.
+    pub tlog_proof: String,
+}
+
 /// HEADER is the first line of every tlog-proof.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
 

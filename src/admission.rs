@@ -1,0 +1,92 @@
+//! Admission: the checks an event passes before the log accepts it, in the order the API
+//! applies them (after parsing): the key is registered for the claimed agency and country,
+//! the signature verifies, the fields agree, the access time is within the window, and every
+//! commitment opens. Pure: the caller passes the time.
+
+use crate::commitment::CommitmentError;
+use crate::event::{EventError, Openings, SignedEvent, Submission};
+use crate::registry::{Registry, RegistryError};
+
+/// Window bounds how far an event's `accessed_at` may be from the log's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// How old an access may be, in milliseconds (late reporting is allowed up to this).
+    pub max_age_millis: u64,
+    /// How far in the future it may be, in milliseconds (clock skew).
+    pub max_future_millis: u64,
+}
+
+impl Default for Window {
+    fn default() -> Window {
+        Window {
+            max_age_millis: 24 * 3600 * 1000,
+            max_future_millis: 5 * 60 * 1000,
+        }
+    }
+}
+
+/// AdmissionError says which check refused an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmissionError {
+    /// The key is unknown or not registered for the claimed agency and country.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The signature does not verify, or the fields contradict each other.
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// `accessed_at` is outside the window.
+    #[error("accessed_at {accessed_at} is {detail}")]
+    OutOfWindow {
+        /// The time the event claims.
+        accessed_at: String,
+        /// How far off it is.
+        detail: String,
+    },
+    /// An opening does not open its commitment.
+    #[error(transparent)]
+    Commitment(#[from] CommitmentError),
+}
+
+/// check_signed_event checks what anyone can check from public data: the key is registered
+/// for the event's agency and country, and its signature verifies.
+pub fn check_signed_event(signed: &SignedEvent, registry: &Registry) -> Result<(), AdmissionError> {
+    let key = registry.authorize(&signed.event)?;
+    signed.verify(key)?;
+    Ok(())
+}
+
+/// admit runs every check on a parsed submission and splits it into the public signed event
+/// and the private openings.
+pub fn admit(
+    submission: Submission,
+    registry: &Registry,
+    now_millis: u64,
+    window: Window,
+) -> Result<(SignedEvent, Openings), AdmissionError> {
+    let (signed, openings) = submission.into_parts();
+    check_signed_event(&signed, registry)?;
+    signed.event.check()?;
+    let at = signed.event.accessed_at.unix_millis();
+    if at.saturating_add(window.max_age_millis) < now_millis {
+        return Err(AdmissionError::OutOfWindow {
+            accessed_at: signed.event.accessed_at.to_string(),
+            detail: format!(
+                "{} s in the past; the log accepts up to {} s",
+                (now_millis - at) / 1000,
+                window.max_age_millis / 1000
+            ),
+        });
+    }
+    if at > now_millis.saturating_add(window.max_future_millis) {
+        return Err(AdmissionError::OutOfWindow {
+            accessed_at: signed.event.accessed_at.to_string(),
+            detail: format!(
+                "{} s in the future; the log accepts up to {} s",
+                (at - now_millis) / 1000,
+                window.max_future_millis / 1000
+            ),
+        });
+    }
+    openings.check(&signed.event)?;
+    Ok((signed, openings))
+}

@@ -1,0 +1,149 @@
+//! A small HTTP client for the ledger's API: what `huella submit` and `huella demo` use.
+//! It depends on the core formats only, never on the server's code.
+
+use crate::event::Submission;
+use crate::proof::Receipt;
+
+/// ClientError says why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The request did not complete.
+    #[error("request to {url} failed: {source}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// The failure.
+        source: reqwest::Error,
+    },
+    /// The log answered with an error.
+    #[error("the log refused the request ({status}): {code}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The error code.
+        code: String,
+        /// The log's explanation.
+        message: String,
+    },
+    /// The answer was not what the API promises.
+    #[error("unexpected answer from {url}: {why}")]
+    Unexpected {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        why: String,
+    },
+}
+
+/// Client talks to one ledger.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`.
+    base: String,
+    /// Connection pool.
+    http: reqwest::Client,
+}
+
+/// Submitted is a receipt and whether the log created the entry (false: a retry).
+#[derive(Clone, Debug)]
+pub struct Submitted {
+    /// The receipt.
+    pub receipt: Receipt,
+    /// True for 201 Created, false for 200 (already logged).
+    pub created: bool,
+}
+
+impl Client {
+    /// new makes a client for the ledger at `base_url`.
+    pub fn new(base_url: &str) -> Client {
+        Client {
+            base: base_url.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// url joins a path to the base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn check(
+        &self,
+        url: &str,
+        response: reqwest::Response,
+    ) -> Result<reqwest::Response, ClientError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = response.bytes().await.map_err(|source| ClientError::Http {
+            url: url.to_string(),
+            source,
+        })?;
+        let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        let field = |name: &str| {
+            parsed
+                .as_ref()
+                .and_then(|v| v.get(name))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            code: field("error").unwrap_or_else(|| "unknown".into()),
+            message: field("message")
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned()),
+        })
+    }
+
+    /// submit posts a sealed event and returns its receipt.
+    pub async fn submit(&self, submission: &Submission) -> Result<Submitted, ClientError> {
+        let url = self.url("/v1/entries");
+        let body = serde_json::to_vec(submission).map_err(|e| ClientError::Unexpected {
+            url: url.clone(),
+            why: e.to_string(),
+        })?;
+        let response = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| ClientError::Http {
+                url: url.clone(),
+                source,
+            })?;
+        let response = self.check(&url, response).await?;
+        let created = response.status().as_u16() == 201;
+        let bytes = response.bytes().await.map_err(|source| ClientError::Http {
+            url: url.clone(),
+            source,
+        })?;
+        let receipt = serde_json::from_slice(&bytes).map_err(|e| ClientError::Unexpected {
+            url,
+            why: format!("receipt does not parse: {e}"),
+        })?;
+        Ok(Submitted { receipt, created })
+    }
+
+    /// get fetches a path and returns the body.
+    pub async fn get(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        let url = self.url(path);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|source| ClientError::Http {
+                url: url.clone(),
+                source,
+            })?;
+        let response = self.check(&url, response).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Http { url, source })?;
+        Ok(bytes.to_vec())
+    }
+}

@@ -1,0 +1,364 @@
+//! Storage behind a trait with a written contract, a sled implementation (the default), and
+//! an in-memory one that can inject faults for tests.
+//!
+//! # Contract
+//!
+//! - **Durable once `commit` returns `Ok`.** Every part of the batch (leaves, stored hashes,
+//!   openings, request ids and the signed checkpoint) is on disk and survives a crash.
+//! - **All or nothing.** After a crash, a batch is either wholly visible or not at all.
+//! - **Append only.** A batch starts exactly at the stored size; the checkpoint it carries
+//!   is for the stored size after it. The store never rewrites a committed leaf.
+//! - **After a failed commit the store's state is unknown** until it is reopened: callers
+//!   must stop writing (the sequencer does) and let start-up check what is on disk.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::merkle::{Hash, HashReader, TreeError};
+
+/// StoreError is a storage failure. All are retryable only by restarting the service.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The underlying storage failed.
+    #[error("storage I/O error: {0}")]
+    Io(String),
+    /// The stored data is not what the log wrote.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The batch does not start at the stored size.
+    #[error("batch starts at {start} but the log has {size} entries")]
+    NotAppend {
+        /// First index of the batch.
+        start: u64,
+        /// Entries stored.
+        size: u64,
+    },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> StoreError {
+        StoreError::Io(e.to_string())
+    }
+}
+
+/// Batch is one group commit: consecutive entries and the checkpoint that covers them.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Index of the first leaf.
+    pub start: u64,
+    /// Leaf bytes for indexes `start..start + leaves.len()`.
+    pub leaves: Vec<Vec<u8>>,
+    /// Openings (JSON) for the same indexes; stored apart from the public data.
+    pub openings: Vec<Vec<u8>>,
+    /// Request keys (agency, request id) of the same entries, for idempotent retries.
+    pub request_keys: Vec<Vec<u8>>,
+    /// New stored Merkle hashes, by stored hash index.
+    pub hashes: Vec<(u64, Hash)>,
+    /// Tree size after the batch.
+    pub checkpoint_size: u64,
+    /// The signed checkpoint for that size.
+    pub checkpoint: Vec<u8>,
+}
+
+/// Store is where the log lives. See the module docs for the contract.
+pub trait Store: HashReader + Send + Sync + 'static {
+    /// commit writes a batch durably and atomically.
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// size is the number of committed leaves.
+    fn size(&self) -> Result<u64, StoreError>;
+    /// leaves returns up to `limit` leaves from `start`.
+    fn leaves(&self, start: u64, limit: u64) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// checkpoint returns the signed checkpoint for exactly `size`, if one was stored.
+    fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// checkpoint_covering returns the first stored checkpoint whose size exceeds `index`:
+    /// the one committed with that entry.
+    fn checkpoint_covering(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+    /// latest_checkpoint returns the newest signed checkpoint and its size.
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+    /// request_index finds the entry logged for a request key.
+    fn request_index(&self, key: &[u8]) -> Result<Option<u64>, StoreError>;
+    /// opening returns the stored openings of an entry (for operators; never served).
+    fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+fn be(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+fn from_be(bytes: &[u8]) -> Result<u64, StoreError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| {
+        StoreError::Corrupt(format!(
+            "expected an 8-byte integer, found {} bytes",
+            bytes.len()
+        ))
+    })?;
+    Ok(u64::from_be_bytes(array))
+}
+
+fn to_hash(bytes: &[u8], index: u64) -> Result<Hash, TreeError> {
+    let array: [u8; 32] = bytes.try_into().map_err(|_| {
+        TreeError::Storage(format!(
+            "stored hash {index} is {} bytes, not 32",
+            bytes.len()
+        ))
+    })?;
+    Ok(Hash(array))
+}
+
+/// SledStore keeps the log in an embedded sled database, one tree per kind of record.
+pub struct SledStore {
+    /// The database, for flushing.
+    db: sled::Db,
+    /// Leaf bytes by index (8-byte big-endian keys).
+    leaves: sled::Tree,
+    /// Stored Merkle hashes by stored hash index.
+    hashes: sled::Tree,
+    /// Openings by index: personal data, kept apart so they can be erased or moved.
+    openings: sled::Tree,
+    /// Entry index by request key.
+    requests: sled::Tree,
+    /// Every signed checkpoint by tree size.
+    checkpoints: sled::Tree,
+}
+
+/// Memory sled may use for its page cache; kept small so the server's memory stays flat.
+const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+impl SledStore {
+    /// open opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()?;
+        Ok(SledStore {
+            leaves: db.open_tree("leaves")?,
+            hashes: db.open_tree("hashes")?,
+            openings: db.open_tree("openings")?,
+            requests: db.open_tree("requests")?,
+            checkpoints: db.open_tree("checkpoints")?,
+            db,
+        })
+    }
+}
+
+impl HashReader for SledStore {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        indexes
+            .iter()
+            .map(|&i| match self.hashes.get(be(i)) {
+                Ok(Some(bytes)) => to_hash(&bytes, i),
+                Ok(None) => Err(TreeError::MissingHash(i)),
+                Err(e) => Err(TreeError::Storage(e.to_string())),
+            })
+            .collect()
+    }
+}
+
+impl Store for SledStore {
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        use sled::Transactional as _;
+        use sled::transaction::ConflictableTransactionError as Abort;
+
+        let size = self.size()?;
+        if batch.start != size {
+            return Err(StoreError::NotAppend {
+                start: batch.start,
+                size,
+            });
+        }
+        (
+            &self.leaves,
+            &self.hashes,
+            &self.openings,
+            &self.requests,
+            &self.checkpoints,
+        )
+            .transaction(|(leaves, hashes, openings, requests, checkpoints)| {
+                for (i, leaf) in batch.leaves.iter().enumerate() {
+                    let index = batch.start + i as u64;
+                    leaves.insert(&be(index), leaf.as_slice())?;
+                    openings.insert(&be(index), batch.openings[i].as_slice())?;
+                    requests.insert(batch.request_keys[i].as_slice(), &be(index))?;
+                }
+                for (index, hash) in &batch.hashes {
+                    hashes.insert(&be(*index), &hash.0)?;
+                }
+                checkpoints.insert(&be(batch.checkpoint_size), batch.checkpoint.as_slice())?;
+                Ok::<(), Abort<()>>(())
+            })
+            .map_err(|e| StoreError::Io(format!("transaction failed: {e:?}")))?;
+        // Durable once flush returns: sled fsyncs its log here.
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn size(&self) -> Result<u64, StoreError> {
+        match self.leaves.last()? {
+            None => Ok(0),
+            Some((key, _)) => Ok(from_be(&key)? + 1),
+        }
+    }
+
+    fn leaves(&self, start: u64, limit: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let end = start.saturating_add(limit);
+        self.leaves
+            .range(be(start)..be(end))
+            .map(|kv| kv.map(|(_, v)| v.to_vec()).map_err(StoreError::from))
+            .collect()
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.checkpoints.get(be(size))?.map(|v| v.to_vec()))
+    }
+
+    fn checkpoint_covering(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        match self.checkpoints.range(be(index.saturating_add(1))..).next() {
+            None => Ok(None),
+            Some(kv) => {
+                let (k, v) = kv?;
+                Ok(Some((from_be(&k)?, v.to_vec())))
+            }
+        }
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        match self.checkpoints.last()? {
+            None => Ok(None),
+            Some((k, v)) => Ok(Some((from_be(&k)?, v.to_vec()))),
+        }
+    }
+
+    fn request_index(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+        self.requests.get(key)?.map(|v| from_be(&v)).transpose()
+    }
+
+    fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.openings.get(be(index))?.map(|v| v.to_vec()))
+    }
+}
+
+/// MemoryStore keeps the log in memory. Tests use it to inject storage faults.
+#[derive(Default)]
+pub struct MemoryStore {
+    /// Everything stored, behind one lock so that commits are atomic.
+    state: Mutex<MemoryState>,
+    /// When set, every commit fails with an I/O error and changes nothing.
+    fail_commits: AtomicBool,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    leaves: Vec<Vec<u8>>,
+    hashes: BTreeMap<u64, Hash>,
+    openings: BTreeMap<u64, Vec<u8>>,
+    requests: BTreeMap<Vec<u8>, u64>,
+    checkpoints: BTreeMap<u64, Vec<u8>>,
+}
+
+impl MemoryStore {
+    /// new returns an empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// fail_commits makes every later commit fail (true) or succeed (false).
+    pub fn fail_commits(&self, fail: bool) {
+        self.fail_commits.store(fail, Ordering::SeqCst);
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        // A panic while holding the lock cannot leave a half-applied batch (commit mutates only
+        // after all checks), so a poisoned lock still guards consistent data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl HashReader for MemoryStore {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        let state = self.state();
+        indexes
+            .iter()
+            .map(|i| {
+                state
+                    .hashes
+                    .get(i)
+                    .copied()
+                    .ok_or(TreeError::MissingHash(*i))
+            })
+            .collect()
+    }
+}
+
+impl Store for MemoryStore {
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        if self.fail_commits.load(Ordering::SeqCst) {
+            return Err(StoreError::Io("injected fault: commit failed".into()));
+        }
+        let mut state = self.state();
+        let size = state.leaves.len() as u64;
+        if batch.start != size {
+            return Err(StoreError::NotAppend {
+                start: batch.start,
+                size,
+            });
+        }
+        for (i, leaf) in batch.leaves.iter().enumerate() {
+            let index = batch.start + i as u64;
+            state.leaves.push(leaf.clone());
+            state.openings.insert(index, batch.openings[i].clone());
+            state.requests.insert(batch.request_keys[i].clone(), index);
+        }
+        state.hashes.extend(batch.hashes.iter().copied());
+        state
+            .checkpoints
+            .insert(batch.checkpoint_size, batch.checkpoint.clone());
+        Ok(())
+    }
+
+    fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.state().leaves.len() as u64)
+    }
+
+    fn leaves(&self, start: u64, limit: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let state = self.state();
+        let start = usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(state.leaves.len());
+        let end = start
+            .saturating_add(usize::try_from(limit).unwrap_or(usize::MAX))
+            .min(state.leaves.len());
+        Ok(state.leaves[start..end].to_vec())
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.state().checkpoints.get(&size).cloned())
+    }
+
+    fn checkpoint_covering(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .state()
+            .checkpoints
+            .range(index.saturating_add(1)..)
+            .next()
+            .map(|(k, v)| (*k, v.clone())))
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .state()
+            .checkpoints
+            .last_key_value()
+            .map(|(k, v)| (*k, v.clone())))
+    }
+
+    fn request_index(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+        Ok(self.state().requests.get(key).copied())
+    }
+
+    fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.state().openings.get(&index).cloned())
+    }
+}

@@ -40,3 +40,4 @@ pub mod registry;
 pub mod sequencer;
 pub mod store;
 pub mod text;
+pub mod verify;

@@ -1,0 +1,174 @@
+//! Shared test harness: the real HTTP app on 127.0.0.1:0 over a real store, demo agencies
+//! with fixed keys, and a whole-log check run after each step.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use huella::checkpoint::{self, Checkpoint};
+use huella::client::Client;
+use huella::demo::{AGENCIES, Agency};
+use huella::event::{PlainEvent, Submission};
+use huella::http::{Limits, router};
+use huella::keyfile::random_salt;
+use huella::keys::{KeyName, SignerKey, VerifierKey};
+use huella::registry::{Registry, Submitter};
+use huella::sequencer::{Ledger, ManualClock, Options};
+use huella::store::Store;
+use huella::text::{AgencyId, CountryCode, Timestamp};
+use huella::verify::{Auditor, Summary};
+use tokio::sync::oneshot;
+
+/// 2026-11-23T12:00:00Z: tests run on a manual clock, never on sleeps.
+pub const NOW: u64 = 1_795_435_200_000;
+
+pub fn log_signer() -> SignerKey {
+    SignerKey::from_seed(KeyName::new("test.huella.example/log").unwrap(), &[42; 32])
+}
+
+/// The four demo agencies with fixed keys, and the registry that admits them.
+pub fn agencies() -> (Vec<Agency>, Registry) {
+    let agencies: Vec<Agency> = AGENCIES
+        .iter()
+        .enumerate()
+        .map(|(i, (id, country, name))| Agency {
+            id: AgencyId::new(*id).unwrap(),
+            country: CountryCode::new(*country).unwrap(),
+            key: SignerKey::from_seed(KeyName::new(*name).unwrap(), &[i as u8 + 1; 32]),
+        })
+        .collect();
+    let registry = Registry {
+        submitters: agencies
+            .iter()
+            .map(|a| Submitter {
+                agency: a.id.clone(),
+                country: a.country.clone(),
+                key: a.key.verifier(),
+            })
+            .collect(),
+    };
+    (agencies, registry)
+}
+
+/// The `n`-th demo event, sealed by its requesting agency.
+pub fn sealed(agencies: &[Agency], n: u64) -> Submission {
+    let now = Timestamp::from_unix_millis(NOW);
+    let (from, json) = huella::demo::sample_event(agencies, 7, n, &now);
+    let plain: PlainEvent = serde_json::from_value(json).unwrap();
+    plain.seal(&agencies[from].key, now, random_salt).unwrap()
+}
+
+/// A running test log.
+pub struct TestLog {
+    pub ledger: Arc<Ledger>,
+    pub clock: Arc<ManualClock>,
+    pub base: String,
+    pub client: Client,
+    pub http: reqwest::Client,
+    pub log_key: VerifierKey,
+    pub registry: Registry,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestLog {
+    pub async fn start(store: Arc<dyn Store>, limits: Limits) -> TestLog {
+        let (_, registry) = agencies();
+        let clock = Arc::new(ManualClock::new(NOW));
+        let options = Options {
+            batch_wait: Duration::from_millis(1),
+            ..Options::default()
+        };
+        let ledger = Arc::new(
+            Ledger::open(
+                store,
+                log_signer(),
+                registry.clone(),
+                clock.clone(),
+                options,
+            )
+            .unwrap(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(ledger.clone(), limits);
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestLog {
+            log_key: ledger.log_key().clone(),
+            ledger,
+            clock,
+            client: Client::new(&base),
+            http: reqwest::Client::new(),
+            base,
+            registry,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// stop shuts the server and the sequencer down, releasing the store.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
+        }
+        self.ledger.close();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/entries"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// checkpoint fetches and verifies the latest checkpoint.
+    pub async fn checkpoint(&self) -> Checkpoint {
+        let note = self.get("/checkpoint").await.bytes().await.unwrap();
+        checkpoint::open(&note, &self.log_key).unwrap().0
+    }
+
+    /// check_log verifies the whole log as an outside auditor would: every entry's form,
+    /// signature, index and chain link, and the root against the signed checkpoint.
+    pub async fn check_log(&self) -> (Checkpoint, Summary) {
+        let checkpoint = self.checkpoint().await;
+        let mut auditor = Auditor::new(&self.registry);
+        while auditor.size() < checkpoint.size {
+            let page = self
+                .get(&format!("/v1/entries?start={}&limit=1000", auditor.size()))
+                .await;
+            assert_eq!(page.status(), 200);
+            let body = page.bytes().await.unwrap();
+            assert!(
+                !body.is_empty(),
+                "the log served no entries below its checkpoint size"
+            );
+            for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                auditor.push(line).unwrap();
+            }
+        }
+        auditor.finish(&checkpoint).unwrap();
+        (checkpoint, auditor.summary().clone())
+    }
+}

@@ -135,7 +135,8 @@ impl Timestamp {
             what: "timestamp",
             why: why.to_string(),
         };
-        if text.len() > 30 || !text.ends_with('Z') {
+        // RFC 3339's time-secfrac needs a digit after the dot; humantime accepts `.Z`.
+        if text.len() > 30 || !text.ends_with('Z') || text.ends_with(".Z") {
             return Err(err("want RFC 3339 UTC, like 2026-11-23T19:13:00Z"));
         }
         let time = humantime::parse_rfc3339(text).map_err(|e| {
@@ -269,6 +270,7 @@ mod tests {
         assert!(Timestamp::parse("2026-11-23T19:13:00+01:00").is_err());
         assert!(Timestamp::parse("2026-13-23T19:13:00Z").is_err());
         assert!(Timestamp::parse("yesterday").is_err());
+        assert!(Timestamp::parse("2026-11-23T19:13:00.Z").is_err());
     }
 
     #[test]

@@ -107,6 +107,10 @@ pub struct SubmitArgs {
     /// Save the receipt here instead of printing it.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Retries of the same sealed event after a network error or a 503 (a retry of the same
+    /// signed event is idempotent: it gets the original receipt).
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
 }
 
 /// Arguments of `huella demo`.
@@ -269,7 +273,7 @@ async fn submit(args: SubmitArgs) -> CliResult {
     let now = Timestamp::from_system_time(std::time::SystemTime::now());
     let submission = plain.seal(&key, now, keyfile::random_salt)?;
     let client = Client::new(&args.url);
-    let submitted = client.submit(&submission).await?;
+    let submitted = submit_with_retries(&client, &submission, args.retries).await?;
     let receipt = serde_json::to_string_pretty(&submitted.receipt)?;
     let verb = if submitted.created {
         "logged"
@@ -286,6 +290,28 @@ async fn submit(args: SubmitArgs) -> CliResult {
         None => println!("{receipt}"),
     }
     Ok(())
+}
+
+/// submit_with_retries sends one sealed event, retrying the very same bytes with backoff
+/// when the log is unreachable or busy; re-sealing would pick new salts and conflict.
+async fn submit_with_retries(
+    client: &Client,
+    submission: &crate::event::Submission,
+    retries: u32,
+) -> Result<crate::client::Submitted, crate::client::ClientError> {
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 0;
+    loop {
+        match client.submit(submission).await {
+            Err(e) if attempt < retries && e.is_retryable() => {
+                eprintln!("{e}; retrying in {} ms", delay.as_millis());
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn demo(args: DemoArgs) -> CliResult {

@@ -35,6 +35,18 @@ pub enum ClientError {
     },
 }
 
+impl ClientError {
+    /// is_retryable says whether sending the same request again may succeed: the log was
+    /// unreachable, or answered 503.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Http { .. } => true,
+            ClientError::Api { status, .. } => *status == 503,
+            ClientError::Unexpected { .. } => false,
+        }
+    }
+}
+
 /// Client talks to one ledger.
 #[derive(Clone, Debug)]
 pub struct Client {

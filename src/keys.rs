@@ -84,11 +84,19 @@ pub fn key_id(name: &KeyName, public_key: &[u8; 32]) -> u32 {
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
+/// Key ids are 8 lowercase hex digits, as every implementation writes them. Upper case is
+/// refused so that a key has one spelling: an event naming a key in upper case would be
+/// re-serialized in lower case and fail its signature for no visible reason.
 fn parse_hex_id(text: &str) -> Result<u32, KeyError> {
-    if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(KeyError::Malformed("key id must be 8 hex digits"));
+    const WANT: &str = "key id must be 8 lowercase hex digits";
+    if text.len() != 8
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(KeyError::Malformed(WANT));
     }
-    u32::from_str_radix(text, 16).map_err(|_| KeyError::Malformed("key id must be 8 hex digits"))
+    u32::from_str_radix(text, 16).map_err(|_| KeyError::Malformed(WANT))
 }
 
 /// Split `name+hexid+base64` into its parts and decode the `0x01 || 32 bytes` payload.
@@ -346,6 +354,13 @@ mod tests {
             "wrong id for name"
         );
         assert!(VerifierKey::parse("n+0000+AQ==").is_err());
+        let (name_id, data) = vk.rsplit_once('+').unwrap();
+        let upper = format!("{}+{data}", name_id.to_uppercase().replacen('N', "n", 1));
+        assert_ne!(upper, vk, "the id has a letter to upper-case");
+        assert_eq!(
+            VerifierKey::parse(&upper),
+            Err(KeyError::Malformed("key id must be 8 lowercase hex digits"))
+        );
         assert!(VerifierKey::parse("a b+00000000+AQ==").is_err());
         // A small-order point (the identity) is refused even with a matching id.
         let name = KeyName::new("weak").unwrap();

@@ -18,6 +18,18 @@
 //! - [`note`]: C2SP signed notes.
 //! - [`checkpoint`]: C2SP tlog-checkpoints, the log's signed tree heads.
 //! - [`proof`]: C2SP tlog-proofs, the receipts agencies keep.
+//! - [`admission`]: the checks an event passes before the log accepts it.
+//! - [`verify`]: the streaming whole-log audit, and the summary it counts.
+//!
+//! The edges, where I/O happens:
+//!
+//! - [`store`]: storage behind a trait with a durability contract (sled, and in-memory).
+//! - [`sequencer`]: start-up checks, the pool, and batched durable appends.
+//! - [`http`]: the axum HTTP API.
+//! - [`client`]: an HTTP client for the API.
+//! - [`keyfile`]: key files on disk, and the randomness keys and salts need.
+//! - [`demo`]: demo agencies and realistic demo events.
+//! - [`cli`]: the `huella` command line; `main.rs` only calls [`cli::main`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -487,10 +487,12 @@ pub fn verify_consistency(
         if !proof.is_empty() {
             return Err(ProofError::WrongLength(proof.len()));
         }
-        let expected_old = if from == 0 { empty_root() } else { *new_root };
-        if *old_root != expected_old {
+        // From size 0 the old root must be the empty tree's; between equal sizes the two
+        // roots must be equal.
+        let implied_old = if from == 0 { empty_root() } else { *new_root };
+        if *old_root != implied_old {
             return Err(ProofError::OldRootMismatch {
-                computed: expected_old,
+                computed: implied_old,
                 expected: *old_root,
             });
         }

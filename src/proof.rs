@@ -37,6 +37,9 @@ pub struct Receipt {
 /// HEADER is the first line of every tlog-proof.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
 
+/// MAX_PROOF_SIZE bounds a whole tlog-proof: a note, 64 hashes and a leaf in `extra`.
+pub const MAX_PROOF_SIZE: usize = crate::note::MAX_NOTE_SIZE + 64 * 1024;
+
 /// MAX_PROOF_HASHES bounds the inclusion proof (a tree of 2^63 leaves needs 63).
 pub const MAX_PROOF_HASHES: usize = 64;
 
@@ -103,6 +106,9 @@ impl TlogProof {
 
     /// parse reads a tlog-proof without verifying it.
     pub fn parse(bytes: &[u8]) -> Result<TlogProof, ReceiptError> {
+        if bytes.len() > MAX_PROOF_SIZE {
+            return Err(ReceiptError::Malformed("tlog-proof too large"));
+        }
         let text = std::str::from_utf8(bytes).map_err(|_| ReceiptError::Malformed("not UTF-8"))?;
         let rest = text
             .strip_prefix(HEADER)

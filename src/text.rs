@@ -108,13 +108,22 @@ checked_string!(
     |s| charset(s, 1, 64, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c), "a-z 0-9 _ -")
 );
 
+/// is_visible refuses control characters and the invisible ones that change how text
+/// reads: direction overrides and isolates, zero-width characters, line and paragraph
+/// separators, and the byte-order mark. An auditor must see what was logged.
+fn is_visible(c: char) -> bool {
+    !c.is_control()
+        && !matches!(c,
+            '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+}
+
 checked_string!(
     /// LegalBasis cites the instrument and article invoked, e.g.
-    /// `US-CO biometric data-sharing LoI (2025), sec. 3`: 1 to 512 characters, no control
-    /// characters.
+    /// `US-CO biometric data-sharing LoI (2025), sec. 3`: 1 to 512 characters, none of them
+    /// control or invisible formatting characters.
     LegalBasis,
     "legal basis",
-    |s| charset(s, 1, 512, |c| !c.is_control(), "any character but controls")
+    |s| charset(s, 1, 512, is_visible, "visible characters only")
 );
 
 /// Timestamp is an instant in RFC 3339 UTC form (`2026-11-23T19:13:00Z`, optionally with a
@@ -257,6 +266,12 @@ mod tests {
         assert!(Purpose::new("Border").is_err());
         assert!(LegalBasis::new("LoI 2025, art. 3").is_ok());
         assert!(LegalBasis::new("bad\u{0000}").is_err());
+        assert!(
+            LegalBasis::new("art. 3\u{202E}4 .tra").is_err(),
+            "direction override"
+        );
+        assert!(LegalBasis::new("art.\u{2028}3").is_err(), "line separator");
+        assert!(LegalBasis::new("Carta de intención, párr. 3").is_ok());
     }
 
     #[test]

@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""Recompute the worked example of docs/format.md (section 12) without Huella's code.
+
+Standard library only. It recomputes key ids, commitments, the canonical event bytes, the
+leaf bytes and leaf hashes, the hash chain, the Merkle roots and proofs, and parses and
+checks the receipt as an offline verifier would; then it checks that every value it
+expects is printed verbatim in docs/format.md. Ed25519 signatures are checked too if the
+`cryptography` package is importable, and skipped (with a message) otherwise.
+
+Run: python3 docs/verify_example.py
+"""
+
+import base64
+import hashlib
+import json
+import os
+import sys
+
+try:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+except ImportError:
+    Ed25519PublicKey = None
+
+MAX_SAFE_INTEGER = 2**53 - 1
+EVENT_PREFIX = b"huella/event/v1\n"
+DASH = "\u2014 "  # em dash and space, before every signed-note signature line
+
+# --- Values from docs/format.md, section 12 -------------------------------------------------
+
+AGENCY_VERIFIER = "us-dhs-cbp.example+2e49a808+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"
+AGENCY_SIGNER = "PRIVATE+KEY+us-dhs-cbp.example+2e49a808+AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB"
+LOG_VERIFIER = "huella.example/log+731bcf3c+AYE5dw6ofRdfVqNUZsNMfszLjYqRtO43ol32D1uPybOU"
+LOG_SIGNER = "PRIVATE+KEY+huella.example/log+731bcf3c+AQICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIC"
+
+# Fields every event of the example shares.
+COMMON = {
+    "kind": "access",
+    "key": "us-dhs-cbp.example+2e49a808",
+    "requesting_agency": "US-DHS-CBP",
+    "requesting_country": "US",
+    "holder_agency": "CO-MIGRACION",
+    "holder_country": "CO",
+    "category": "biometric_fingerprint",
+    "purpose": "border_screening",
+    "legal_basis": "US-CO biometric data-sharing LoI (2025), sec. 3",
+}
+
+# Per entry: plain fields, openings (salt byte repeated 32 times, value), entry fields, and
+# the values Huella printed.
+ENTRIES = [
+    {
+        "event": {
+            "request_id": "CBP-2026-000123",
+            "accessed_at": "2026-11-23T19:13:00Z",
+            "outcome": "hit",
+            "records_returned": 1,
+        },
+        "openings": {
+            "subject": (0x11, "CO-CC-1020304050"),
+            "requesting_user": (0x22, "officer-4711"),
+            "record_ref": (0x33, "RNEC-BIO-000042"),
+            "query": (0x44, "fingerprint:right-index:template-7f3a9c"),
+        },
+        "integrated_at": "2026-11-23T19:13:02.345Z",
+        "signature": "WthuokHYceW1L3cnIuj8zovC65lN4e/exX0bx5PTjCassr+5WWCb0rhxt6MgwPbDyY4hqXMKPXNpE9urTUFGBA==",
+        "commitments": {
+            "subject": "dvzsjQ/ckGcQPJfP1f92NPzi3YnjKBvW1aTVEDTeuuk=",
+            "requesting_user": "0tm14qGj51KlczxlakCNVBNNvXLToSu35Rj3OJBLrbc=",
+            "record_ref": "QmyOZ4LsWyu5+GVGzHSQb8ZTYxeomDLHiIjmfVuaHaY=",
+            "query": "s1xIWNRvSdC+y8C73tlYkeKUVxlv88r1jT2Xzsiwavo=",
+        },
+        "leaf_hash": "JVXmQ6wTgyK3sJkp0gw+KogspcjUkLWMYz4qZuLknWk=",
+    },
+    {
+        "event": {
+            "request_id": "CBP-2026-000124",
+            "accessed_at": "2026-11-23T19:20:00Z",
+            "outcome": "no_hit",
+            "records_returned": 0,
+        },
+        "openings": {
+            "subject": (0x55, "CO-CC-1020304050"),
+            "requesting_user": (0x66, "officer-4711"),
+            "record_ref": (0x77, "none"),
+            "query": (0x88, "fingerprint:left-index:template-04be11"),
+        },
+        "integrated_at": "2026-11-23T19:20:01.007Z",
+        "signature": "Dd6LCGgrjzAt5f0eeYDxqQc0GDgjsTZVw9aJGrql03pXB88MVSNx16GuvpJrh/MxwYmd2aWGPfHoNZZpdas4BQ==",
+        "commitments": {
+            "subject": "oNCy1CSi0NYNssvdBsUzz3hcG371nJQRUs1srI/MBd0=",
+            "requesting_user": "bm0Hn/6zxEzwd6Did8BH/Tvh8c5FVP68EkH1D63Zt2M=",
+            "record_ref": "dl2fxP0S/F8RuMz3wgUy5zgKGjQT3C77kq0A2Zn0RGo=",
+            "query": "KiIWeXpWbTp9QLfVEiDxCYnMFuFIcUqV0bMJC7hZaI8=",
+        },
+        "leaf_hash": "NgpLlSA2hwK4tuY1TdyfalPgN127r9+5ub5MCXFCMtg=",
+    },
+]
+
+ROOT_2 = "Z1uVKZ2GUungj5284DPs58fDC1R0MUGaYuX5wNaijHE="
+INCLUSION_1_IN_2 = ["JVXmQ6wTgyK3sJkp0gw+KogspcjUkLWMYz4qZuLknWk="]
+CONSISTENCY_1_TO_2 = ["NgpLlSA2hwK4tuY1TdyfalPgN127r9+5ub5MCXFCMtg="]
+CHECKPOINT_2 = (
+    "huella.example/log\n2\nZ1uVKZ2GUungj5284DPs58fDC1R0MUGaYuX5wNaijHE=\n\n"
+    "\u2014 huella.example/log cxvPPAwxwE92IBvmLlQZlDaiXFemXlNAoqJ9vKdFR4CrGBG0HSmRFVLv9pUCt2WcI6fDG5BwrY9xEjlSjq2K5TdxaQs=\n"
+)
+RECEIPT_0_SIGNATURE = (
+    "\u2014 huella.example/log cxvPPCyayLmlT0UDw6/TIQensaXhkcdDp/oSFWTRBVN7vaFJn22dzQvZjUB2DbX3UvW2pI6WvppvET1OE+BQOK3DLwA=\n"
+)
+
+# --- Primitives ---------------------------------------------------------------------------
+
+
+def check(ok, why="check failed"):
+    """Like assert, but not removed by python -O."""
+    if not ok:
+        raise SystemExit(f"FAIL: {why}")
+
+
+def b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text):
+    """Standard base64 with padding; only the canonical encoding is accepted."""
+    data = base64.b64decode(text, validate=True)
+    if b64(data) != text:
+        raise ValueError(f"not canonical base64: {text!r}")
+    return data
+
+
+def sha256(*parts):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+def jcs(value):
+    # RFC 8785 for what Huella's forms hold: ASCII keys, strings, integers below 2^53.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def strict_loads(data):
+    """Parse JSON as Huella does: no duplicate keys, no non-integer numbers."""
+
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    def refuse(text):
+        raise ValueError(f"not an integer: {text}")
+
+    value = json.loads(
+        data.decode("utf-8"),
+        object_pairs_hook=no_duplicates,
+        parse_float=refuse,
+        parse_constant=refuse,
+    )
+    return value
+
+
+def record_hash(leaf):
+    return sha256(b"\x00", leaf)  # RFC 6962 leaf hash
+
+
+def node_hash(left, right):
+    return sha256(b"\x01", left, right)  # RFC 6962 interior node
+
+
+def key_id(name, public_key):
+    return sha256(name.encode(), b"\n\x01", public_key)[:4]  # C2SP signed-note key id
+
+
+def parse_verifier_key(text):
+    name, hex_id, data = text.split("+", 2)
+    raw = unb64(data)
+    check(len(raw) == 33 and raw[0] == 0x01, "want 0x01 || 32-byte Ed25519 key")
+    check(key_id(name, raw[1:]).hex() == hex_id, f"key id of {name} does not match")
+    return name, hex_id, raw[1:]
+
+
+def commit(field, salt, value):
+    return sha256(f"huella/commitment/v1/{field}\n".encode(), salt, value.encode())
+
+
+def ed25519_verify(public_key, message, signature):
+    if Ed25519PublicKey is None:
+        return
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except InvalidSignature:
+        raise SystemExit("FAIL: Ed25519 signature does not verify") from None
+
+
+# --- RFC 9162 proof verification (section 2.1.3.2 and 2.1.4.2) ----------------------------
+
+
+def verify_inclusion(index, size, leaf, proof, root):
+    check(index < size)
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        check(sn != 0, "proof too long")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    check(sn == 0 and r == root, "inclusion proof does not lead to the root")
+
+
+def verify_consistency(first, second, first_root, second_root, proof):
+    check(0 < first < second and proof)
+    if first & (first - 1) == 0:  # a power of two: the old root is the path's first node
+        proof = [first_root] + proof
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        check(sn != 0, "proof too long")
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    check(sn == 0 and fr == first_root and sr == second_root, "consistency proof fails")
+
+
+# --- Signed notes, checkpoints, receipts ---------------------------------------------------
+
+
+def open_checkpoint(note, log_key):
+    """Verify a checkpoint signed by the log key; return (size, root)."""
+    name, hex_id, public_key = log_key
+    check(all(c == "\n" or c >= " " for c in note), "control character in note")
+    split = note.rindex("\n\n")
+    text, signatures = note[: split + 1], note[split + 2 :]
+    check(signatures.endswith("\n"))
+    found = 0
+    for line in signatures[:-1].split("\n"):
+        check(line.startswith(DASH), "signature line must start with an em dash")
+        signer, data = line[len(DASH) :].split(" ", 1)
+        raw = unb64(data)
+        if signer == name and raw[:4].hex() == hex_id:  # other signers are ignored
+            ed25519_verify(public_key, text.encode(), raw[4:])
+            found += 1
+    check(found == 1, "not signed (exactly once) by the log key")
+    lines = text[:-1].split("\n")
+    check(lines[0] == name, "origin must be the log key's name")
+    size, root = lines[1], unb64(lines[2])
+    check(size.isdigit() and (size == "0" or not size.startswith("0")))
+    return int(size), root
+
+
+def verify_receipt(receipt, log_key):
+    """Check a Huella receipt offline; return the entry it proves."""
+    header, rest = receipt.split("\n", 1)
+    check(header == "c2sp.org/tlog-proof@v1")
+    line, rest = rest.split("\n", 1)
+    check(line.startswith("extra "), "a Huella receipt carries the leaf in 'extra'")
+    leaf = unb64(line[len("extra ") :])
+    line, rest = rest.split("\n", 1)
+    check(line.startswith("index "))
+    digits = line[len("index ") :]
+    check(digits.isdigit() and (digits == "0" or not digits.startswith("0")), "bad index")
+    index = int(digits)
+    proof = []
+    while True:
+        line, rest = rest.split("\n", 1)
+        if line == "":
+            break
+        proof.append(unb64(line))
+        check(len(proof[-1]) == 32, "proof lines are 32-byte hashes")
+    size, root = open_checkpoint(rest, log_key)
+    entry = strict_loads(leaf)
+    check(jcs(entry) == leaf, "leaf is not canonical")
+    check(entry["index"] == index, "leaf and proof disagree on the index")
+    verify_inclusion(index, size, record_hash(leaf), proof, root)
+    return entry, leaf
+
+
+# --- The example ---------------------------------------------------------------------------
+
+
+def main():
+    doc_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "format.md")
+    with open(doc_path, encoding="utf-8") as f:
+        doc = f.read()
+    expected_in_doc = []
+
+    def in_doc(value):
+        expected_in_doc.append(value)
+        return value
+
+    agency = parse_verifier_key(in_doc(AGENCY_VERIFIER))
+    log = parse_verifier_key(in_doc(LOG_VERIFIER))
+    in_doc(AGENCY_SIGNER)
+    in_doc(LOG_SIGNER)
+    for signer, verifier in [(AGENCY_SIGNER, agency), (LOG_SIGNER, log)]:
+        check(signer.startswith("PRIVATE+KEY+"))
+        name, hex_id, data = signer[len("PRIVATE+KEY+") :].split("+", 2)
+        raw = unb64(data)
+        check(len(raw) == 33 and raw[0] == 0x01 and (name, hex_id) == verifier[:2])
+        if Ed25519PublicKey is not None:
+            public = Ed25519PrivateKey.from_private_bytes(raw[1:]).public_key()
+            public = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+            check(public == verifier[2], f"seed of {name} does not give its public key")
+
+    prev = bytes(32)  # entry 0 chains to 32 zero bytes
+    leaves, leaf_hashes = [], []
+    for index, spec in enumerate(ENTRIES):
+        event = dict(COMMON, **spec["event"])
+        for field, (salt_byte, value) in spec["openings"].items():
+            c = b64(commit(field, bytes([salt_byte]) * 32, value))
+            check(c == spec["commitments"][field], f"entry {index}: commitment {field}")
+            event[field] = in_doc(c)
+        check(all(0 <= v <= MAX_SAFE_INTEGER for v in event.values() if isinstance(v, int)))
+        signing_bytes = EVENT_PREFIX + jcs(event)
+        if index == 0:
+            in_doc(jcs(event).decode())
+        ed25519_verify(agency[2], signing_bytes, unb64(in_doc(spec["signature"])))
+
+        entry = {
+            "index": index,
+            "integrated_at": spec["integrated_at"],
+            "prev": b64(prev),
+            "event": event,
+            "signature": spec["signature"],
+        }
+        leaf = jcs(entry)
+        in_doc(leaf.decode())
+        leaf_hash = record_hash(leaf)
+        check(b64(leaf_hash) == in_doc(spec["leaf_hash"]), f"entry {index}: leaf hash")
+        leaves.append(leaf)
+        leaf_hashes.append(leaf_hash)
+        prev = leaf_hash
+
+    # Size 1: the root is the only leaf hash; the receipt's proof is empty.
+    checkpoint_1 = f"huella.example/log\n1\n{ENTRIES[0]['leaf_hash']}\n\n" + RECEIPT_0_SIGNATURE
+    receipt_0 = (
+        "c2sp.org/tlog-proof@v1\n"
+        f"extra {b64(leaves[0])}\n"
+        "index 0\n\n" + checkpoint_1
+    )
+    entry, _ = verify_receipt(in_doc(receipt_0), log)
+    check(entry["event"]["request_id"] == "CBP-2026-000123")
+    in_doc(checkpoint_1)
+
+    # Size 2: root, inclusion of entry 1, consistency from size 1.
+    root_2 = node_hash(leaf_hashes[0], leaf_hashes[1])
+    check(b64(root_2) == in_doc(ROOT_2))
+    size, root = open_checkpoint(in_doc(CHECKPOINT_2), log)
+    check((size, root) == (2, root_2))
+    verify_inclusion(1, 2, leaf_hashes[1], [unb64(h) for h in INCLUSION_1_IN_2], root_2)
+    verify_consistency(1, 2, leaf_hashes[0], root_2, [unb64(h) for h in CONSISTENCY_1_TO_2])
+    in_doc(INCLUSION_1_IN_2[0])
+
+    missing = [v for v in expected_in_doc if v not in doc]
+    for v in missing:
+        print(f"NOT IN docs/format.md: {v[:80]}...", file=sys.stderr)
+    if missing:
+        sys.exit(1)
+    print("worked example: key ids, commitments, canonical event, leaves, leaf hashes,")
+    print("hash chain, roots, inclusion and consistency proofs, receipt: all match")
+    if Ed25519PublicKey is None:
+        print("Ed25519 signatures: SKIPPED (install the 'cryptography' package to check them)")
+    else:
+        print("Ed25519 signatures (events, checkpoints) and key seeds: all verify")
+
+
+if __name__ == "__main__":
+    main()

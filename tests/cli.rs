@@ -1,0 +1,215 @@
+//! The `huella` binary as a user runs it: keygen, submit against a live log, and demo.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use common::{TestLog, agencies};
+use huella::http::Limits;
+use huella::keyfile;
+use huella::proof::{Receipt, TlogProof};
+use huella::store::MemoryStore;
+
+const BIN: &str = env!("CARGO_BIN_EXE_huella");
+
+#[test]
+fn keygen_writes_a_private_key_and_prints_its_verifier_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agency.key");
+    let out = Command::new(BIN)
+        .args(["keygen", "--name", "agency.example/huella", "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let key = keyfile::read_signer(&path).unwrap();
+    assert_eq!(printed.trim_end(), key.verifier().to_string());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let again = Command::new(BIN)
+        .args(["keygen", "--name", "agency.example/huella", "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "refuses to overwrite a key");
+    let bad = Command::new(BIN)
+        .args(["keygen", "--name", "has space", "--out"])
+        .arg(dir.path().join("x.key"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid key name"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_seals_signs_and_saves_the_receipt() {
+    let log = TestLog::start(Arc::new(MemoryStore::new()), Limits::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (agencies, _) = agencies();
+    let cbp = agencies
+        .iter()
+        .find(|a| a.id.as_str() == "US-DHS-CBP")
+        .unwrap();
+    let key_path = dir.path().join("cbp.key");
+    keyfile::write_signer(&key_path, &cbp.key).unwrap();
+    let event = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/examples/event.json"
+    ))
+    .unwrap();
+    // The test log's clock is fixed, so give the event a time inside its window.
+    let mut event: serde_json::Value = serde_json::from_str(&event).unwrap();
+    event["accessed_at"] = serde_json::json!("2026-11-23T11:30:00Z");
+    let event_path = dir.path().join("event.json");
+    std::fs::write(&event_path, event.to_string()).unwrap();
+    let receipt_path = dir.path().join("receipt.json");
+
+    let run = |out: &std::path::Path| {
+        Command::new(BIN)
+            .args(["submit", "--url", &log.base, "--key"])
+            .arg(&key_path)
+            .arg("--event")
+            .arg(&event_path)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let out = tokio::task::block_in_place(|| run(&receipt_path));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let receipt: Receipt = serde_json::from_slice(&std::fs::read(&receipt_path).unwrap()).unwrap();
+    let proof = TlogProof::parse(receipt.tlog_proof.as_bytes()).unwrap();
+    let (entry, _) = proof.verify_receipt(&log.log_key).unwrap();
+    assert_eq!(entry.event.request_id.as_str(), "US-DHS-CBP-2026-TOUR-0001");
+    // The leaf holds commitments, never the clear values from the event file.
+    let leaf = String::from_utf8(proof.extra.unwrap()).unwrap();
+    for secret in [
+        "officer-04411",
+        "CO-CC-1012345678",
+        "CO-MIGRACION-REC-000000123456",
+        "9f2c51e0a4b7d3c8",
+    ] {
+        assert!(
+            !leaf.contains(secret),
+            "{secret} leaked into the public leaf"
+        );
+    }
+    // A second run re-seals with fresh salts: same request id, other content.
+    let out = tokio::task::block_in_place(|| run(&dir.path().join("second.json")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("conflict"));
+    assert_eq!(log.check_log().await.0.size, 1);
+    log.stop().await;
+}
+
+#[test]
+fn demo_serves_a_verifiable_log_until_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--events",
+            "40",
+            "--data",
+        ])
+        .arg(dir.path().join("demo"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut base = None;
+    let mut key = None;
+    let mut lines = stdout.lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(url) = line
+            .trim()
+            .strip_prefix("curl ")
+            .filter(|u| u.ends_with("/checkpoint"))
+        {
+            base = Some(url.trim_end_matches("/checkpoint").to_string());
+        }
+        if line.trim().starts_with("huella.localhost/log+") {
+            key = Some(line.trim().to_string());
+        }
+        if line.contains("Serving until Ctrl-C") {
+            break;
+        }
+    }
+    let (base, key) = (
+        base.expect("demo prints its URL"),
+        key.expect("demo prints the log key"),
+    );
+    let log_key = huella::keys::VerifierKey::parse(&key).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let note = runtime.block_on(async {
+        reqwest::get(format!("{base}/checkpoint"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    let (checkpoint, _) = huella::checkpoint::open(&note, &log_key).unwrap();
+    assert_eq!(checkpoint.size, 40);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        child.wait().unwrap().success(),
+        "demo exits cleanly on Ctrl-C"
+    );
+}
+
+#[test]
+fn submit_retries_the_same_sealed_event_then_reports_the_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agencies, _) = agencies();
+    let key_path = dir.path().join("cbp.key");
+    keyfile::write_signer(&key_path, &agencies[0].key).unwrap();
+    // Nothing listens on port 9 of loopback (discard), so every attempt fails to connect.
+    let out = Command::new(BIN)
+        .args([
+            "submit",
+            "--url",
+            "http://127.0.0.1:9",
+            "--retries",
+            "1",
+            "--key",
+        ])
+        .arg(&key_path)
+        .arg("--event")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/examples/event.json"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("retrying in").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("request to http://127.0.0.1:9/v1/entries failed"),
+        "{stderr}"
+    );
+}

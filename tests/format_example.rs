@@ -1,0 +1,443 @@
+//! Known answers for the worked example in `docs/format.md` §12: fixed seeds, salts and
+//! clocks give fixed keys, commitments, signatures, leaves, checkpoints and receipts. If any
+//! of these change, the format changed and every verifier written from the docs breaks, so
+//! this test must fail first. `docs/verify_example.py` recomputes the same values without
+//! our code; keep the three in step.
+
+use huella::canonical;
+use huella::checkpoint::{self, Checkpoint};
+use huella::commitment::{Field, Opening, Salt};
+use huella::entry::{Entry, GENESIS_PREV};
+use huella::event::{
+    AccessEvent, DataCategory, EventKind, Openings, Outcome, SignedEvent, Submission,
+};
+use huella::keys::{KeyName, KeyRef, SignerKey, VerifierKey};
+use huella::merkle::{
+    self, Frontier, Hash, ProofError, consistency_proof, inclusion_proof, verify_consistency,
+    verify_inclusion,
+};
+use huella::proof::{ReceiptError, TlogProof};
+use huella::registry::{Registry, RegistryError};
+use huella::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
+
+// Keys: seed [1; 32] for the agency, [2; 32] for the log. Never use these for real.
+const AGENCY_VERIFIER: &str =
+    "us-dhs-cbp.example+2e49a808+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c";
+const AGENCY_SIGNER: &str =
+    "PRIVATE+KEY+us-dhs-cbp.example+2e49a808+AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB";
+const LOG_VERIFIER: &str =
+    "huella.example/log+731bcf3c+AYE5dw6ofRdfVqNUZsNMfszLjYqRtO43ol32D1uPybOU";
+const LOG_SIGNER: &str =
+    "PRIVATE+KEY+huella.example/log+731bcf3c+AQICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIC";
+
+// Entry 0: its commitments (salts 0x11, 0x22, 0x33, 0x44 repeated 32 times).
+const COMMIT_SUBJECT_0: &str = "dvzsjQ/ckGcQPJfP1f92NPzi3YnjKBvW1aTVEDTeuuk=";
+const COMMIT_REQUESTING_USER_0: &str = "0tm14qGj51KlczxlakCNVBNNvXLToSu35Rj3OJBLrbc=";
+const COMMIT_RECORD_REF_0: &str = "QmyOZ4LsWyu5+GVGzHSQb8ZTYxeomDLHiIjmfVuaHaY=";
+const COMMIT_QUERY_0: &str = "s1xIWNRvSdC+y8C73tlYkeKUVxlv88r1jT2Xzsiwavo=";
+
+const SIGNING_BYTES_0: &str = concat!(
+    "huella/event/v1\n",
+    r#"{"accessed_at":"2026-11-23T19:13:00Z","category":"biometric_fingerprint","holder_agency":"CO-MIGRACION","holder_country":"CO","key":"us-dhs-cbp.example+2e49a808","kind":"access","legal_basis":"US-CO biometric data-sharing LoI (2025), sec. 3","outcome":"hit","purpose":"border_screening","query":"s1xIWNRvSdC+y8C73tlYkeKUVxlv88r1jT2Xzsiwavo=","record_ref":"QmyOZ4LsWyu5+GVGzHSQb8ZTYxeomDLHiIjmfVuaHaY=","records_returned":1,"request_id":"CBP-2026-000123","requesting_agency":"US-DHS-CBP","requesting_country":"US","requesting_user":"0tm14qGj51KlczxlakCNVBNNvXLToSu35Rj3OJBLrbc=","subject":"dvzsjQ/ckGcQPJfP1f92NPzi3YnjKBvW1aTVEDTeuuk="}"#,
+);
+
+const SIGNATURE_0: &str =
+    "WthuokHYceW1L3cnIuj8zovC65lN4e/exX0bx5PTjCassr+5WWCb0rhxt6MgwPbDyY4hqXMKPXNpE9urTUFGBA==";
+
+/// The POST /v1/entries body as docs/format.md shows it: pretty-printed, which the log
+/// accepts, because it signs and hashes the canonical form, not the bytes sent.
+const SUBMISSION_0: &str = r#"{
+  "event": {
+    "accessed_at": "2026-11-23T19:13:00Z",
+    "category": "biometric_fingerprint",
+    "holder_agency": "CO-MIGRACION",
+    "holder_country": "CO",
+    "key": "us-dhs-cbp.example+2e49a808",
+    "kind": "access",
+    "legal_basis": "US-CO biometric data-sharing LoI (2025), sec. 3",
+    "outcome": "hit",
+    "purpose": "border_screening",
+    "query": "s1xIWNRvSdC+y8C73tlYkeKUVxlv88r1jT2Xzsiwavo=",
+    "record_ref": "QmyOZ4LsWyu5+GVGzHSQb8ZTYxeomDLHiIjmfVuaHaY=",
+    "records_returned": 1,
+    "request_id": "CBP-2026-000123",
+    "requesting_agency": "US-DHS-CBP",
+    "requesting_country": "US",
+    "requesting_user": "0tm14qGj51KlczxlakCNVBNNvXLToSu35Rj3OJBLrbc=",
+    "subject": "dvzsjQ/ckGcQPJfP1f92NPzi3YnjKBvW1aTVEDTeuuk="
+  },
+  "openings": {
+    "query": {
+      "salt": "REREREREREREREREREREREREREREREREREREREREREQ=",
+      "value": "fingerprint:right-index:template-7f3a9c"
+    },
+    "record_ref": {
+      "salt": "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM=",
+      "value": "RNEC-BIO-000042"
+    },
+    "requesting_user": {
+      "salt": "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=",
+      "value": "officer-4711"
+    },
+    "subject": {
+      "salt": "ERERERERERERERERERERERERERERERERERERERERERE=",
+      "value": "CO-CC-1020304050"
+    }
+  },
+  "signature": "WthuokHYceW1L3cnIuj8zovC65lN4e/exX0bx5PTjCassr+5WWCb0rhxt6MgwPbDyY4hqXMKPXNpE9urTUFGBA=="
+}"#;
+
+const LEAF_0: &str = r#"{"event":{"accessed_at":"2026-11-23T19:13:00Z","category":"biometric_fingerprint","holder_agency":"CO-MIGRACION","holder_country":"CO","key":"us-dhs-cbp.example+2e49a808","kind":"access","legal_basis":"US-CO biometric data-sharing LoI (2025), sec. 3","outcome":"hit","purpose":"border_screening","query":"s1xIWNRvSdC+y8C73tlYkeKUVxlv88r1jT2Xzsiwavo=","record_ref":"QmyOZ4LsWyu5+GVGzHSQb8ZTYxeomDLHiIjmfVuaHaY=","records_returned":1,"request_id":"CBP-2026-000123","requesting_agency":"US-DHS-CBP","requesting_country":"US","requesting_user":"0tm14qGj51KlczxlakCNVBNNvXLToSu35Rj3OJBLrbc=","subject":"dvzsjQ/ckGcQPJfP1f92NPzi3YnjKBvW1aTVEDTeuuk="},"index":0,"integrated_at":"2026-11-23T19:13:02.345Z","prev":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","signature":"WthuokHYceW1L3cnIuj8zovC65lN4e/exX0bx5PTjCassr+5WWCb0rhxt6MgwPbDyY4hqXMKPXNpE9urTUFGBA=="}"#;
+
+const LEAF_HASH_0: &str = "JVXmQ6wTgyK3sJkp0gw+KogspcjUkLWMYz4qZuLknWk=";
+
+const CHECKPOINT_1: &str = "huella.example/log
+1
+JVXmQ6wTgyK3sJkp0gw+KogspcjUkLWMYz4qZuLknWk=
+
+\u{2014} huella.example/log cxvPPCyayLmlT0UDw6/TIQensaXhkcdDp/oSFWTRBVN7vaFJn22dzQvZjUB2DbX3UvW2pI6WvppvET1OE+BQOK3DLwA=
+";
+
+const RECEIPT_0: &str = "c2sp.org/tlog-proof@v1
+extra eyJldmVudCI6eyJhY2Nlc3NlZF9hdCI6IjIwMjYtMTEtMjNUMTk6MTM6MDBaIiwiY2F0ZWdvcnkiOiJiaW9tZXRyaWNfZmluZ2VycHJpbnQiLCJob2xkZXJfYWdlbmN5IjoiQ08tTUlHUkFDSU9OIiwiaG9sZGVyX2NvdW50cnkiOiJDTyIsImtleSI6InVzLWRocy1jYnAuZXhhbXBsZSsyZTQ5YTgwOCIsImtpbmQiOiJhY2Nlc3MiLCJsZWdhbF9iYXNpcyI6IlVTLUNPIGJpb21ldHJpYyBkYXRhLXNoYXJpbmcgTG9JICgyMDI1KSwgc2VjLiAzIiwib3V0Y29tZSI6ImhpdCIsInB1cnBvc2UiOiJib3JkZXJfc2NyZWVuaW5nIiwicXVlcnkiOiJzMXhJV05SdlNkQyt5OEM3M3RsWWtlS1VWeGx2ODhyMWpUMlh6c2l3YXZvPSIsInJlY29yZF9yZWYiOiJRbXlPWjRMc1d5dTUrR1ZHekhTUWI4WlRZeGVvbURMSGlJam1mVnVhSGFZPSIsInJlY29yZHNfcmV0dXJuZWQiOjEsInJlcXVlc3RfaWQiOiJDQlAtMjAyNi0wMDAxMjMiLCJyZXF1ZXN0aW5nX2FnZW5jeSI6IlVTLURIUy1DQlAiLCJyZXF1ZXN0aW5nX2NvdW50cnkiOiJVUyIsInJlcXVlc3RpbmdfdXNlciI6IjB0bTE0cUdqNTFLbGN6eGxha0NOVkJOTnZYTFRvU3UzNVJqM09KQkxyYmM9Iiwic3ViamVjdCI6ImR2enNqUS9ja0djUVBKZlAxZjkyTlB6aTNZbmpLQnZXMWFUVkVEVGV1dWs9In0sImluZGV4IjowLCJpbnRlZ3JhdGVkX2F0IjoiMjAyNi0xMS0yM1QxOToxMzowMi4zNDVaIiwicHJldiI6IkFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE9Iiwic2lnbmF0dXJlIjoiV3RodW9rSFljZVcxTDNjbkl1ajh6b3ZDNjVsTjRlL2V4WDBieDVQVGpDYXNzcis1V1dDYjByaHh0Nk1nd1BiRHlZNGhxWE1LUFhOcEU5dXJUVUZHQkE9PSJ9
+index 0
+
+huella.example/log
+1
+JVXmQ6wTgyK3sJkp0gw+KogspcjUkLWMYz4qZuLknWk=
+
+\u{2014} huella.example/log cxvPPCyayLmlT0UDw6/TIQensaXhkcdDp/oSFWTRBVN7vaFJn22dzQvZjUB2DbX3UvW2pI6WvppvET1OE+BQOK3DLwA=
+";
+
+// Entry 1: same person and officer, fresh salts (0x55, 0x66, 0x77, 0x88), no hit.
+const LEAF_1: &str = r#"{"event":{"accessed_at":"2026-11-23T19:20:00Z","category":"biometric_fingerprint","holder_agency":"CO-MIGRACION","holder_country":"CO","key":"us-dhs-cbp.example+2e49a808","kind":"access","legal_basis":"US-CO biometric data-sharing LoI (2025), sec. 3","outcome":"no_hit","purpose":"border_screening","query":"KiIWeXpWbTp9QLfVEiDxCYnMFuFIcUqV0bMJC7hZaI8=","record_ref":"dl2fxP0S/F8RuMz3wgUy5zgKGjQT3C77kq0A2Zn0RGo=","records_returned":0,"request_id":"CBP-2026-000124","requesting_agency":"US-DHS-CBP","requesting_country":"US","requesting_user":"bm0Hn/6zxEzwd6Did8BH/Tvh8c5FVP68EkH1D63Zt2M=","subject":"oNCy1CSi0NYNssvdBsUzz3hcG371nJQRUs1srI/MBd0="},"index":1,"integrated_at":"2026-11-23T19:20:01.007Z","prev":"JVXmQ6wTgyK3sJkp0gw+KogspcjUkLWMYz4qZuLknWk=","signature":"Dd6LCGgrjzAt5f0eeYDxqQc0GDgjsTZVw9aJGrql03pXB88MVSNx16GuvpJrh/MxwYmd2aWGPfHoNZZpdas4BQ=="}"#;
+
+const LEAF_HASH_1: &str = "NgpLlSA2hwK4tuY1TdyfalPgN127r9+5ub5MCXFCMtg=";
+
+const ROOT_2: &str = "Z1uVKZ2GUungj5284DPs58fDC1R0MUGaYuX5wNaijHE=";
+
+const CHECKPOINT_2: &str = "huella.example/log
+2
+Z1uVKZ2GUungj5284DPs58fDC1R0MUGaYuX5wNaijHE=
+
+\u{2014} huella.example/log cxvPPAwxwE92IBvmLlQZlDaiXFemXlNAoqJ9vKdFR4CrGBG0HSmRFVLv9pUCt2WcI6fDG5BwrY9xEjlSjq2K5TdxaQs=
+";
+
+const REGISTRY: &str = r#"{"submitters": [
+  {"agency": "US-DHS-CBP", "country": "US",
+   "key": "us-dhs-cbp.example+2e49a808+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"}
+]}"#;
+
+fn agency_key() -> SignerKey {
+    SignerKey::from_seed(KeyName::new("us-dhs-cbp.example").unwrap(), &[1u8; 32])
+}
+
+fn log_key() -> SignerKey {
+    SignerKey::from_seed(KeyName::new("huella.example/log").unwrap(), &[2u8; 32])
+}
+
+fn b64(hash: &Hash) -> String {
+    hash.to_base64()
+}
+
+/// The openings of one event; a real client draws each salt at random.
+fn openings(salts: [u8; 4], values: [&str; 4]) -> Openings {
+    Openings {
+        subject: Opening::new(Salt([salts[0]; 32]), values[0]),
+        requesting_user: Opening::new(Salt([salts[1]; 32]), values[1]),
+        record_ref: Opening::new(Salt([salts[2]; 32]), values[2]),
+        query: Opening::new(Salt([salts[3]; 32]), values[3]),
+    }
+}
+
+fn event(
+    key: &KeyRef,
+    openings: &Openings,
+    request_id: &str,
+    accessed_at: &str,
+    outcome: Outcome,
+    records_returned: u64,
+) -> AccessEvent {
+    AccessEvent {
+        kind: EventKind::Access,
+        key: key.clone(),
+        request_id: RequestId::new(request_id).unwrap(),
+        requesting_agency: AgencyId::new("US-DHS-CBP").unwrap(),
+        requesting_country: CountryCode::new("US").unwrap(),
+        requesting_user: openings.requesting_user.commitment(Field::RequestingUser),
+        holder_agency: AgencyId::new("CO-MIGRACION").unwrap(),
+        holder_country: CountryCode::new("CO").unwrap(),
+        record_ref: openings.record_ref.commitment(Field::RecordRef),
+        subject: openings.subject.commitment(Field::Subject),
+        category: DataCategory::BiometricFingerprint,
+        purpose: Purpose::new("border_screening").unwrap(),
+        legal_basis: LegalBasis::new("US-CO biometric data-sharing LoI (2025), sec. 3").unwrap(),
+        accessed_at: Timestamp::parse(accessed_at).unwrap(),
+        query: openings.query.commitment(Field::Query),
+        outcome,
+        records_returned: Count::new(records_returned).unwrap(),
+    }
+}
+
+/// Everything the worked example builds, in the order the log builds it.
+struct Example {
+    openings0: Openings,
+    signed0: SignedEvent,
+    entry0: Entry,
+    entry1: Entry,
+    /// Stored hashes of the two-leaf tree, for proofs.
+    stored: Vec<Hash>,
+    root1: Hash,
+    root2: Hash,
+}
+
+fn example() -> Example {
+    let agency = agency_key();
+
+    let openings0 = openings(
+        [0x11, 0x22, 0x33, 0x44],
+        [
+            "CO-CC-1020304050",
+            "officer-4711",
+            "RNEC-BIO-000042",
+            "fingerprint:right-index:template-7f3a9c",
+        ],
+    );
+    let event0 = event(
+        agency.key_ref(),
+        &openings0,
+        "CBP-2026-000123",
+        "2026-11-23T19:13:00Z",
+        Outcome::Hit,
+        1,
+    );
+    let signed0 = SignedEvent::sign(event0, &agency).unwrap();
+    let entry0 = Entry::new(
+        Count::new(0).unwrap(),
+        Timestamp::from_unix_millis(1_795_461_182_345),
+        GENESIS_PREV,
+        signed0.clone(),
+    );
+
+    let openings1 = openings(
+        [0x55, 0x66, 0x77, 0x88],
+        [
+            "CO-CC-1020304050",
+            "officer-4711",
+            "none",
+            "fingerprint:left-index:template-04be11",
+        ],
+    );
+    let event1 = event(
+        agency.key_ref(),
+        &openings1,
+        "CBP-2026-000124",
+        "2026-11-23T19:20:00Z",
+        Outcome::NoHit,
+        0,
+    );
+    let entry1 = Entry::new(
+        Count::new(1).unwrap(),
+        Timestamp::from_unix_millis(1_795_461_601_007),
+        entry0.leaf_hash(),
+        SignedEvent::sign(event1, &agency).unwrap(),
+    );
+
+    let mut frontier = Frontier::new();
+    let mut stored = Vec::new();
+    stored.extend(
+        frontier
+            .append(entry0.leaf_hash())
+            .into_iter()
+            .map(|(_, h)| h),
+    );
+    let root1 = frontier.root();
+    stored.extend(
+        frontier
+            .append(entry1.leaf_hash())
+            .into_iter()
+            .map(|(_, h)| h),
+    );
+    let root2 = frontier.root();
+
+    Example {
+        openings0,
+        signed0,
+        entry0,
+        entry1,
+        stored,
+        root1,
+        root2,
+    }
+}
+
+#[test]
+fn keys() {
+    let (agency, log) = (agency_key(), log_key());
+    assert_eq!(agency.verifier().to_string(), AGENCY_VERIFIER);
+    assert_eq!(*agency.to_private_string(), AGENCY_SIGNER);
+    assert_eq!(log.verifier().to_string(), LOG_VERIFIER);
+    assert_eq!(*log.to_private_string(), LOG_SIGNER);
+    assert_eq!(agency.key_ref().id, 0x2e49a808);
+    assert_eq!(log.key_ref().id, 0x731bcf3c);
+    assert_eq!(
+        VerifierKey::parse(AGENCY_VERIFIER).unwrap(),
+        agency.verifier()
+    );
+    assert_eq!(
+        SignerKey::parse(LOG_SIGNER).unwrap().verifier(),
+        log.verifier()
+    );
+}
+
+#[test]
+fn commitments_signing_bytes_and_signature() {
+    let ex = example();
+    let event = &ex.signed0.event;
+    assert_eq!(b64(&event.subject.0), COMMIT_SUBJECT_0);
+    assert_eq!(b64(&event.requesting_user.0), COMMIT_REQUESTING_USER_0);
+    assert_eq!(b64(&event.record_ref.0), COMMIT_RECORD_REF_0);
+    assert_eq!(b64(&event.query.0), COMMIT_QUERY_0);
+    assert_eq!(event.check(), Ok(()));
+    assert_eq!(ex.openings0.check(event), Ok(()));
+    assert_eq!(event.signing_bytes(), SIGNING_BYTES_0.as_bytes());
+    assert_eq!(
+        serde_json::to_string(&ex.signed0.signature).unwrap(),
+        format!("\"{SIGNATURE_0}\"")
+    );
+    ex.signed0.verify(&agency_key().verifier()).unwrap();
+}
+
+#[test]
+fn submission_is_parsed_then_canonicalized() {
+    let ex = example();
+    let submission: Submission = canonical::parse(SUBMISSION_0.as_bytes()).unwrap();
+    assert_eq!(submission.event, ex.signed0.event);
+    assert_eq!(submission.signature, ex.signed0.signature);
+    assert_eq!(submission.openings, ex.openings0);
+    let (signed, openings) = submission.into_parts();
+    signed.verify(&agency_key().verifier()).unwrap();
+    openings.check(&signed.event).unwrap();
+}
+
+#[test]
+fn registry_authorizes_the_agency_key_only_for_its_agency_and_country() {
+    let ex = example();
+    let registry = Registry::parse(REGISTRY.as_bytes()).unwrap();
+    assert_eq!(
+        registry.authorize(&ex.signed0.event).unwrap().to_string(),
+        AGENCY_VERIFIER
+    );
+    let mut elsewhere = ex.signed0.event.clone();
+    elsewhere.requesting_country = CountryCode::new("MX").unwrap();
+    assert!(matches!(
+        registry.authorize(&elsewhere),
+        Err(RegistryError::NotAuthorized { .. })
+    ));
+}
+
+#[test]
+fn first_leaf_and_its_hash() {
+    let ex = example();
+    assert_eq!(ex.entry0.to_leaf(), LEAF_0.as_bytes());
+    assert_eq!(b64(&ex.entry0.leaf_hash()), LEAF_HASH_0);
+    assert_eq!(b64(&merkle::record_hash(LEAF_0.as_bytes())), LEAF_HASH_0);
+    assert_eq!(Entry::parse_leaf(LEAF_0.as_bytes()).unwrap(), ex.entry0);
+    ex.entry0.check_link(0, &GENESIS_PREV).unwrap();
+}
+
+#[test]
+fn checkpoint_and_receipt_at_size_one() {
+    let ex = example();
+    let log = log_key();
+    assert_eq!(
+        b64(&ex.root1),
+        LEAF_HASH_0,
+        "a one-leaf tree's root is its leaf hash"
+    );
+    let signed = Checkpoint::new(log.name().as_str(), 1, ex.root1)
+        .sign(&log)
+        .unwrap();
+    assert_eq!(signed, CHECKPOINT_1);
+    let (checkpoint, _) = checkpoint::open(CHECKPOINT_1.as_bytes(), &log.verifier()).unwrap();
+    assert_eq!((checkpoint.size, checkpoint.root), (1, ex.root1));
+
+    let receipt = TlogProof {
+        extra: Some(ex.entry0.to_leaf()),
+        index: 0,
+        proof: inclusion_proof(0, 1, &ex.stored).unwrap(),
+        checkpoint: signed,
+    };
+    assert_eq!(receipt.to_text(), RECEIPT_0);
+    let (entry, _) = TlogProof::parse(RECEIPT_0.as_bytes())
+        .unwrap()
+        .verify_receipt(&log.verifier())
+        .unwrap();
+    assert_eq!(entry, ex.entry0);
+
+    // What a holder would notice: a receipt whose leaf was edited (still canonical JSON) no
+    // longer verifies, because the leaf hash leaves the Merkle path.
+    let mut edited = TlogProof::parse(RECEIPT_0.as_bytes()).unwrap();
+    edited.extra = Some(
+        LEAF_0
+            .replace(r#""records_returned":1"#, r#""records_returned":2"#)
+            .into_bytes(),
+    );
+    assert!(matches!(
+        edited.verify_receipt(&log.verifier()),
+        Err(ReceiptError::Inclusion(ProofError::RootMismatch { .. }))
+    ));
+}
+
+#[test]
+fn second_leaf_chains_and_proves() {
+    let ex = example();
+    let log = log_key();
+    assert_eq!(ex.entry1.to_leaf(), LEAF_1.as_bytes());
+    assert_eq!(b64(&ex.entry1.leaf_hash()), LEAF_HASH_1);
+    ex.entry1.check_link(1, &ex.entry0.leaf_hash()).unwrap();
+    ex.entry1
+        .signed_event()
+        .verify(&agency_key().verifier())
+        .unwrap();
+    assert_ne!(
+        ex.entry1.event.subject, ex.signed0.event.subject,
+        "fresh salts: the same person gives unlinkable commitments"
+    );
+
+    assert_eq!(b64(&ex.root2), ROOT_2);
+    assert_eq!(
+        ex.root2,
+        merkle::node_hash(&ex.entry0.leaf_hash(), &ex.entry1.leaf_hash())
+    );
+    let signed = Checkpoint::new(log.name().as_str(), 2, ex.root2)
+        .sign(&log)
+        .unwrap();
+    assert_eq!(signed, CHECKPOINT_2);
+
+    let inclusion = inclusion_proof(1, 2, &ex.stored).unwrap();
+    let inclusion: Vec<String> = inclusion.iter().map(b64).collect();
+    assert_eq!(inclusion, [LEAF_HASH_0]);
+    let consistency = consistency_proof(1, 2, &ex.stored).unwrap();
+    assert_eq!(
+        consistency.iter().map(b64).collect::<Vec<_>>(),
+        [LEAF_HASH_1]
+    );
+    verify_inclusion(
+        1,
+        2,
+        &ex.entry1.leaf_hash(),
+        &[ex.entry0.leaf_hash()],
+        &ex.root2,
+    )
+    .unwrap();
+    verify_consistency(1, 2, &ex.root1, &ex.root2, &consistency).unwrap();
+}
+
+#[test]
+fn empty_tree_root() {
+    assert_eq!(
+        b64(&merkle::empty_root()),
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    );
+}

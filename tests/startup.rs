@@ -1,0 +1,162 @@
+//! Start-up refuses a store whose entries, tree hashes, chain head and checkpoint disagree,
+//! and says what is wrong.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{NOW, agencies, log_signer, sealed};
+use huella::checkpoint::Checkpoint;
+use huella::entry::{Entry, GENESIS_PREV};
+use huella::keys::{KeyName, SignerKey};
+use huella::merkle::{Frontier, Hash, record_hash};
+use huella::sequencer::{Ledger, ManualClock, Options, StartError};
+use huella::store::{Batch, MemoryStore, Store};
+use huella::text::{Count, Timestamp};
+
+/// A batch of `n` well-formed entries from index 0, with its stored hashes and root.
+fn entries(n: u64) -> (Batch, Frontier) {
+    let (agencies, _) = agencies();
+    let mut frontier = Frontier::new();
+    let mut prev = GENESIS_PREV;
+    let mut batch = Batch::default();
+    for i in 0..n {
+        let (signed, openings) = sealed(&agencies, i).into_parts();
+        let entry = Entry::new(
+            Count::new(i).unwrap(),
+            Timestamp::from_unix_millis(NOW),
+            prev,
+            signed,
+        );
+        let leaf = entry.to_leaf();
+        prev = record_hash(&leaf);
+        batch.hashes.extend(frontier.append(prev));
+        batch.leaves.push(leaf);
+        batch.openings.push(serde_json::to_vec(&openings).unwrap());
+        batch.request_keys.push(format!("r{i}").into_bytes());
+    }
+    (batch, frontier)
+}
+
+fn signed(size: u64, root: Hash, key: &SignerKey) -> Vec<u8> {
+    Checkpoint::new(key.name().as_str(), size, root)
+        .sign(key)
+        .unwrap()
+        .into_bytes()
+}
+
+fn open(store: Arc<MemoryStore>) -> Result<Ledger, StartError> {
+    let (_, registry) = agencies();
+    Ledger::open(
+        store,
+        log_signer(),
+        registry,
+        Arc::new(ManualClock::new(NOW)),
+        Options::default(),
+    )
+}
+
+fn refused(store: Arc<MemoryStore>, says: &str) {
+    match open(store) {
+        Ok(_) => panic!("started on an inconsistent store; wanted an error saying {says:?}"),
+        Err(e) => assert!(
+            e.to_string().contains(says),
+            "error {e:?} does not say {says:?}"
+        ),
+    }
+}
+
+#[test]
+fn a_consistent_store_starts_and_a_new_one_gets_an_empty_checkpoint() {
+    let store = Arc::new(MemoryStore::new());
+    let ledger = open(store.clone()).unwrap();
+    assert_eq!(ledger.published().size, 0);
+    ledger.close();
+    let (mut batch, frontier) = entries(5);
+    batch.start = 0;
+    batch.checkpoint_size = 5;
+    batch.checkpoint = signed(5, frontier.root(), &log_signer());
+    store.commit(&batch).unwrap();
+    assert_eq!(open(store).unwrap().published().size, 5);
+}
+
+#[test]
+fn refuses_a_checkpoint_whose_root_is_not_the_stored_tree() {
+    let store = Arc::new(MemoryStore::new());
+    let (mut batch, _) = entries(5);
+    batch.checkpoint_size = 5;
+    batch.checkpoint = signed(5, Hash([7; 32]), &log_signer());
+    store.commit(&batch).unwrap();
+    refused(store, "stored tree hashes give root");
+}
+
+#[test]
+fn refuses_a_checkpoint_for_another_size() {
+    let store = Arc::new(MemoryStore::new());
+    let (mut batch, frontier) = entries(5);
+    batch.checkpoint_size = 4;
+    batch.checkpoint = signed(4, frontier.root(), &log_signer());
+    store.commit(&batch).unwrap();
+    refused(
+        store,
+        "the store holds 5 entries but the latest checkpoint is for 4",
+    );
+}
+
+#[test]
+fn refuses_a_checkpoint_the_log_key_did_not_sign() {
+    let store = Arc::new(MemoryStore::new());
+    let (mut batch, frontier) = entries(3);
+    let impostor = SignerKey::from_seed(KeyName::new("test.huella.example/log").unwrap(), &[1; 32]);
+    batch.checkpoint_size = 3;
+    batch.checkpoint = signed(3, frontier.root(), &impostor);
+    store.commit(&batch).unwrap();
+    refused(store, "does not verify with the log key");
+}
+
+#[test]
+fn refuses_entries_that_no_checkpoint_covers() {
+    let store = Arc::new(MemoryStore::new());
+    let (mut batch, _) = entries(2);
+    // Entries stored with a valid, signed checkpoint of the empty tree.
+    batch.checkpoint_size = 0;
+    batch.checkpoint = signed(0, huella::merkle::empty_root(), &log_signer());
+    store.commit(&batch).unwrap();
+    refused(
+        store,
+        "the store holds 2 entries but the latest checkpoint is for 0",
+    );
+}
+
+#[test]
+fn refuses_a_malformed_checkpoint() {
+    let store = Arc::new(MemoryStore::new());
+    let (batch, _) = entries(2);
+    store.commit(&batch).unwrap(); // checkpoint bytes left empty
+    refused(store, "malformed note");
+}
+
+#[test]
+fn refuses_a_chain_head_that_does_not_match_its_leaf_hash() {
+    let store = Arc::new(MemoryStore::new());
+    let (mut batch, frontier) = entries(4);
+    // Swap in another well-formed leaf at the head: the tree still says the old leaf hash.
+    let mut head = Entry::parse_leaf(&batch.leaves[3]).unwrap();
+    head.integrated_at = Timestamp::from_unix_millis(NOW + 1);
+    batch.leaves[3] = head.to_leaf();
+    batch.checkpoint_size = 4;
+    batch.checkpoint = signed(4, frontier.root(), &log_signer());
+    store.commit(&batch).unwrap();
+    refused(store, "entry 3 hashes to");
+}
+
+#[test]
+fn refuses_a_head_entry_that_is_not_a_canonical_leaf() {
+    let store = Arc::new(MemoryStore::new());
+    let (mut batch, frontier) = entries(2);
+    batch.leaves[1] = b"{\"not\": \"a leaf\"}".to_vec();
+    batch.checkpoint_size = 2;
+    batch.checkpoint = signed(2, frontier.root(), &log_signer());
+    store.commit(&batch).unwrap();
+    refused(store, "entry 1:");
+}

@@ -1,4 +1,5 @@
-//! The `huella` command line: `keygen`, `serve`, `submit` and `demo`.
+//! The `huella` command line: `keygen`, `serve`, `submit`, `demo`, `verify`, `monitor`,
+//! `export` and `receipt verify`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,11 +10,13 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::admission::Window;
+use crate::audit::{self, AuditError, Source};
 use crate::client::Client;
 use crate::event::PlainEvent;
 use crate::http::{self, Limits};
 use crate::keyfile;
-use crate::keys::{KeyName, SignerKey};
+use crate::keys::{KeyName, SignerKey, VerifierKey};
+use crate::proof::TlogProof;
 use crate::registry::Registry;
 use crate::sequencer::{Ledger, Options, SystemClock};
 use crate::store::SledStore;
@@ -39,6 +42,101 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Run the ledger with demo agencies and demo events: start here.
     Demo(DemoArgs),
+    /// Verify a whole log, from its API or an exported bundle (exit 0 verified, 1 failed,
+    /// 2 usage or I/O error).
+    Verify(VerifyArgs),
+    /// Check a log incrementally, round after round, and alert on rollbacks, forks, bad
+    /// signatures, broken chains and outages.
+    Monitor(MonitorArgs),
+    /// Export a self-contained bundle of a log for offline verification.
+    Export(ExportArgs),
+    /// Receipts (C2SP tlog-proofs).
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
+}
+
+/// Arguments of `huella verify`.
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["url", "bundle"])))]
+pub struct VerifyArgs {
+    /// Base URL of the log to verify.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// An exported bundle directory to verify offline.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// The log's verifier key, from a source you trust (never only from the log itself).
+    #[arg(long)]
+    pub log_key: String,
+    /// A submitter registry you trust; without it the log's (or bundle's) own is used.
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+    /// Print a machine-readable JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `huella monitor`.
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// Base URL of the log to watch.
+    #[arg(long)]
+    pub url: String,
+    /// The log's verifier key, from a source you trust.
+    #[arg(long)]
+    pub log_key: String,
+    /// File keeping the last verified checkpoint between rounds (created on first run).
+    #[arg(long)]
+    pub state: PathBuf,
+    /// Keep watching, one round every SECONDS; without it, run one round.
+    #[arg(long, value_name = "SECONDS")]
+    pub watch: Option<u64>,
+    /// A submitter registry you trust; without it the log's own is used.
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `huella export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Base URL of the log.
+    #[arg(long)]
+    pub url: String,
+    /// Directory to write the bundle to (must not exist, or be empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The log's verifier key: if given, the checkpoint is verified before exporting.
+    #[arg(long)]
+    pub log_key: Option<String>,
+}
+
+/// `huella receipt` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ReceiptCommand {
+    /// Verify a receipt offline; with --url, also that its entry is still in the log.
+    Verify(ReceiptVerifyArgs),
+}
+
+/// Arguments of `huella receipt verify`.
+#[derive(Args, Debug)]
+pub struct ReceiptVerifyArgs {
+    /// The receipt: a tlog-proof file, or the JSON receipt `huella submit` saves.
+    pub file: PathBuf,
+    /// The log's verifier key, from a source you trust.
+    #[arg(long)]
+    pub log_key: String,
+    /// Also check, by a consistency proof, that the entry is still in the log at URL.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// A submitter registry you trust, to check the agency's signature too.
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `huella keygen`.
@@ -145,14 +243,237 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve(args))),
         Command::Submit(args) => runtime().and_then(|rt| rt.block_on(submit(args))),
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(demo(args))),
+        Command::Verify(args) => runtime().and_then(|rt| rt.block_on(verify(args))),
+        Command::Monitor(args) => runtime().and_then(|rt| rt.block_on(monitor(args))),
+        Command::Export(args) => runtime().and_then(|rt| rt.block_on(export(args))),
+        Command::Receipt(ReceiptCommand::Verify(args)) => {
+            runtime().and_then(|rt| rt.block_on(receipt_verify(args)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("huella: {e}");
-            ExitCode::from(2)
+            // 1 when something failed verification, 2 for usage and I/O errors.
+            let code = match e.downcast_ref::<AuditError>() {
+                Some(a) => a.exit_code(),
+                None if e.downcast_ref::<Alerted>().is_some() => 1,
+                None => 2,
+            };
+            ExitCode::from(code)
         }
     }
+}
+
+/// Alerted ends a monitor run that raised an alert (already printed).
+#[derive(Debug, thiserror::Error)]
+#[error("the monitor raised an alert; the state file was not advanced")]
+struct Alerted;
+
+fn parse_log_key(text: &str) -> Result<VerifierKey, AuditError> {
+    VerifierKey::parse(text.trim()).map_err(|e| AuditError::Io(format!("--log-key: {e}")))
+}
+
+fn trusted_registry(path: &Option<PathBuf>) -> Result<Option<Registry>, AuditError> {
+    path.as_deref()
+        .map(|p| {
+            let bytes =
+                std::fs::read(p).map_err(|e| AuditError::Io(format!("{}: {e}", p.display())))?;
+            Registry::parse(&bytes).map_err(|e| AuditError::Io(format!("{}: {e}", p.display())))
+        })
+        .transpose()
+}
+
+async fn verify(args: VerifyArgs) -> CliResult {
+    let log_key = parse_log_key(&args.log_key)?;
+    let registry = trusted_registry(&args.registry)?;
+    let source = match (&args.url, &args.bundle) {
+        (Some(url), _) => Source::Http(Client::new(url)),
+        (None, Some(dir)) => Source::Bundle(dir.clone()),
+        (None, None) => return Err(AuditError::Io("give --url or --bundle".into()).into()),
+    };
+    match audit::verify_log(&source, &log_key, registry, args.json).await {
+        Ok(verified) => {
+            if args.json {
+                let mut report = serde_json::to_value(&verified)?;
+                report["verified"] = serde_json::Value::Bool(true);
+                println!("{report}");
+            } else {
+                print!("{}", audit::render(&verified));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if args.json {
+                let mut report = serde_json::json!({"verified": false, "error": e.to_string()});
+                if let AuditError::Entry(crate::verify::VerifyError::Entry {
+                    index, failure, ..
+                }) = &e
+                {
+                    report["index"] = (*index).into();
+                    report["failure"] = serde_json::to_value(failure)?;
+                }
+                println!("{report}");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn report_alert(json: bool, url: &str, a: &audit::Alert) {
+    if json {
+        let line = serde_json::json!({"alert": a.alert, "message": a.message, "url": url});
+        eprintln!("{line}");
+    } else {
+        let kind = serde_json::to_value(a.alert)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
+        eprintln!("ALERT {}: {} ({url})", kind.unwrap_or_default(), a.message);
+    }
+}
+
+async fn monitor(args: MonitorArgs) -> CliResult {
+    let log_key = parse_log_key(&args.log_key)?;
+    let client = Client::new(&args.url);
+    let registry = match trusted_registry(&args.registry)? {
+        Some(r) => r,
+        None => {
+            eprintln!(
+                "warning: using the submitter registry the log serves, which trusts its operator; \
+                 pass --registry FILE with a registry from a source you trust"
+            );
+            Source::Http(client.clone()).registry().await?
+        }
+    };
+    let mut state = audit::MonitorState::load(&args.state)?;
+    loop {
+        match audit::monitor_round(&client, &log_key, &registry, state.as_ref()).await {
+            Ok((next, new_entries)) => {
+                if state.as_ref() != Some(&next) {
+                    next.save(&args.state)?;
+                }
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"status": "ok", "tree_size": next.size, "root": next.root, "new_entries": new_entries})
+                    );
+                } else {
+                    eprintln!(
+                        "ok: {} verified at size {} (+{new_entries} entries), root {}",
+                        args.url, next.size, next.root
+                    );
+                }
+                state = Some(next);
+            }
+            Err(a) => {
+                report_alert(args.json, &args.url, &a);
+                // An outage may pass: keep watching. Anything else is evidence to keep.
+                if args.watch.is_none() || a.alert != audit::AlertKind::Unreachable {
+                    return Err(Alerted.into());
+                }
+            }
+        }
+        match args.watch {
+            Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds.max(1))).await,
+            None => return Ok(()),
+        }
+    }
+}
+
+async fn export(args: ExportArgs) -> CliResult {
+    let log_key = args.log_key.as_deref().map(parse_log_key).transpose()?;
+    let client = Client::new(&args.url);
+    let manifest = audit::export(&client, &args.out, log_key.as_ref(), false).await?;
+    eprintln!(
+        "exported {} entries of log {} (root {}) to {}",
+        manifest.tree_size,
+        manifest.origin,
+        manifest.root,
+        args.out.display()
+    );
+    if log_key.is_none() {
+        eprintln!(
+            "note: the checkpoint was not verified (no --log-key); huella verify --bundle will verify it"
+        );
+    }
+    Ok(())
+}
+
+async fn receipt_verify(args: ReceiptVerifyArgs) -> CliResult {
+    let log_key = parse_log_key(&args.log_key)?;
+    let registry = trusted_registry(&args.registry)?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| AuditError::Io(format!("{}: {e}", args.file.display())))?;
+    // Accept the JSON receipt `huella submit` saves as well as a bare tlog-proof.
+    let text = match serde_json::from_slice::<crate::proof::Receipt>(&bytes) {
+        Ok(receipt) => receipt.tlog_proof.into_bytes(),
+        Err(_) => bytes,
+    };
+    let proof = TlogProof::parse(&text).map_err(|e| AuditError::Failed(e.to_string()))?;
+    let (entry, checkpoint) = proof
+        .verify_receipt(&log_key)
+        .map_err(|e| AuditError::Failed(e.to_string()))?;
+    if let Some(registry) = &registry {
+        crate::admission::check_signed_event(&entry.signed_event(), registry)
+            .map_err(|e| AuditError::Failed(format!("entry {}: {e}", entry.index.get())))?;
+    }
+    let latest = match &args.url {
+        Some(url) => {
+            Some(audit::check_still_logged(&Client::new(url), &log_key, &checkpoint).await?)
+        }
+        None => None,
+    };
+    let e = &entry.event;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "verified": true,
+                "index": entry.index.get(),
+                "leaf_hash": entry.leaf_hash(),
+                "checkpoint_size": checkpoint.size,
+                "agency_signature_checked": registry.is_some(),
+                "still_in_log_at_size": latest.as_ref().map(|c| c.size),
+                "entry": entry,
+            })
+        );
+    } else {
+        println!(
+            "VERIFIED: entry {} is in log {} at tree size {} (signed checkpoint, inclusion proof).",
+            entry.index.get(),
+            checkpoint.origin,
+            checkpoint.size
+        );
+        println!(
+            "  {} ({}) accessed {} data held by {} ({}) at {} for {} ({}); outcome {}, {} records",
+            e.requesting_agency,
+            e.requesting_country,
+            e.category.as_str(),
+            e.holder_agency,
+            e.holder_country,
+            e.accessed_at,
+            e.purpose,
+            e.legal_basis,
+            e.outcome.as_str(),
+            e.records_returned.get()
+        );
+        println!(
+            "  logged at {}; leaf hash {}",
+            entry.integrated_at,
+            entry.leaf_hash()
+        );
+        match &registry {
+            Some(_) => println!("  agency signature: verified against --registry"),
+            None => println!("  agency signature: not checked (give --registry to check it)"),
+        }
+        if let Some(latest) = latest {
+            println!(
+                "  still in the log: its tree is a prefix of the current one (size {}), by consistency proof",
+                latest.size
+            );
+        }
+    }
+    Ok(())
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;

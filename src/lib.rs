@@ -26,6 +26,7 @@
 //! - [`store`]: storage behind a trait with a durability contract (sled, and in-memory).
 //! - [`sequencer`]: start-up checks, the pool, and batched durable appends.
 //! - [`http`]: the axum HTTP API.
+//! - [`audit`]: verifying a log from outside: full audits, bundles, receipts, monitoring.
 //! - [`client`]: an HTTP client for the API.
 //! - [`keyfile`]: key files on disk, and the randomness keys and salts need.
 //! - [`demo`]: demo agencies and realistic demo events.
@@ -34,6 +35,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod audit;
 pub mod canonical;
 pub mod checkpoint;
 pub mod cli;

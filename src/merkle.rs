@@ -215,6 +215,17 @@ impl Frontier {
         Ok(Frontier { size, subtrees })
     }
 
+    /// from_parts rebuilds a frontier from its size and subtree hashes (largest first), as
+    /// saved by [`Frontier::subtrees`]; `None` if their number does not fit the size.
+    pub fn from_parts(size: u64, subtrees: Vec<Hash>) -> Option<Frontier> {
+        (subtrees.len() == size.count_ones() as usize).then_some(Frontier { size, subtrees })
+    }
+
+    /// subtrees are the hashes of the complete subtrees on the right edge, largest first.
+    pub fn subtrees(&self) -> &[Hash] {
+        &self.subtrees
+    }
+
     /// size is the number of leaves.
     pub fn size(&self) -> u64 {
         self.size

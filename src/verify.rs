@@ -8,11 +8,26 @@
 
 use std::collections::BTreeMap;
 
-use crate::admission::{AdmissionError, check_signed_event};
 use crate::checkpoint::Checkpoint;
 use crate::entry::{ChainError, Entry, GENESIS_PREV};
 use crate::merkle::{Frontier, Hash, record_hash};
 use crate::registry::Registry;
+
+/// Failure is the kind of check an entry failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// The leaf is not a canonical, well-formed entry.
+    Format,
+    /// Its key is unknown, or registered for another agency or country.
+    Unauthorized,
+    /// The agency's signature does not verify.
+    Signature,
+    /// Its fields contradict each other.
+    Inconsistent,
+    /// Its index or `prev` link is wrong: the chain is broken.
+    Chain,
+}
 
 /// VerifyError names what failed and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,7 +37,9 @@ pub enum VerifyError {
     Entry {
         /// The entry's position in the log.
         index: u64,
-        /// What failed.
+        /// Which kind of check failed.
+        failure: Failure,
+        /// What failed, for people.
         reason: String,
     },
     /// The checkpoint does not match the entries.
@@ -110,6 +127,101 @@ impl Summary {
     }
 }
 
+/// Checked is a leaf that passed every check that needs no other entry.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// The parsed entry.
+    pub entry: Entry,
+    /// SHA-256(0x00 || leaf).
+    pub leaf_hash: Hash,
+}
+
+/// parse_and_authorize does the checks of one leaf at `index` except its signature, and
+/// returns the entry and the key that must have signed it.
+fn parse_and_authorize<'r>(
+    index: u64,
+    leaf: &[u8],
+    registry: &'r Registry,
+) -> Result<(Entry, &'r crate::keys::VerifierKey), VerifyError> {
+    let fail = |failure: Failure, reason: String| VerifyError::Entry {
+        index,
+        failure,
+        reason,
+    };
+    let entry = Entry::parse_leaf(leaf).map_err(|e| fail(Failure::Format, e.to_string()))?;
+    let key = registry
+        .authorize(&entry.event)
+        .map_err(|e| fail(Failure::Unauthorized, e.to_string()))?;
+    entry
+        .event
+        .check()
+        .map_err(|e| fail(Failure::Inconsistent, e.to_string()))?;
+    Ok((entry, key))
+}
+
+/// check_leaf checks one leaf at `index` on its own: canonical form, a key registered for
+/// the event's agency and country, its signature (strictly), and field consistency.
+pub fn check_leaf(index: u64, leaf: &[u8], registry: &Registry) -> Result<Checked, VerifyError> {
+    let (entry, key) = parse_and_authorize(index, leaf, registry)?;
+    entry
+        .signed_event()
+        .verify(key)
+        .map_err(|e| VerifyError::Entry {
+            index,
+            failure: Failure::Signature,
+            reason: format!("agency signature: {e}"),
+        })?;
+    Ok(Checked {
+        entry,
+        leaf_hash: record_hash(leaf),
+    })
+}
+
+/// check_leaves checks consecutive leaves from `start` like [`check_leaf`], verifying their
+/// signatures as one Ed25519 batch (about twice as fast). If the batch fails, each signature
+/// is checked on its own, so the result names the first bad entry exactly as `check_leaf`
+/// would. The results are in order; checking stops at the first failure.
+///
+/// Batch verification uses the cofactored equation, which may accept a signature with a
+/// small-order component that strict single verification refuses. Only the holder of the
+/// agency's private key can make such a signature (it is no forgery), and the log's own
+/// admission checks refuse them, so accepting them here loses no evidence.
+pub fn check_leaves(
+    start: u64,
+    leaves: &[Vec<u8>],
+    registry: &Registry,
+) -> Result<Vec<Checked>, VerifyError> {
+    let mut parsed = Vec::with_capacity(leaves.len());
+    for (i, leaf) in leaves.iter().enumerate() {
+        parsed.push(parse_and_authorize(start + i as u64, leaf, registry)?);
+    }
+    let messages: Vec<Vec<u8>> = parsed
+        .iter()
+        .map(|(e, _)| e.event.signing_bytes())
+        .collect();
+    let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<ed25519_dalek::Signature> = parsed
+        .iter()
+        .map(|(e, _)| ed25519_dalek::Signature::from_bytes(&e.signature.0))
+        .collect();
+    let keys: Vec<ed25519_dalek::VerifyingKey> =
+        parsed.iter().map(|(_, k)| *k.public_key()).collect();
+    if ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_err() {
+        // Find and name the first bad one.
+        for (i, leaf) in leaves.iter().enumerate() {
+            check_leaf(start + i as u64, leaf, registry)?;
+        }
+    }
+    Ok(parsed
+        .into_iter()
+        .zip(leaves)
+        .map(|((entry, _), leaf)| Checked {
+            entry,
+            leaf_hash: record_hash(leaf),
+        })
+        .collect())
+}
+
 /// Auditor checks a log's leaves in order.
 #[derive(Clone, Debug)]
 pub struct Auditor<'r> {
@@ -139,6 +251,11 @@ impl<'r> Auditor<'r> {
         }
     }
 
+    /// registry is the registry entries are checked against.
+    pub fn registry(&self) -> &'r Registry {
+        self.registry
+    }
+
     /// size is the number of leaves checked (including a resumed prefix).
     pub fn size(&self) -> u64 {
         self.frontier.size()
@@ -162,9 +279,21 @@ impl<'r> Auditor<'r> {
     /// push checks the next leaf: canonical form, registered key, signature, field
     /// consistency, index and `prev` link. Nothing changes if it fails.
     pub fn push(&mut self, leaf: &[u8]) -> Result<Entry, VerifyError> {
+        let checked = check_leaf(self.frontier.size(), leaf, self.registry)?;
+        self.push_checked(checked)
+    }
+
+    /// push_checked takes the next leaf, already checked on its own by [`check_leaf`] or
+    /// [`check_leaves`], and checks what needs the entries before it: its index and its `prev`
+    /// link. Then it adds the leaf to the tree and the summary.
+    pub fn push_checked(&mut self, checked: Checked) -> Result<Entry, VerifyError> {
         let index = self.frontier.size();
-        let fail = |reason: String| VerifyError::Entry { index, reason };
-        let entry = Entry::parse_leaf(leaf).map_err(|e| fail(e.to_string()))?;
+        let fail = |reason: String| VerifyError::Entry {
+            index,
+            failure: Failure::Chain,
+            reason,
+        };
+        let Checked { entry, leaf_hash } = checked;
         entry.check_link(index, &self.prev).map_err(|e| match e {
             ChainError::Index { claimed, .. } => fail(format!("says index {claimed}")),
             ChainError::Prev {
@@ -174,15 +303,8 @@ impl<'r> Auditor<'r> {
                 index.wrapping_sub(1)
             )),
         })?;
-        let signed = entry.signed_event();
-        check_signed_event(&signed, self.registry).map_err(|e| match e {
-            AdmissionError::Event(e) => fail(format!("agency signature: {e}")),
-            other => fail(other.to_string()),
-        })?;
-        entry.event.check().map_err(|e| fail(e.to_string()))?;
-        let hash = record_hash(leaf);
-        self.frontier.append(hash);
-        self.prev = hash;
+        self.frontier.append(leaf_hash);
+        self.prev = leaf_hash;
         self.summary.count(&entry);
         Ok(entry)
     }

@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::client::Client;
+use crate::client::{Client, ClientError};
 use crate::entry::GENESIS_PREV;
 use crate::keys::VerifierKey;
 use crate::merkle::{Frontier, Hash, verify_consistency};
@@ -231,6 +231,16 @@ fn read_bundle_pages(
             )));
         }
         if index >= end {
+            // The entries so far first: an inserted entry is named where the chain breaks.
+            if !page.is_empty() {
+                let first = index - page.len() as u64;
+                if tx
+                    .blocking_send(Ok((first, std::mem::take(&mut page))))
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
             return Err(AuditError::Failed(format!(
                 "{ENTRIES_FILE} holds more entries than the checkpoint's {end}"
             )));
@@ -249,6 +259,14 @@ fn read_bundle_pages(
         }
         index += 1;
     }
+    // Hand over the last page before judging the file as a whole, so that a deleted or
+    // inserted entry is named where the chain breaks, whatever the bundle's size.
+    if !page.is_empty() {
+        let first = index - page.len() as u64;
+        if tx.blocking_send(Ok((first, page))).is_err() {
+            return Ok(());
+        }
+    }
     if index < end {
         return Err(AuditError::Failed(format!(
             "{ENTRIES_FILE} holds {index} entries but the checkpoint says {end}: entry {index} is missing"
@@ -256,10 +274,6 @@ fn read_bundle_pages(
     }
     let digest = hex(&hasher.finalize());
     check_manifest_hash(dir, ENTRIES_FILE, &digest)?;
-    if !page.is_empty() {
-        let first = index - page.len() as u64;
-        let _ = tx.blocking_send(Ok((first, page)));
-    }
     Ok(())
 }
 
@@ -395,6 +409,14 @@ pub async fn audit_entries(
             auditor.push_checked(c)?;
         }
         progress.set(auditor.size());
+    }
+    // The reader may still judge the source as a whole (extra entries, a manifest mismatch):
+    // wait for its last word.
+    if let Some(more) = pages.recv().await {
+        let (start, _) = more?;
+        return Err(AuditError::Failed(format!(
+            "the source holds entries from index {start}, beyond the {end} expected"
+        )));
     }
     Ok(())
 }
@@ -649,7 +671,15 @@ async fn check_extends(
             old.size, new.size
         ))
         .await
-        .map_err(io)?;
+        .map_err(|e| match e {
+            // A log that signed the new checkpoint but will not prove it extends the old one
+            // is as good as a fork; only a failure to reach it is an outage.
+            ClientError::Api { .. } => AuditError::Failed(format!(
+                "fork: the log signed size {} but refuses to prove it consistent with size {}: {e}",
+                new.size, old.size
+            )),
+            other => io(other),
+        })?;
     #[derive(serde::Deserialize)]
     struct Proof {
         proof: Vec<Hash>,

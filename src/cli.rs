@@ -53,6 +53,35 @@ pub enum Command {
     /// Receipts (C2SP tlog-proofs).
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// Load-test a running `huella demo` with pre-signed events and report throughput and
+    /// latency; or fill it with --fill N entries.
+    Bench(BenchArgs),
+}
+
+/// Arguments of `huella bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Base URL of the running demo log.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Data directory of that `huella demo` (its agency keys sign the events).
+    #[arg(long, default_value = "demo-data")]
+    pub data: PathBuf,
+    /// Timed window, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Events to pre-sign (default: enough for 25,000 appends/s over the window).
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Fill mode: append exactly N entries as fast as possible, with no time limit.
+    #[arg(long, value_name = "N")]
+    pub fill: Option<u64>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `huella verify`.
@@ -65,7 +94,8 @@ pub struct VerifyArgs {
     /// An exported bundle directory to verify offline.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// The log's verifier key, from a source you trust (never only from the log itself).
+    /// The log's verifier key (or a file holding it), from a source you trust (never only
+    /// from the log itself).
     #[arg(long)]
     pub log_key: String,
     /// A submitter registry you trust; without it the log's (or bundle's) own is used.
@@ -82,7 +112,7 @@ pub struct MonitorArgs {
     /// Base URL of the log to watch.
     #[arg(long)]
     pub url: String,
-    /// The log's verifier key, from a source you trust.
+    /// The log's verifier key (or a file holding it), from a source you trust.
     #[arg(long)]
     pub log_key: String,
     /// File keeping the last verified checkpoint between rounds (created on first run).
@@ -125,7 +155,7 @@ pub enum ReceiptCommand {
 pub struct ReceiptVerifyArgs {
     /// The receipt: a tlog-proof file, or the JSON receipt `huella submit` saves.
     pub file: PathBuf,
-    /// The log's verifier key, from a source you trust.
+    /// The log's verifier key (or a file holding it), from a source you trust.
     #[arg(long)]
     pub log_key: String,
     /// Also check, by a consistency proof, that the entry is still in the log at URL.
@@ -249,6 +279,7 @@ pub fn main() -> ExitCode {
         Command::Receipt(ReceiptCommand::Verify(args)) => {
             runtime().and_then(|rt| rt.block_on(receipt_verify(args)))
         }
+        Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -270,8 +301,17 @@ pub fn main() -> ExitCode {
 #[error("the monitor raised an alert; the state file was not advanced")]
 struct Alerted;
 
+/// parse_log_key reads `--log-key`: the verifier key itself, or a file that holds it (such
+/// as a log's `log.key.pub`).
 fn parse_log_key(text: &str) -> Result<VerifierKey, AuditError> {
-    VerifierKey::parse(text.trim()).map_err(|e| AuditError::Io(format!("--log-key: {e}")))
+    let path = Path::new(text);
+    let key = if path.is_file() {
+        std::fs::read_to_string(path)
+            .map_err(|e| AuditError::Io(format!("--log-key {text}: {e}")))?
+    } else {
+        text.to_string()
+    };
+    VerifierKey::parse(key.trim()).map_err(|e| AuditError::Io(format!("--log-key: {e}")))
 }
 
 fn trusted_registry(path: &Option<PathBuf>) -> Result<Option<Registry>, AuditError> {
@@ -523,6 +563,7 @@ fn open_log(
     let options = Options {
         max_batch: args.max_batch.max(1),
         batch_wait: Duration::from_millis(args.batch_wait_ms),
+        checkpoint_copy: Some(data.join("checkpoint")),
         window: Window {
             max_age_millis: args.max_age.saturating_mul(1000),
             max_future_millis: args.max_future.saturating_mul(1000),
@@ -738,5 +779,41 @@ async fn demo(args: DemoArgs) -> CliResult {
     println!("Serving until Ctrl-C.");
     server.await??;
     ledger.close();
+    Ok(())
+}
+
+async fn bench(args: BenchArgs) -> CliResult {
+    let agencies = crate::bench::load_agencies(&args.data)?;
+    let log_key = parse_log_key(&args.data.join("log.key.pub").display().to_string())?;
+    let client = Client::new(&args.url);
+    let (count, duration) = match args.fill {
+        Some(n) => (n, Duration::from_secs(u64::MAX / 4)),
+        None => (
+            args.events
+                .unwrap_or(args.duration.saturating_mul(25_000).max(1000)),
+            Duration::from_secs(args.duration),
+        ),
+    };
+    let seed = u64::from_le_bytes(keyfile::random_bytes()?[..8].try_into()?);
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    eprintln!("pre-signing {count} events...");
+    let started = std::time::Instant::now();
+    let bodies =
+        tokio::task::block_in_place(|| crate::bench::presign(&agencies, seed, count, &now));
+    eprintln!(
+        "pre-signed {count} events in {:.1} s; driving {} with {} clients...",
+        started.elapsed().as_secs_f64(),
+        args.url,
+        args.concurrency
+    );
+    let report = crate::bench::run(&client, &log_key, bodies, args.concurrency, duration).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", crate::bench::render(&report));
+    }
+    if report.errors > 0 {
+        return Err(format!("{} appends failed", report.errors).into());
+    }
     Ok(())
 }

@@ -139,6 +139,28 @@ impl Client {
         Ok(Submitted { receipt, created })
     }
 
+    /// post_raw posts a JSON body to a path and returns the answer's body.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+        let url = self.url(path);
+        let response = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| ClientError::Http {
+                url: url.clone(),
+                source,
+            })?;
+        let response = self.check(&url, response).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Http { url, source })?;
+        Ok(bytes.to_vec())
+    }
+
     /// get fetches a path and returns the body.
     pub async fn get(&self, path: &str) -> Result<Vec<u8>, ClientError> {
         let url = self.url(path);

@@ -30,12 +30,14 @@
 //! - [`client`]: an HTTP client for the API.
 //! - [`keyfile`]: key files on disk, and the randomness keys and salts need.
 //! - [`demo`]: demo agencies and realistic demo events.
+//! - [`bench`]: the load generator behind `huella bench`.
 //! - [`cli`]: the `huella` command line; `main.rs` only calls [`cli::main`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod admission;
 pub mod audit;
+pub mod bench;
 pub mod canonical;
 pub mod checkpoint;
 pub mod cli;

@@ -11,17 +11,22 @@
 //! 3. signs a checkpoint for the new size (kept private until step 5);
 //! 4. writes leaves, hashes, openings, request ids and the checkpoint in one transaction;
 //! 5. flushes (fsync), then publishes the checkpoint and moves the live frontier on;
-//! 6. answers every waiting request.
+//! 6. answers every waiting request;
+//! 7. copies the checkpoint to a file outside the store ([`Options::checkpoint_copy`]).
 //!
 //! A crash before step 5 completes leaves either nothing of the batch (the transaction is
 //! atomic) or all of it, checkpoint included; no receipt had left, so nothing acknowledged is
-//! lost. Start-up ([`Ledger::open`]) checks that the stored leaves, tree hashes, chain head and
-//! latest checkpoint agree, and refuses to start, saying what is wrong, if they do not. If a
+//! lost. A crash after step 6 leaves the copy behind the store, which is harmless. Start-up
+//! ([`Ledger::open`]) checks that the stored leaves, tree hashes, chain head and latest
+//! checkpoint agree, and that the store is not behind the copy (a store that lost its tail),
+//! and refuses to start, saying what is wrong, if they do not. If a
 //! commit fails, the sequencer stops accepting writes (503) until a restart has re-checked
 //! the store, because a failed commit leaves the store's state unknown: writing on could
 //! sign two different trees of the same size.
 
 use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
@@ -80,7 +85,7 @@ impl Clock for ManualClock {
 }
 
 /// Options tune the ledger; the defaults suit a single server.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Most entries in one batch.
     pub max_batch: usize,
@@ -90,6 +95,11 @@ pub struct Options {
     pub pool_capacity: usize,
     /// How far `accessed_at` may be from now.
     pub window: Window,
+    /// A file outside the store that keeps a copy of the newest signed checkpoint, written
+    /// after every batch. Start-up refuses a store that is behind it: a store can lose its
+    /// tail without noticing (sled drops a corrupt tail as if it were a torn write), and a
+    /// log that restarted on it would sign a fork of what agencies hold receipts for.
+    pub checkpoint_copy: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -99,6 +109,7 @@ impl Default for Options {
             batch_wait: Duration::from_millis(2),
             pool_capacity: 16 * 1024,
             window: Window::default(),
+            checkpoint_copy: None,
         }
     }
 }
@@ -224,9 +235,74 @@ struct Recovered {
     published: Published,
 }
 
-fn recover(store: &dyn Store, signer: &SignerKey) -> Result<Recovered, StartError> {
+/// check_copy refuses a store that is behind, or disagrees with, the checkpoint copy kept
+/// outside it.
+fn check_copy(store: &dyn Store, log_key: &VerifierKey, path: &Path) -> Result<(), StartError> {
+    let bad = |msg: String| StartError::Inconsistent(msg);
+    let note = match std::fs::read(path) {
+        Ok(note) => note,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(bad(format!(
+                "reading the checkpoint copy {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let (copy, _) = checkpoint::open(&note, log_key).map_err(|e| {
+        bad(format!(
+            "the checkpoint copy {} does not verify with the log key: {e}",
+            path.display()
+        ))
+    })?;
+    let size = store.size()?;
+    if copy.size > size {
+        return Err(bad(format!(
+            "the store holds {size} entries, but the log already signed a checkpoint of size {} \
+             ({}): the store is corrupt or was rolled back and lost entries; restore the data \
+             directory from a backup",
+            copy.size,
+            path.display()
+        )));
+    }
+    let root = merkle::tree_hash(copy.size, store)
+        .map_err(|e| bad(format!("reading the tree at size {}: {e}", copy.size)))?;
+    if root != copy.root {
+        return Err(bad(format!(
+            "the stored tree has root {root} at size {}, but the log signed {} ({})",
+            copy.size,
+            copy.root,
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// write_copy replaces the checkpoint copy atomically: temporary file, fsync, rename.
+fn write_copy(path: &Path, note: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(note.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn recover(
+    store: &dyn Store,
+    signer: &SignerKey,
+    copy: Option<&Path>,
+) -> Result<Recovered, StartError> {
     let log_key = signer.verifier();
     let bad = |msg: String| StartError::Inconsistent(msg);
+    if let Some(path) = copy {
+        check_copy(store, &log_key, path)?;
+    }
     let size = store.size()?;
     let Some((checkpoint_size, note)) = store.latest_checkpoint()? else {
         if size != 0 {
@@ -323,13 +399,23 @@ impl Ledger {
         clock: Arc<dyn Clock>,
         options: Options,
     ) -> Result<Ledger, StartError> {
-        let recovered = recover(store.as_ref(), &signer)?;
+        let recovered = recover(store.as_ref(), &signer, options.checkpoint_copy.as_deref())?;
+        if let Some(path) = &options.checkpoint_copy {
+            write_copy(path, &recovered.published.note).map_err(|e| {
+                StoreError::Io(format!(
+                    "writing the checkpoint copy {}: {e}",
+                    path.display()
+                ))
+            })?;
+        }
         let log_key = signer.verifier();
         let shared = Arc::new(Shared {
             published: RwLock::new(Arc::new(recovered.published)),
             failure: Mutex::new(None),
         });
         let (tx, rx) = sync_channel(options.pool_capacity);
+        let window = options.window;
+        let pool_capacity = options.pool_capacity;
         let sequencer = Sequencer {
             store: store.clone(),
             signer,
@@ -350,10 +436,10 @@ impl Ledger {
             log_key,
             registry,
             clock,
-            window: options.window,
+            window,
             shared,
             pool: Mutex::new(Some(tx)),
-            pool_capacity: options.pool_capacity,
+            pool_capacity,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -606,6 +692,16 @@ impl Sequencer {
                 checkpoint: note.clone(),
                 created,
             }));
+        }
+        // 7. Keep the copy outside the store. After the answers, so it adds no latency; a
+        // crash here leaves the copy behind the store, which start-up accepts.
+        if let Some(path) = &self.options.checkpoint_copy
+            && let Err(e) = write_copy(path, &note)
+        {
+            self.stop(
+                Vec::new(),
+                format!("writing the checkpoint copy {}: {e}", path.display()),
+            );
         }
     }
 

@@ -160,3 +160,55 @@ fn refuses_a_head_entry_that_is_not_a_canonical_leaf() {
     store.commit(&batch).unwrap();
     refused(store, "entry 1:");
 }
+
+#[test]
+fn refuses_a_store_behind_the_checkpoint_it_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("checkpoint");
+    let options = || Options {
+        checkpoint_copy: Some(copy.clone()),
+        ..Options::default()
+    };
+    let open_with = |store: Arc<MemoryStore>| {
+        let (_, registry) = agencies();
+        Ledger::open(
+            store,
+            log_signer(),
+            registry,
+            Arc::new(ManualClock::new(NOW)),
+            options(),
+        )
+    };
+    let store = Arc::new(MemoryStore::new());
+    let (mut batch, frontier) = entries(5);
+    batch.checkpoint_size = 5;
+    batch.checkpoint = signed(5, frontier.root(), &log_signer());
+    store.commit(&batch).unwrap();
+    open_with(store.clone()).unwrap().close();
+    assert!(std::fs::read_to_string(&copy).unwrap().contains("\n5\n"));
+    // The same store starts again; an empty one (a lost database) does not, and is not
+    // given a fresh empty checkpoint.
+    open_with(store).unwrap().close();
+    let empty = Arc::new(MemoryStore::new());
+    let err = open_with(empty.clone())
+        .err()
+        .expect("an empty store behind its copy is refused");
+    assert!(
+        err.to_string().contains("corrupt or was rolled back"),
+        "{err}"
+    );
+    assert_eq!(empty.size().unwrap(), 0);
+    assert!(
+        empty.latest_checkpoint().unwrap().is_none(),
+        "no new checkpoint was signed"
+    );
+    // A longer store with another history (fresh salts make every entry differ) disagrees
+    // with the root the log signed at size 5.
+    let other = Arc::new(MemoryStore::new());
+    let (mut batch, frontier) = entries(6);
+    batch.checkpoint_size = 6;
+    batch.checkpoint = signed(6, frontier.root(), &log_signer());
+    other.commit(&batch).unwrap();
+    let err = open_with(other).err().expect("another history is refused");
+    assert!(err.to_string().contains("but the log signed"), "{err}");
+}

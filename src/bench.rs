@@ -1,0 +1,264 @@
+//! `huella bench`: a load generator for a running `huella demo`. It pre-signs unique,
+//! realistic events with the demo agencies' keys, drives `POST /v1/entries` with C
+//! concurrent clients, then checks every receipt (after the timed window, so checking does
+//! not compete with the server for the CPU) and reports throughput and latency.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::client::{Client, ClientError};
+use crate::demo::{AGENCIES, Agency, sample_event};
+use crate::event::PlainEvent;
+use crate::keyfile;
+use crate::keys::VerifierKey;
+use crate::proof::{Receipt, TlogProof};
+use crate::text::{AgencyId, CountryCode, Timestamp};
+
+/// Report is what a bench run measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Report {
+    /// Entries acknowledged per second over the timed window.
+    pub appends_per_sec: f64,
+    /// Client-side latency of acknowledged appends, in milliseconds.
+    pub latency_ms: Latency,
+    /// Entries acknowledged.
+    pub appended: u64,
+    /// Requests that failed (any error), not counted as appended.
+    pub errors: u64,
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Length of the timed window, in seconds.
+    pub seconds: f64,
+    /// Receipts verified after the run (all of them, or the run fails).
+    pub receipts_verified: u64,
+    /// Tree size of the log when the run ended.
+    pub tree_size: u64,
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+/// BenchError says why a run could not be done or did not hold.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Set-up failed (keys, log unreachable).
+    #[error("{0}")]
+    Setup(String),
+    /// A receipt did not verify.
+    #[error("receipt for index {index} does not verify: {why}")]
+    Receipt {
+        /// Its index.
+        index: u64,
+        /// Why.
+        why: String,
+    },
+}
+
+/// load_agencies reads the demo agencies' keys that `huella demo` wrote in `data`.
+pub fn load_agencies(data: &Path) -> Result<Vec<Agency>, BenchError> {
+    AGENCIES
+        .iter()
+        .map(|(id, country, _)| {
+            let path = data.join("agencies").join(format!("{id}.key"));
+            let key = keyfile::read_signer(&path).map_err(|e| {
+                BenchError::Setup(format!(
+                    "{e} (is {} the data directory of a huella demo?)",
+                    data.display()
+                ))
+            })?;
+            Ok(Agency {
+                // Invariant: the demo constants are valid.
+                id: AgencyId::new(*id).expect("demo agency ids are valid"),
+                country: CountryCode::new(*country).expect("demo countries are valid"),
+                key,
+            })
+        })
+        .collect()
+}
+
+/// presign seals `count` unique events (request ids carry `seed`), on every core, and
+/// returns their JSON bodies.
+pub fn presign(agencies: &[Agency], seed: u64, count: u64, now: &Timestamp) -> Vec<Vec<u8>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let per = count.div_ceil(cores.max(1));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..cores)
+            .map(|c| {
+                scope.spawn(move || {
+                    let range = (c * per)..((c + 1) * per).min(count);
+                    range
+                        .map(|n| {
+                            let (from, json) = sample_event(agencies, seed, n, now);
+                            // Invariant: sample_event writes valid plain events.
+                            let plain: PlainEvent =
+                                serde_json::from_value(json).expect("demo events parse");
+                            let submission = plain
+                                .seal(&agencies[from].key, now.clone(), keyfile::random_salt)
+                                .expect("demo events seal");
+                            serde_json::to_vec(&submission).expect("submissions serialize")
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            // Invariant: the closures above only panic on broken invariants.
+            .flat_map(|h| h.join().expect("pre-signing panicked"))
+            .collect()
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
+}
+
+/// run drives the log at `client` with `bodies` from `concurrency` clients until `duration`
+/// passes or the bodies run out, then verifies every receipt with `log_key`.
+pub async fn run(
+    client: &Client,
+    log_key: &VerifierKey,
+    bodies: Vec<Vec<u8>>,
+    concurrency: usize,
+    duration: Duration,
+) -> Result<Report, BenchError> {
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (bodies, next, client) = (bodies.clone(), next.clone(), client.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut receipts = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let sent = Instant::now();
+                match client.post_raw("/v1/entries", body.clone()).await {
+                    Ok(bytes) => {
+                        latencies.push(sent.elapsed());
+                        receipts.push(bytes);
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, receipts, errors)
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut receipts: Vec<Vec<u8>> = Vec::new();
+    let mut errors = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (l, r, e) = done.map_err(|e| BenchError::Setup(format!("client task failed: {e}")))?;
+        latencies.extend(l);
+        receipts.extend(r);
+        errors += e;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let verified = verify_receipts(&receipts, log_key)?;
+    let note = client
+        .get("/checkpoint")
+        .await
+        .map_err(|e: ClientError| BenchError::Setup(e.to_string()))?;
+    let tree_size = crate::checkpoint::open(&note, log_key)
+        .map_err(|e| BenchError::Setup(format!("checkpoint: {e}")))?
+        .0
+        .size;
+    Ok(Report {
+        appends_per_sec: latencies.len() as f64 / seconds,
+        latency_ms: Latency {
+            p50: percentile(&latencies, 50.0),
+            p90: percentile(&latencies, 90.0),
+            p99: percentile(&latencies, 99.0),
+            max: percentile(&latencies, 100.0),
+        },
+        appended: latencies.len() as u64,
+        errors,
+        concurrency,
+        seconds,
+        receipts_verified: verified,
+        tree_size,
+    })
+}
+
+/// verify_receipts checks every receipt fully (checkpoint signature, inclusion, leaf) on
+/// every core.
+fn verify_receipts(receipts: &[Vec<u8>], log_key: &VerifierKey) -> Result<u64, BenchError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = receipts.len().div_ceil(cores).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = receipts
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    for bytes in part {
+                        let receipt: Receipt =
+                            serde_json::from_slice(bytes).map_err(|e| BenchError::Receipt {
+                                index: u64::MAX,
+                                why: format!("receipt does not parse: {e}"),
+                            })?;
+                        let fail = |why: String| BenchError::Receipt {
+                            index: receipt.index,
+                            why,
+                        };
+                        let proof = TlogProof::parse(receipt.tlog_proof.as_bytes())
+                            .map_err(|e| fail(e.to_string()))?;
+                        let (entry, _) = proof
+                            .verify_receipt(log_key)
+                            .map_err(|e| fail(e.to_string()))?;
+                        if entry.index.get() != receipt.index
+                            || entry.leaf_hash() != receipt.leaf_hash
+                        {
+                            return Err(fail("receipt fields disagree with its proof".into()));
+                        }
+                    }
+                    Ok(part.len() as u64)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for h in handles {
+            // Invariant: the closures return errors rather than panic.
+            total += h.join().expect("receipt checking panicked")?;
+        }
+        Ok(total)
+    })
+}
+
+/// render formats a report for people.
+pub fn render(r: &Report) -> String {
+    format!(
+        "appended {} entries in {:.1} s with {} clients: {:.0} appends/s; latency ms p50 {:.2}, p90 {:.2}, p99 {:.2}, max {:.2}; {} errors; {} receipts verified; tree size {}\n",
+        r.appended,
+        r.seconds,
+        r.concurrency,
+        r.appends_per_sec,
+        r.latency_ms.p50,
+        r.latency_ms.p90,
+        r.latency_ms.p99,
+        r.latency_ms.max,
+        r.errors,
+        r.receipts_verified,
+        r.tree_size
+    )
+}

@@ -453,6 +453,10 @@ async fn receipt_verify(args: ReceiptVerifyArgs) -> CliResult {
     let (entry, checkpoint) = proof
         .verify_receipt(&log_key)
         .map_err(|e| AuditError::Failed(e.to_string()))?;
+    entry
+        .event
+        .check()
+        .map_err(|e| AuditError::Failed(format!("entry {}: {e}", entry.index.get())))?;
     if let Some(registry) = &registry {
         crate::admission::check_signed_event(&entry.signed_event(), registry)
             .map_err(|e| AuditError::Failed(format!("entry {}: {e}", entry.index.get())))?;

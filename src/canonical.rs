@@ -33,6 +33,25 @@ pub fn to_canonical<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json_canonicalizer::to_vec(value).expect("huella types always canonicalize")
 }
 
+/// to_canonical_sorted returns the RFC 8785 bytes of a value whose type declares its fields
+/// in RFC 8785 key order, and holds only such structs, strings, booleans, unit enums and
+/// integers up to [`MAX_SAFE_INTEGER`] (as every signed and hashed Huella type does). For
+/// those, serde_json's compact output *is* the canonical form: same key order, no
+/// whitespace, the same string escapes (the short forms, `\u00xx` in lowercase for other
+/// controls, everything else as UTF-8), integers in plain decimal. This skips building a
+/// `serde_json::Value`, the costliest step of [`to_canonical`]; tests check both agree.
+pub fn to_canonical_sorted<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    write_canonical_sorted(&mut out, value);
+    out
+}
+
+/// write_canonical_sorted appends [`to_canonical_sorted`]'s bytes to `out`.
+pub fn write_canonical_sorted<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+    // Invariant: the types passed here serialize only strings, integers and structs.
+    serde_json::to_writer(out, value).expect("huella types always serialize");
+}
+
 /// parse reads a value strictly. Duplicate keys and unknown fields are errors because the
 /// types derive `Deserialize` with `deny_unknown_fields`, which also rejects repeats.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError> {

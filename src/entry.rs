@@ -4,7 +4,7 @@
 //!
 //! The leaf bytes are the RFC 8785 form of the entry; leaf hash = SHA-256(0x00 || leaf).
 
-use crate::canonical::{FormatError, parse_canonical, to_canonical};
+use crate::canonical::{FormatError, parse, to_canonical_sorted};
 use crate::event::{AccessEvent, EventSignature, SignedEvent};
 use crate::merkle::{Hash, record_hash};
 use crate::text::{Count, Timestamp};
@@ -12,18 +12,19 @@ use crate::text::{Count, Timestamp};
 /// GENESIS_PREV is `prev` of entry 0: 32 zero bytes.
 pub const GENESIS_PREV: Hash = Hash([0u8; 32]);
 
-/// Entry is one leaf of the log.
+/// Entry is one leaf of the log. Its fields are declared in RFC 8785 key order (see
+/// [`to_canonical_sorted`]); keep them sorted.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
+    /// The agency's event, as signed.
+    pub event: AccessEvent,
     /// Position in the log, from 0, dense.
     pub index: Count,
     /// When the log integrated the entry.
     pub integrated_at: Timestamp,
     /// Leaf hash of the entry at `index - 1`; [`GENESIS_PREV`] for index 0.
     pub prev: Hash,
-    /// The agency's event, as signed.
-    pub event: AccessEvent,
     /// The agency's signature over the event.
     pub signature: EventSignature,
 }
@@ -63,14 +64,20 @@ impl Entry {
         }
     }
 
-    /// to_leaf returns the leaf bytes: RFC 8785 JSON of the entry.
+    /// to_leaf returns the leaf bytes: RFC 8785 JSON of the entry. The fields of `Entry`
+    /// and of the event are declared in RFC 8785 key order, so serde's compact output is
+    /// canonical ([`to_canonical_sorted`]).
     pub fn to_leaf(&self) -> Vec<u8> {
-        to_canonical(self)
+        to_canonical_sorted(self)
     }
 
     /// parse_leaf reads leaf bytes, which must be canonical.
     pub fn parse_leaf(bytes: &[u8]) -> Result<Entry, FormatError> {
-        parse_canonical(bytes)
+        let entry: Entry = parse(bytes)?;
+        if entry.to_leaf() != bytes {
+            return Err(FormatError::NotCanonical);
+        }
+        Ok(entry)
     }
 
     /// leaf_hash is SHA-256(0x00 || leaf bytes).

@@ -11,7 +11,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::canonical::to_canonical;
 use crate::commitment::{Commitment, CommitmentError, Field, Opening, Salt};
 use crate::keys::{KeyRef, SignerKey, VerifierKey};
 use crate::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
@@ -86,15 +85,38 @@ impl Outcome {
     }
 }
 
-/// AccessEvent is the public, signed record of one access. Field order here is free: the
-/// signed bytes are RFC 8785, which sorts keys.
+/// AccessEvent is the public, signed record of one access.
+///
+/// Fields are declared in RFC 8785 key order (sorted by UTF-16 code units), so serde_json's
+/// compact output of this type is already its canonical form: see
+/// [`crate::canonical::to_canonical_sorted`]. Keep them sorted when adding one.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessEvent {
-    /// Always `access` for this type; lets later kinds share the log.
-    pub kind: EventKind,
+    /// When the access happened (UTC).
+    pub accessed_at: Timestamp,
+    /// What was accessed.
+    pub category: DataCategory,
+    /// Whose data: the agency holding it.
+    pub holder_agency: AgencyId,
+    /// Whose data: the holder's country.
+    pub holder_country: CountryCode,
     /// The signing key, `name+hexid`, which the submitter registry maps to an agency.
     pub key: KeyRef,
+    /// Always `access` for this type; lets later kinds share the log.
+    pub kind: EventKind,
+    /// Why: the agreement and article invoked.
+    pub legal_basis: LegalBasis,
+    /// What came back.
+    pub outcome: Outcome,
+    /// Why: a purpose code.
+    pub purpose: Purpose,
+    /// The data used to search (committed).
+    pub query: Commitment,
+    /// Whose data: the holder's reference of the record(s) touched (committed).
+    pub record_ref: Commitment,
+    /// How many records came back.
+    pub records_returned: Count,
     /// The requesting agency's own id for this request; retries reuse it.
     pub request_id: RequestId,
     /// Who asked: the agency.
@@ -103,28 +125,8 @@ pub struct AccessEvent {
     pub requesting_country: CountryCode,
     /// Who asked: the individual officer (committed).
     pub requesting_user: Commitment,
-    /// Whose data: the agency holding it.
-    pub holder_agency: AgencyId,
-    /// Whose data: the holder's country.
-    pub holder_country: CountryCode,
-    /// Whose data: the holder's reference of the record(s) touched (committed).
-    pub record_ref: Commitment,
     /// Whose data: the person the record is about (committed).
     pub subject: Commitment,
-    /// What was accessed.
-    pub category: DataCategory,
-    /// Why: a purpose code.
-    pub purpose: Purpose,
-    /// Why: the agreement and article invoked.
-    pub legal_basis: LegalBasis,
-    /// When the access happened (UTC).
-    pub accessed_at: Timestamp,
-    /// The data used to search (committed).
-    pub query: Commitment,
-    /// What came back.
-    pub outcome: Outcome,
-    /// How many records came back.
-    pub records_returned: Count,
 }
 
 /// EventError says why an event or its signature was refused.
@@ -153,7 +155,7 @@ impl AccessEvent {
     /// signing_bytes is what the agency signs: the prefix and the RFC 8785 event.
     pub fn signing_bytes(&self) -> Vec<u8> {
         let mut bytes = EVENT_SIGNING_PREFIX.to_vec();
-        bytes.extend_from_slice(&to_canonical(self));
+        crate::canonical::write_canonical_sorted(&mut bytes, self);
         bytes
     }
 

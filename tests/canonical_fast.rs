@@ -1,0 +1,57 @@
+//! The fast canonical writer (serde's compact output of types whose fields are declared in
+//! RFC 8785 order) must give exactly the bytes of the reference RFC 8785 canonicalizer.
+
+mod common;
+
+use huella::canonical::{to_canonical, to_canonical_sorted};
+use huella::entry::Entry;
+use huella::merkle::Hash;
+use huella::text::{Count, LegalBasis, RequestId, Timestamp};
+use proptest::prelude::*;
+
+fn entry(legal_basis: &str, request_id: &str, records: u64, index: u64) -> Entry {
+    let (agencies, _) = common::agencies();
+    let (signed, _) = common::sealed(&agencies, index).into_parts();
+    let mut event = signed.event;
+    event.legal_basis = LegalBasis::new(legal_basis).unwrap();
+    event.request_id = RequestId::new(request_id).unwrap();
+    event.outcome = huella::event::Outcome::Hit;
+    event.records_returned = Count::new(records).unwrap();
+    Entry {
+        index: Count::new(index).unwrap(),
+        integrated_at: Timestamp::from_unix_millis(common::NOW),
+        prev: Hash([index as u8; 32]),
+        event,
+        signature: signed.signature,
+    }
+}
+
+#[test]
+fn known_hard_strings_agree() {
+    for legal in [
+        "plain",
+        "quote \" backslash \\ slash /",
+        "ñ 中文 😀 \u{a0}",
+        "\u{10ffff}\u{e000}",
+    ] {
+        let e = entry(legal, "REQ-\"\\-1", 9_007_199_254_740_991, 3);
+        assert_eq!(e.to_leaf(), to_canonical(&e), "{legal:?}");
+        assert_eq!(e.event.signing_bytes()[16..], to_canonical(&e.event)[..]);
+        assert_eq!(to_canonical_sorted(&e.event), to_canonical(&e.event));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn fast_writer_matches_rfc8785(
+        legal in "[^\\p{Cc}\u{200B}-\u{200F}\u{2028}-\u{202E}\u{2060}-\u{206F}\u{FEFF}]{1,40}",
+        request in "[!-~]{1,40}",
+        records in 1u64..=9_007_199_254_740_991,
+        index in 0u64..50,
+    ) {
+        let e = entry(&legal, &request, records, index);
+        prop_assert_eq!(e.to_leaf(), to_canonical(&e));
+        prop_assert_eq!(Entry::parse_leaf(&e.to_leaf()).unwrap(), e);
+    }
+}

@@ -110,37 +110,29 @@ impl Client {
 
     /// submit posts a sealed event and returns its receipt.
     pub async fn submit(&self, submission: &Submission) -> Result<Submitted, ClientError> {
-        let url = self.url("/v1/entries");
+        let path = "/v1/entries";
         let body = serde_json::to_vec(submission).map_err(|e| ClientError::Unexpected {
-            url: url.clone(),
+            url: self.url(path),
             why: e.to_string(),
         })?;
-        let response = self
-            .http
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|source| ClientError::Http {
-                url: url.clone(),
-                source,
-            })?;
-        let response = self.check(&url, response).await?;
-        let created = response.status().as_u16() == 201;
-        let bytes = response.bytes().await.map_err(|source| ClientError::Http {
-            url: url.clone(),
-            source,
-        })?;
+        let (status, bytes) = self.post(path, body).await?;
         let receipt = serde_json::from_slice(&bytes).map_err(|e| ClientError::Unexpected {
-            url,
+            url: self.url(path),
             why: format!("receipt does not parse: {e}"),
         })?;
-        Ok(Submitted { receipt, created })
+        Ok(Submitted {
+            receipt,
+            created: status == 201,
+        })
     }
 
     /// post_raw posts a JSON body to a path and returns the answer's body.
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+        Ok(self.post(path, body).await?.1)
+    }
+
+    /// post sends a JSON body and returns the success status and body, or the log's error.
+    async fn post(&self, path: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), ClientError> {
         let url = self.url(path);
         let response = self
             .http
@@ -154,11 +146,12 @@ impl Client {
                 source,
             })?;
         let response = self.check(&url, response).await?;
+        let status = response.status().as_u16();
         let bytes = response
             .bytes()
             .await
             .map_err(|source| ClientError::Http { url, source })?;
-        Ok(bytes.to_vec())
+        Ok((status, bytes.to_vec()))
     }
 
     /// get fetches a path and returns the body.

@@ -40,7 +40,13 @@ pub fn load_or_create_agencies(dir: &Path) -> Result<(Vec<Agency>, Registry), Ke
             key,
         });
     }
-    let registry = Registry {
+    let registry = registry_for(&agencies);
+    Ok((agencies, registry))
+}
+
+/// registry_for is the registry that admits exactly these agencies' keys.
+pub fn registry_for(agencies: &[Agency]) -> Registry {
+    Registry {
         submitters: agencies
             .iter()
             .map(|a| Submitter {
@@ -49,8 +55,7 @@ pub fn load_or_create_agencies(dir: &Path) -> Result<(Vec<Agency>, Registry), Ke
                 key: a.key.verifier(),
             })
             .collect(),
-    };
-    Ok((agencies, registry))
+    }
 }
 
 /// SplitMix64: a tiny deterministic generator, so demo events vary without a dependency.

@@ -284,6 +284,16 @@ fn receipt_for(app: &App, a: Accepted) -> Result<Receipt, ApiError> {
     })
 }
 
+/// stored_leaf reads a leaf the published size covers; its absence means a corrupt store.
+fn stored_leaf(app: &App, index: u64) -> Result<Vec<u8>, ApiError> {
+    Ok(app
+        .ledger
+        .store()
+        .leaves(index, 1)?
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?)
+}
+
 async fn checkpoint(State(app): State<App>) -> Response {
     text(app.ledger.published().note.to_string())
 }
@@ -296,12 +306,7 @@ async fn entry(State(app): State<App>, Path(index): Path<String>) -> Result<Resp
             "no entry {index}: the log has {size} entries"
         )));
     }
-    let leaf = app
-        .ledger
-        .store()
-        .leaves(index, 1)?
-        .pop()
-        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
+    let leaf = stored_leaf(&app, index)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], leaf).into_response())
 }
 
@@ -426,12 +431,7 @@ async fn receipt(
             "no entry {index} in the tree of size {size}"
         )));
     }
-    let leaf = app
-        .ledger
-        .store()
-        .leaves(index, 1)?
-        .pop()
-        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
+    let leaf = stored_leaf(&app, index)?;
     let proof = app.ledger.tlog_proof(index, leaf, size, &note)?;
     Ok(text(proof.to_text()))
 }

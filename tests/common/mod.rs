@@ -12,7 +12,7 @@ use huella::event::{PlainEvent, Submission};
 use huella::http::{Limits, router};
 use huella::keyfile::random_salt;
 use huella::keys::{KeyName, SignerKey, VerifierKey};
-use huella::registry::{Registry, Submitter};
+use huella::registry::Registry;
 use huella::sequencer::{Ledger, ManualClock, Options};
 use huella::store::Store;
 use huella::text::{AgencyId, CountryCode, Timestamp};
@@ -37,16 +37,7 @@ pub fn agencies() -> (Vec<Agency>, Registry) {
             key: SignerKey::from_seed(KeyName::new(*name).unwrap(), &[i as u8 + 1; 32]),
         })
         .collect();
-    let registry = Registry {
-        submitters: agencies
-            .iter()
-            .map(|a| Submitter {
-                agency: a.id.clone(),
-                country: a.country.clone(),
-                key: a.key.verifier(),
-            })
-            .collect(),
-    };
+    let registry = huella::demo::registry_for(&agencies);
     (agencies, registry)
 }
 

@@ -273,7 +273,7 @@ fn read_bundle_pages(
         )));
     }
     let digest = hex(&hasher.finalize());
-    check_manifest_hash(dir, ENTRIES_FILE, &digest)?;
+    check_manifest_hash(&read_manifest(dir)?, ENTRIES_FILE, &digest)?;
     Ok(())
 }
 
@@ -290,8 +290,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest, AuditError> {
     Ok(manifest)
 }
 
-fn check_manifest_hash(dir: &Path, name: &str, digest: &str) -> Result<(), AuditError> {
-    let manifest = read_manifest(dir)?;
+fn check_manifest_hash(manifest: &Manifest, name: &str, digest: &str) -> Result<(), AuditError> {
     let listed = manifest
         .files
         .iter()
@@ -312,7 +311,7 @@ fn check_bundle_files(dir: &Path, checkpoint: &Checkpoint) -> Result<(), AuditEr
     let manifest = read_manifest(dir)?;
     for name in [CHECKPOINT_FILE, REGISTRY_FILE] {
         check_manifest_hash(
-            dir,
+            &manifest,
             name,
             &hex(&Sha256::digest(read_file(&dir.join(name))?)),
         )?;

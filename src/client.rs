@@ -133,18 +133,31 @@ impl Client {
 
     /// post sends a JSON body and returns the success status and body, or the log's error.
     async fn post(&self, path: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), ClientError> {
-        let url = self.url(path);
-        let response = self
+        let request = self
             .http
-            .post(&url)
+            .post(self.url(path))
             .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|source| ClientError::Http {
-                url: url.clone(),
-                source,
-            })?;
+            .body(body);
+        self.send(path, request).await
+    }
+
+    /// get fetches a path and returns the body.
+    pub async fn get(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        Ok(self.send(path, self.http.get(self.url(path))).await?.1)
+    }
+
+    /// send sends a request for `path` and returns the success status and body, or the
+    /// log's error.
+    async fn send(
+        &self,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let url = self.url(path);
+        let response = request.send().await.map_err(|source| ClientError::Http {
+            url: url.clone(),
+            source,
+        })?;
         let response = self.check(&url, response).await?;
         let status = response.status().as_u16();
         let bytes = response
@@ -152,25 +165,5 @@ impl Client {
             .await
             .map_err(|source| ClientError::Http { url, source })?;
         Ok((status, bytes.to_vec()))
-    }
-
-    /// get fetches a path and returns the body.
-    pub async fn get(&self, path: &str) -> Result<Vec<u8>, ClientError> {
-        let url = self.url(path);
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|source| ClientError::Http {
-                url: url.clone(),
-                source,
-            })?;
-        let response = self.check(&url, response).await?;
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|source| ClientError::Http { url, source })?;
-        Ok(bytes.to_vec())
     }
 }

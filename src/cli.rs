@@ -2,6 +2,7 @@
 //! `export` and `receipt verify`.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::keyfile;
 use crate::keys::{KeyName, SignerKey, VerifierKey};
 use crate::proof::TlogProof;
 use crate::registry::Registry;
-use crate::sequencer::{Ledger, Options, SystemClock};
+use crate::sequencer::{Ledger, Options, RateLimit, SystemClock};
 use crate::store::SledStore;
 use crate::text::Timestamp;
 
@@ -204,6 +205,20 @@ pub struct LogArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_body: usize,
+    /// Sustained submissions per second allowed to each agency (0: no limit); over it,
+    /// 429 with Retry-After.
+    #[arg(long, default_value_t = 10_000)]
+    pub rate_limit: u32,
+    /// Submissions an agency may send at once before its rate limit applies.
+    #[arg(long, default_value_t = 20_000)]
+    pub rate_burst: u32,
+    /// Longest a request may take, in seconds, body upload included (408 after it).
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Seconds a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout: u64,
 }
 
 /// Arguments of `huella serve`.
@@ -572,6 +587,10 @@ fn open_log(
             max_age_millis: args.max_age.saturating_mul(1000),
             max_future_millis: args.max_future.saturating_mul(1000),
         },
+        rate_limit: NonZeroU32::new(args.rate_limit).map(|per_second| RateLimit {
+            per_second,
+            burst: NonZeroU32::new(args.rate_burst).unwrap_or(per_second),
+        }),
         ..Options::default()
     };
     let ledger = Ledger::open(
@@ -616,10 +635,14 @@ async fn serve(args: ServeArgs) -> CliResult {
         ledger.registry().submitters.len()
     );
     println!("{}", ledger.log_key());
-    let app = http::router(ledger.clone(), limits(&args.log));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = limits(&args.log);
+    http::serve(
+        listener,
+        http::router(ledger.clone(), limits),
+        limits,
+        shutdown_signal(),
+    )
+    .await?;
     ledger.close();
     Ok(())
 }
@@ -627,6 +650,8 @@ async fn serve(args: ServeArgs) -> CliResult {
 fn limits(args: &LogArgs) -> Limits {
     Limits {
         max_body: args.max_body,
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         ..Limits::default()
     }
 }
@@ -694,12 +719,9 @@ async fn demo(args: DemoArgs) -> CliResult {
             )
         })?;
     let addr = listener.local_addr()?;
-    let app = http::router(ledger.clone(), limits(&args.log));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-    });
+    let limits = limits(&args.log);
+    let app = http::router(ledger.clone(), limits);
+    let server = tokio::spawn(http::serve(listener, app, limits, shutdown_signal()));
     let base = format!("http://{addr}");
     let before = ledger.published().size;
     eprintln!(

@@ -3,14 +3,22 @@
 //! Errors are JSON `{"error": code, "message": text}`; [`ApiError`] is the one place where
 //! failures become status codes. Reads are bounded by the newest durable checkpoint, so
 //! nothing unflushed is ever served.
+//!
+//! [`serve`] runs the API with the connection timeouts a public service needs: a client
+//! that sends its headers too slowly, or idles between requests, is disconnected after
+//! [`Limits::idle_timeout`], and a request that takes longer than
+//! [`Limits::request_timeout`] (a slow body, say) gets 408.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -31,6 +39,11 @@ pub struct Limits {
     pub max_body: usize,
     /// Most entries in one page of `GET /v1/entries`.
     pub max_page: u64,
+    /// Longest a request may take, body upload and wait for durability included (408).
+    pub request_timeout: Duration,
+    /// Longest a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +51,8 @@ impl Default for Limits {
         Limits {
             max_body: 64 * 1024,
             max_page: 1000,
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -57,9 +72,13 @@ pub struct ApiError {
     pub code: &'static str,
     /// What was wrong, for people.
     pub message: String,
-    /// Seconds after which a retry may succeed (503 only).
+    /// Seconds after which a retry may succeed (429 and 503).
     pub retry_after: Option<u64>,
 }
+
+/// The error code of an error response, for the metrics layer to count.
+#[derive(Clone, Copy, Debug)]
+struct ErrorCode(&'static str);
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
@@ -89,6 +108,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response.extensions_mut().insert(ErrorCode(self.code));
         response
     }
 }
@@ -129,6 +149,10 @@ impl From<SubmitError> for ApiError {
             SubmitError::Conflict { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
+            SubmitError::RateLimited { retry_after_ms, .. } => ApiError {
+                retry_after: Some(retry_after_ms.div_ceil(1000)),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            },
             SubmitError::PoolFull(_) => ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
@@ -194,6 +218,7 @@ pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
         .route("/v1/receipts/{index}", get(receipt))
         .route("/v1/keys", get(keys))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -203,7 +228,84 @@ pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limits.max_body))
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
+}
+
+/// guard bounds every request by [`Limits::request_timeout`] and counts error responses.
+async fn guard(State(app): State<App>, request: Request, next: Next) -> Response {
+    let response = match tokio::time::timeout(app.limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        // A submission cut off here may still be logged; its retry is idempotent and gets
+        // the original receipt.
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the request took longer than {} s",
+                app.limits.request_timeout.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    };
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        app.ledger.metrics().reject(code);
+    }
+    response
+}
+
+/// serve runs `router` on `listener` until `shutdown` resolves, then lets open requests
+/// finish (for at most [`Limits::request_timeout`]). Each connection is HTTP/1.1 with
+/// keep-alive; one that is slower than [`Limits::idle_timeout`] to send a request's headers,
+/// or idle that long between requests, is closed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: wait instead of spinning.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Receipts are small and latency matters more than packet count.
+        let _ = stream.set_nodelay(true);
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.idle_timeout)
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(router.clone()),
+            );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection closed: {e}");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.request_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("closing connections that were still busy at shutdown");
+    }
+    Ok(())
 }
 
 fn decimal(name: &str, value: &str) -> Result<u64, ApiError> {
@@ -250,6 +352,7 @@ async fn submit(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let arrived = Instant::now();
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -268,7 +371,12 @@ async fn submit(
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(receipt_for(&app, accepted)?)).into_response())
+    let response = (status, axum::Json(receipt_for(&app, accepted)?)).into_response();
+    app.ledger
+        .metrics()
+        .append_seconds
+        .observe(arrived.elapsed().as_secs_f64());
+    Ok(response)
 }
 
 fn receipt_for(app: &App, a: Accepted) -> Result<Receipt, ApiError> {
@@ -443,6 +551,17 @@ async fn keys(State(app): State<App>) -> Response {
         "submitters": app.ledger.registry().submitters,
     }))
     .into_response()
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.ledger.metrics().render(),
+    )
+        .into_response()
 }
 
 async fn healthz(State(app): State<App>) -> Result<Response, ApiError> {

@@ -25,7 +25,8 @@
 //!
 //! - [`store`]: storage behind a trait with a durability contract (sled, and in-memory).
 //! - [`sequencer`]: start-up checks, the pool, and batched durable appends.
-//! - [`http`]: the axum HTTP API.
+//! - [`http`]: the axum HTTP API, its limits and timeouts, and the server loop.
+//! - [`metrics`]: Prometheus metrics (queue depth, batches, latencies, rejections).
 //! - [`audit`]: verifying a log from outside: full audits, bundles, receipts, monitoring.
 //! - [`client`]: an HTTP client for the API.
 //! - [`keyfile`]: key files on disk, and the randomness keys and salts need.
@@ -50,6 +51,7 @@ pub mod http;
 pub mod keyfile;
 pub mod keys;
 pub mod merkle;
+pub mod metrics;
 pub mod note;
 pub mod proof;
 pub mod registry;

@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
@@ -33,6 +34,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::oneshot;
 
 use crate::admission::{AdmissionError, Window, admit};
@@ -41,6 +43,7 @@ use crate::entry::{Entry, GENESIS_PREV};
 use crate::event::{Openings, SignedEvent, Submission};
 use crate::keys::{SignerKey, VerifierKey};
 use crate::merkle::{self, Frontier, Hash, record_hash, stored_hash_index};
+use crate::metrics::Metrics;
 use crate::proof::TlogProof;
 use crate::registry::Registry;
 use crate::store::{Batch, Store, StoreError};
@@ -100,6 +103,19 @@ pub struct Options {
     /// tail without noticing (sled drops a corrupt tail as if it were a torn write), and a
     /// log that restarted on it would sign a fork of what agencies hold receipts for.
     pub checkpoint_copy: Option<PathBuf>,
+    /// How fast each submitting agency may append; `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// RateLimit bounds one agency's submissions: a token bucket that refills at `per_second`
+/// and holds at most `burst`. It counts only submissions whose signature checked, so nobody
+/// but the key holder can spend an agency's allowance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained submissions per second.
+    pub per_second: NonZeroU32,
+    /// Submissions that may arrive at once.
+    pub burst: NonZeroU32,
 }
 
 impl Default for Options {
@@ -110,6 +126,7 @@ impl Default for Options {
             pool_capacity: 16 * 1024,
             window: Window::default(),
             checkpoint_copy: None,
+            rate_limit: None,
         }
     }
 }
@@ -146,6 +163,14 @@ pub enum SubmitError {
     /// The pool is full: try again shortly.
     #[error("the log is busy: {0} events are waiting; retry shortly")]
     PoolFull(usize),
+    /// The agency submits faster than its rate limit allows.
+    #[error("{agency} is over its rate limit; retry in {retry_after_ms} ms")]
+    RateLimited {
+        /// The agency.
+        agency: String,
+        /// When a token will be available again.
+        retry_after_ms: u64,
+    },
     /// The log cannot write now (storage failure, or shutting down).
     #[error("the log cannot accept writes: {0}")]
     Unavailable(String),
@@ -211,6 +236,10 @@ pub struct Ledger {
     pool_capacity: usize,
     /// The sequencer thread, joined on close.
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Per-agency token buckets, if submissions are rate limited.
+    limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// Operational metrics, shared with the sequencer and the HTTP layer.
+    metrics: Arc<Metrics>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -409,6 +438,11 @@ impl Ledger {
             })?;
         }
         let log_key = signer.verifier();
+        let metrics = Arc::new(Metrics::new());
+        metrics.tree_size.set(recovered.published.size);
+        let limiter = options
+            .rate_limit
+            .map(|r| RateLimiter::keyed(Quota::per_second(r.per_second).allow_burst(r.burst)));
         let shared = Arc::new(Shared {
             published: RwLock::new(Arc::new(recovered.published)),
             failure: Mutex::new(None),
@@ -424,6 +458,7 @@ impl Ledger {
             frontier: recovered.frontier,
             head: recovered.head,
             options,
+            metrics: metrics.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
@@ -441,6 +476,8 @@ impl Ledger {
             pool: Mutex::new(Some(tx)),
             pool_capacity,
             thread: Mutex::new(Some(thread)),
+            limiter,
+            metrics,
         })
     }
 
@@ -455,6 +492,19 @@ impl Ledger {
         if let Some(failure) = lock(&self.shared.failure).clone() {
             return Err(SubmitError::Unavailable(failure));
         }
+        if let Some(limiter) = &self.limiter {
+            let agency = signed.event.requesting_agency.as_str();
+            // Allocates the key only for the check; agencies are few and short-named.
+            if let Err(not_until) = limiter.check_key(&agency.to_string()) {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                return Err(SubmitError::RateLimited {
+                    agency: agency.to_string(),
+                    retry_after_ms: wait.as_millis().max(1) as u64,
+                });
+            }
+        }
         let (reply, wait) = oneshot::channel();
         let pending = Pending {
             request_key: request_key(&signed),
@@ -468,7 +518,9 @@ impl Ledger {
                 return Err(SubmitError::Unavailable("the log is shutting down".into()));
             };
             match pool.try_send(pending) {
-                Ok(()) => {}
+                Ok(()) => {
+                    self.metrics.queue_depth.inc();
+                }
                 Err(TrySendError::Full(_)) => {
                     return Err(SubmitError::PoolFull(self.pool_capacity));
                 }
@@ -488,6 +540,11 @@ impl Ledger {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// metrics are the ledger's operational metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// write_failure says why writes are refused, if they are.
@@ -554,6 +611,8 @@ struct Sequencer {
     /// Leaf hash of the last durable entry.
     head: Hash,
     options: Options,
+    /// Where batch sizes and commit times are counted.
+    metrics: Arc<Metrics>,
 }
 
 /// What one waiting request will be told once the batch is durable.
@@ -576,6 +635,7 @@ impl Sequencer {
                     Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
+            self.metrics.queue_depth.dec_by(batch.len() as i64);
             self.integrate(batch);
         }
     }
@@ -662,12 +722,19 @@ impl Sequencer {
         out.checkpoint_size = size;
         out.checkpoint = note.clone().into_bytes();
         // 4 and 5. Write and flush.
+        let started = Instant::now();
         if let Err(e) = self.store.commit(&out) {
             return self.stop(
                 replies,
                 format!("commit of entries {start}..{size} failed: {e}"),
             );
         }
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.batch_size.observe(out.leaves.len() as f64);
+        self.metrics.appended.inc_by(out.leaves.len() as u64);
+        self.metrics.tree_size.set(size);
         self.frontier = frontier;
         self.head = head;
         let note = Arc::new(note);

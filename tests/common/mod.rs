@@ -64,12 +64,17 @@ pub struct TestLog {
 
 impl TestLog {
     pub async fn start(store: Arc<dyn Store>, limits: Limits) -> TestLog {
-        let (_, registry) = agencies();
-        let clock = Arc::new(ManualClock::new(NOW));
         let options = Options {
             batch_wait: Duration::from_millis(1),
             ..Options::default()
         };
+        TestLog::start_with(store, limits, options).await
+    }
+
+    /// start_with starts a log with these ledger options.
+    pub async fn start_with(store: Arc<dyn Store>, limits: Limits, options: Options) -> TestLog {
+        let (_, registry) = agencies();
+        let clock = Arc::new(ManualClock::new(NOW));
         let ledger = Arc::new(
             Ledger::open(
                 store,
@@ -85,12 +90,11 @@ impl TestLog {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(ledger.clone(), limits);
         let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
+            huella::http::serve(listener, app, limits, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
         });
         TestLog {
             log_key: ledger.log_key().clone(),

@@ -107,24 +107,57 @@ fn to_hash(bytes: &[u8], index: u64) -> Result<Hash, TreeError> {
     Ok(Hash(array))
 }
 
-/// SledStore keeps the log in an embedded sled database, one tree per kind of record.
+/// SledStore keeps the log in one sled tree, `log`, whose keys start with a byte that says
+/// what kind of record follows:
+///
+/// | prefix | key | value |
+/// | --- | --- | --- |
+/// | `L` | entry index, 8 bytes big-endian | leaf bytes |
+/// | `H` | stored hash index, 8 bytes big-endian | 32-byte hash |
+/// | `O` | entry index | openings (personal data: kept apart from the public records, erasable) |
+/// | `R` | agency, 0x00, request id | entry index |
+/// | `C` | tree size | signed checkpoint |
+///
+/// One tree lets a whole batch go in as one atomic `apply_batch`: sled's multi-tree
+/// transactions, which five trees needed, cost more CPU than the writes themselves.
 pub struct SledStore {
     /// The database, for flushing.
     db: sled::Db,
-    /// Leaf bytes by index (8-byte big-endian keys).
-    leaves: sled::Tree,
-    /// Stored Merkle hashes by stored hash index.
-    hashes: sled::Tree,
-    /// Openings by index: personal data, kept apart so they can be erased or moved.
-    openings: sled::Tree,
-    /// Entry index by request key.
-    requests: sled::Tree,
-    /// Every signed checkpoint by tree size.
-    checkpoints: sled::Tree,
+    /// Every record, by prefixed key.
+    log: sled::Tree,
+}
+
+/// Key prefixes; see [`SledStore`].
+const LEAF: u8 = b'L';
+const HASH: u8 = b'H';
+const OPENING: u8 = b'O';
+const REQUEST: u8 = b'R';
+const CHECKPOINT: u8 = b'C';
+
+/// key is a record key: its prefix, then the big-endian number.
+fn key(prefix: u8, n: u64) -> [u8; 9] {
+    let mut k = [prefix; 9];
+    k[1..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// number reads the big-endian number back out of a record key.
+fn number(key: &[u8]) -> Result<u64, StoreError> {
+    from_be(key.get(1..).unwrap_or_default())
+}
+
+fn request_key(request: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + request.len());
+    k.push(REQUEST);
+    k.extend_from_slice(request);
+    k
 }
 
 /// Memory sled may use for its page cache; kept small so the server's memory stays flat.
 const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Trees of the earlier layout (one per kind of record), which this version does not read.
+const OLD_TREES: [&str; 5] = ["leaves", "hashes", "openings", "requests", "checkpoints"];
 
 impl SledStore {
     /// open opens (or creates) the database in `dir`.
@@ -133,14 +166,30 @@ impl SledStore {
             .path(dir)
             .cache_capacity(SLED_CACHE_BYTES)
             .open()?;
+        for name in db.tree_names() {
+            if OLD_TREES.iter().any(|old| name == old.as_bytes())
+                && !db.open_tree(&name)?.is_empty()
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "{} holds a log in the layout of an earlier Huella version (one sled tree per \
+                     kind of record); export it with that version and start a new log",
+                    dir.display()
+                )));
+            }
+        }
         Ok(SledStore {
-            leaves: db.open_tree("leaves")?,
-            hashes: db.open_tree("hashes")?,
-            openings: db.open_tree("openings")?,
-            requests: db.open_tree("requests")?,
-            checkpoints: db.open_tree("checkpoints")?,
+            log: db.open_tree("log")?,
             db,
         })
+    }
+
+    /// last returns the last record with this prefix.
+    fn last(&self, prefix: u8) -> Result<Option<(sled::IVec, sled::IVec)>, StoreError> {
+        Ok(self
+            .log
+            .range([prefix]..[prefix + 1])
+            .next_back()
+            .transpose()?)
     }
 }
 
@@ -148,7 +197,7 @@ impl HashReader for SledStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
         indexes
             .iter()
-            .map(|&i| match self.hashes.get(be(i)) {
+            .map(|&i| match self.log.get(key(HASH, i)) {
                 Ok(Some(bytes)) => to_hash(&bytes, i),
                 Ok(None) => Err(TreeError::MissingHash(i)),
                 Err(e) => Err(TreeError::Storage(e.to_string())),
@@ -159,9 +208,6 @@ impl HashReader for SledStore {
 
 impl Store for SledStore {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
-        use sled::Transactional as _;
-        use sled::transaction::ConflictableTransactionError as Abort;
-
         let size = self.size()?;
         if batch.start != size {
             return Err(StoreError::NotAppend {
@@ -169,74 +215,76 @@ impl Store for SledStore {
                 size,
             });
         }
-        (
-            &self.leaves,
-            &self.hashes,
-            &self.openings,
-            &self.requests,
-            &self.checkpoints,
-        )
-            .transaction(|(leaves, hashes, openings, requests, checkpoints)| {
-                for (i, leaf) in batch.leaves.iter().enumerate() {
-                    let index = batch.start + i as u64;
-                    leaves.insert(&be(index), leaf.as_slice())?;
-                    openings.insert(&be(index), batch.openings[i].as_slice())?;
-                    requests.insert(batch.request_keys[i].as_slice(), &be(index))?;
-                }
-                for (index, hash) in &batch.hashes {
-                    hashes.insert(&be(*index), &hash.0)?;
-                }
-                checkpoints.insert(&be(batch.checkpoint_size), batch.checkpoint.as_slice())?;
-                Ok::<(), Abort<()>>(())
-            })
-            .map_err(|e| StoreError::Io(format!("transaction failed: {e:?}")))?;
+        let mut writes = sled::Batch::default();
+        for (i, leaf) in batch.leaves.iter().enumerate() {
+            let index = batch.start + i as u64;
+            writes.insert(&key(LEAF, index), leaf.as_slice());
+            writes.insert(&key(OPENING, index), batch.openings[i].as_slice());
+            writes.insert(request_key(&batch.request_keys[i]), &be(index));
+        }
+        for (index, hash) in &batch.hashes {
+            writes.insert(&key(HASH, *index), &hash.0);
+        }
+        writes.insert(
+            &key(CHECKPOINT, batch.checkpoint_size),
+            batch.checkpoint.as_slice(),
+        );
+        // Atomic: after a crash the batch is wholly visible or not at all.
+        self.log.apply_batch(writes)?;
         // Durable once flush returns: sled fsyncs its log here.
         self.db.flush()?;
         Ok(())
     }
 
     fn size(&self) -> Result<u64, StoreError> {
-        match self.leaves.last()? {
+        match self.last(LEAF)? {
             None => Ok(0),
-            Some((key, _)) => Ok(from_be(&key)? + 1),
+            Some((k, _)) => Ok(number(&k)? + 1),
         }
     }
 
     fn leaves(&self, start: u64, limit: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let end = start.saturating_add(limit);
-        self.leaves
-            .range(be(start)..be(end))
+        self.log
+            .range(key(LEAF, start)..key(LEAF, end))
             .map(|kv| kv.map(|(_, v)| v.to_vec()).map_err(StoreError::from))
             .collect()
     }
 
     fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.checkpoints.get(be(size))?.map(|v| v.to_vec()))
+        Ok(self.log.get(key(CHECKPOINT, size))?.map(|v| v.to_vec()))
     }
 
     fn checkpoint_covering(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        match self.checkpoints.range(be(index.saturating_add(1))..).next() {
+        let Some(first) = index.checked_add(1) else {
+            return Ok(None);
+        };
+        let (from, end) = (key(CHECKPOINT, first), [CHECKPOINT + 1]);
+        match self.log.range(&from[..]..&end[..]).next() {
             None => Ok(None),
             Some(kv) => {
                 let (k, v) = kv?;
-                Ok(Some((from_be(&k)?, v.to_vec())))
+                Ok(Some((number(&k)?, v.to_vec())))
             }
         }
     }
 
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        match self.checkpoints.last()? {
+        match self.last(CHECKPOINT)? {
             None => Ok(None),
-            Some((k, v)) => Ok(Some((from_be(&k)?, v.to_vec()))),
+            Some((k, v)) => Ok(Some((number(&k)?, v.to_vec()))),
         }
     }
 
     fn request_index(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
-        self.requests.get(key)?.map(|v| from_be(&v)).transpose()
+        self.log
+            .get(request_key(key))?
+            .map(|v| from_be(&v))
+            .transpose()
     }
 
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.openings.get(be(index))?.map(|v| v.to_vec()))
+        Ok(self.log.get(key(OPENING, index))?.map(|v| v.to_vec()))
     }
 }
 

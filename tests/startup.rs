@@ -212,3 +212,22 @@ fn refuses_a_store_behind_the_checkpoint_it_signed() {
     let err = open_with(other).err().expect("another history is refused");
     assert!(err.to_string().contains("but the log signed"), "{err}");
 }
+
+#[test]
+fn refuses_a_database_in_the_earlier_layout_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    {
+        let old = sled::open(&db).unwrap();
+        old.open_tree("leaves")
+            .unwrap()
+            .insert([0u8; 8], &b"{}"[..])
+            .unwrap();
+        old.flush().unwrap();
+    }
+    let why = match huella::store::SledStore::open(&db) {
+        Ok(_) => panic!("a database in the old layout must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(why.contains("earlier Huella version"), "{why}");
+}

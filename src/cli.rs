@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -210,7 +211,8 @@ pub struct LogArgs {
     #[arg(long, default_value_t = 10_000)]
     pub rate_limit: u32,
     /// Submissions an agency may send at once before its rate limit applies.
-    #[arg(long, default_value_t = 20_000)]
+    /// (The default is a quarter of the pool, so one agency alone cannot fill it.)
+    #[arg(long, default_value_t = 4_096)]
     pub rate_burst: u32,
     /// Longest a request may take, in seconds, body upload included (408 after it).
     #[arg(long, default_value_t = 30)]
@@ -561,7 +563,14 @@ fn open_log(
     registry: Registry,
     args: &LogArgs,
 ) -> Result<Arc<Ledger>, Box<dyn std::error::Error>> {
-    std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
+    // Owner only, even if it already existed: the database holds the openings (personal
+    // data) and the directory the log key.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data)
+        .and_then(|()| std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| format!("{}: {e}", data.display()))?;
     let origin = KeyName::new(args.origin.as_deref().unwrap_or(DEFAULT_ORIGIN))?;
     let key_path = data.join("log.key");
     let (log_key, created) = keyfile::load_or_create(&key_path, &origin)?;

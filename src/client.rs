@@ -37,15 +37,21 @@ pub enum ClientError {
 
 impl ClientError {
     /// is_retryable says whether sending the same request again may succeed: the log was
-    /// unreachable, or answered 503.
+    /// unreachable, timed out (408), rate limited the agency (429) or was busy (503). A
+    /// retried submission is the same signed event, so it is logged at most once.
     pub fn is_retryable(&self) -> bool {
         match self {
             ClientError::Http { .. } => true,
-            ClientError::Api { status, .. } => *status == 503,
+            ClientError::Api { status, .. } => matches!(*status, 408 | 429 | 503),
             ClientError::Unexpected { .. } => false,
         }
     }
 }
+
+/// How long connecting to the log may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one request may take, response body included (a page of entries is about 1 MB).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Client talks to one ledger.
 #[derive(Clone, Debug)]
@@ -70,7 +76,13 @@ impl Client {
     pub fn new(base_url: &str) -> Client {
         Client {
             base: base_url.trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            // Without timeouts a hung or hostile log could stall a verifier or monitor
+            // forever instead of being reported unreachable.
+            http: reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .build()
+                .unwrap_or_default(),
         }
     }
 
@@ -165,5 +177,28 @@ impl Client {
             .await
             .map_err(|source| ClientError::Http { url, source })?;
         Ok((status, bytes.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16) -> ClientError {
+        ClientError::Api {
+            status,
+            code: "x".into(),
+            message: "y".into(),
+        }
+    }
+
+    #[test]
+    fn timeouts_rate_limits_and_busy_logs_are_retried_refusals_are_not() {
+        for status in [408, 429, 503] {
+            assert!(api(status).is_retryable(), "{status}");
+        }
+        for status in [400, 401, 403, 409, 413, 422] {
+            assert!(!api(status).is_retryable(), "{status}");
+        }
     }
 }

@@ -117,7 +117,10 @@ impl Summary {
         bump(&mut self.by_category, e.category.as_str());
         bump(&mut self.by_purpose, e.purpose.as_str());
         bump(&mut self.by_outcome, e.outcome.as_str());
-        self.records_returned += e.records_returned.get();
+        // Each claim is at most 2^53 - 1, but a log may hold many: never wrap.
+        self.records_returned = self
+            .records_returned
+            .saturating_add(e.records_returned.get());
         self.widen(0, e.accessed_at.unix_millis(), e.accessed_at.as_str());
         self.widen(
             1,

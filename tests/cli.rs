@@ -170,6 +170,13 @@ fn demo_serves_a_verifiable_log_until_interrupted() {
     });
     let (checkpoint, _) = huella::checkpoint::open(&note, &log_key).unwrap();
     assert_eq!(checkpoint.size, 40);
+    // The data directory holds the openings and the log key: owner only.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(dir.path().join("demo"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "data directory mode {mode:o}");
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -53,9 +53,21 @@ pub fn write_canonical_sorted<T: Serialize>(out: &mut Vec<u8>, value: &T) {
 }
 
 /// parse reads a value strictly. Duplicate keys and unknown fields are errors because the
-/// types derive `Deserialize` with `deny_unknown_fields`, which also rejects repeats.
+/// types derive `Deserialize` with `deny_unknown_fields`, which also rejects repeats. An
+/// error names the field it is about (`event.records_returned: invalid type: ...`).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError> {
-    serde_json::from_slice(bytes).map_err(|e| FormatError::Json(e.to_string()))
+    serde_json::from_slice(bytes).map_err(|e| FormatError::Json(locate::<T>(bytes, e)))
+}
+
+/// locate says where parsing failed. Tracking the path costs time on every parse, so it is
+/// done only here, on the way out, by parsing the same bytes again.
+fn locate<T: DeserializeOwned>(bytes: &[u8], error: serde_json::Error) -> String {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(located) => located.to_string(),
+        // The value parsed, so what failed came after it (trailing characters).
+        Ok(_) => error.to_string(),
+    }
 }
 
 /// parse_canonical reads a value that must already be in canonical form, as stored leaves
@@ -108,6 +120,22 @@ mod tests {
         assert!(parse::<Sample>(br#"{"a":NaN,"b":"x"}"#).is_err());
         assert!(parse::<Sample>(br#"{"a":1,"b":"\ud800"}"#).is_err());
         assert!(parse::<Sample>(b"{\"a\":1,\"b\":\"\xff\"}").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Outer {
+            inner: Sample,
+        }
+        let error = parse::<Outer>(br#"{"inner":{"a":"1","b":"x"}}"#).unwrap_err();
+        assert!(
+            error.to_string().starts_with("invalid JSON: inner.a: invalid type"),
+            "{error}"
+        );
+        let error = parse::<Outer>(br#"{"inner":{"a":1,"b":"x"}} x"#).unwrap_err();
+        assert!(error.to_string().contains("trailing characters"), "{error}");
     }
 
     #[test]

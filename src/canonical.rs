@@ -70,6 +70,46 @@ fn locate<T: DeserializeOwned>(bytes: &[u8], error: serde_json::Error) -> String
     }
 }
 
+/// parse_without_arrays is [`parse`] for forms that hold no arrays anywhere, such as a
+/// submission. serde's derive reads a struct from an array of its fields in order, which no
+/// Huella schema allows; refusing every array outside a string closes that door in one cheap
+/// pass over the bytes, without comparing the input against its parsed value.
+pub fn parse_without_arrays<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError> {
+    if let Some(at) = first_array(bytes) {
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at - before.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1) + 1;
+        return Err(FormatError::Json(format!(
+            "an array at line {line} column {column}, where only objects, strings and \
+             integers are allowed"
+        )));
+    }
+    parse(bytes)
+}
+
+/// first_array is the offset of the first `[` outside a JSON string.
+fn first_array(bytes: &[u8]) -> Option<usize> {
+    let (mut in_string, mut escaped) = (false, false);
+    for (at, &b) in bytes.iter().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if in_string {
+            match b {
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' => return Some(at),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 /// parse_canonical reads a value that must already be in canonical form, as stored leaves
 /// are: anything else would hash differently from what it claims to be.
 pub fn parse_canonical<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, FormatError> {
@@ -136,6 +176,21 @@ mod tests {
         );
         let error = parse::<Outer>(br#"{"inner":{"a":1,"b":"x"}} x"#).unwrap_err();
         assert!(error.to_string().contains("trailing characters"), "{error}");
+    }
+
+    #[test]
+    fn arrays_are_refused_where_the_form_has_none() {
+        // serde would read this as Sample { b: "x", a: 1 }.
+        assert!(parse::<Sample>(br#"["x",1]"#).is_ok());
+        let error = parse_without_arrays::<Sample>(b"{\"a\":1,\n \"b\":[\"x\"]}").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid JSON: an array at line 2 column 6, where only objects, strings and \
+             integers are allowed"
+        );
+        // Brackets and escaped quotes inside strings are text.
+        let text = br#"{"a":1,"b":"[x\"[\\"}"#;
+        assert_eq!(parse_without_arrays::<Sample>(text).unwrap().b, "[x\"[\\");
     }
 
     #[test]

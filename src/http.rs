@@ -261,7 +261,7 @@ async fn submit(
             ApiError::bad_request("malformed", e.body_text())
         }
     })?;
-    let submission: Submission = crate::canonical::parse(&body)?;
+    let submission: Submission = crate::canonical::parse_without_arrays(&body)?;
     let accepted = app.ledger.submit(submission).await?;
     let status = if accepted.created {
         StatusCode::CREATED

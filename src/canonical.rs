@@ -78,7 +78,12 @@ pub fn parse_without_arrays<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Form
     if let Some(at) = first_array(bytes) {
         let before = &bytes[..at];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = at - before.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1) + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |n| n + 1)
+            + 1;
         return Err(FormatError::Json(format!(
             "an array at line {line} column {column}, where only objects, strings and \
              integers are allowed"
@@ -171,7 +176,9 @@ mod tests {
         }
         let error = parse::<Outer>(br#"{"inner":{"a":"1","b":"x"}}"#).unwrap_err();
         assert!(
-            error.to_string().starts_with("invalid JSON: inner.a: invalid type"),
+            error
+                .to_string()
+                .starts_with("invalid JSON: inner.a: invalid type"),
             "{error}"
         );
         let error = parse::<Outer>(br#"{"inner":{"a":1,"b":"x"}} x"#).unwrap_err();

@@ -6,8 +6,8 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use sha2::{Digest as _, Sha256};
 use serde::Deserialize as _;
+use sha2::{Digest as _, Sha256};
 use zeroize::Zeroize;
 
 use crate::merkle::Hash;
@@ -196,7 +196,9 @@ mod tests {
         let over = json.replacen("\"x", "\"xx", 1);
         let error = serde_json::from_str::<Opening>(&over).unwrap_err();
         assert!(
-            error.to_string().contains("value is 16385 bytes, longer than 16384"),
+            error
+                .to_string()
+                .contains("value is 16385 bytes, longer than 16384"),
             "{error}"
         );
     }

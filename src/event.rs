@@ -32,7 +32,10 @@ fn from_name<T: Copy>(
         .find(|v| name_of(*v) == name)
         .ok_or_else(|| {
             let names: Vec<&str> = all.iter().map(|v| name_of(*v)).collect();
-            format!("unknown {what} {name:?}, expected one of {}", names.join(", "))
+            format!(
+                "unknown {what} {name:?}, expected one of {}",
+                names.join(", ")
+            )
         })
 }
 

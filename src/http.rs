@@ -208,12 +208,16 @@ pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
 
 fn decimal(name: &str, value: &str) -> Result<u64, ApiError> {
     parse_decimal(value).ok_or_else(|| {
-        ApiError::bad_request(
-            "bad_parameter",
-            format!(
-                "{name} must be a decimal integer without sign or leading zeros, got {value:?}"
-            ),
-        )
+        // A plain decimal that still does not parse has more than 64 bits.
+        let why = if !value.is_empty()
+            && !value.starts_with('0')
+            && value.bytes().all(|b| b.is_ascii_digit())
+        {
+            format!("is too large (above {})", u64::MAX)
+        } else {
+            "must be a decimal integer without sign or leading zeros".to_string()
+        };
+        ApiError::bad_request("bad_parameter", format!("{name} {why}, got {value:?}"))
     })
 }
 

@@ -174,6 +174,13 @@ mod tests {
         struct Outer {
             inner: Sample,
         }
+        assert_eq!(
+            parse::<Outer>(br#"{"inner":{"a":1,"b":"x"}}"#)
+                .unwrap()
+                .inner
+                .a,
+            1
+        );
         let error = parse::<Outer>(br#"{"inner":{"a":"1","b":"x"}}"#).unwrap_err();
         assert!(
             error

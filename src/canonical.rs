@@ -53,9 +53,66 @@ pub fn write_canonical_sorted<T: Serialize>(out: &mut Vec<u8>, value: &T) {
 }
 
 /// parse reads a value strictly. Duplicate keys and unknown fields are errors because the
-/// types derive `Deserialize` with `deny_unknown_fields`, which also rejects repeats.
+/// types derive `Deserialize` with `deny_unknown_fields`, which also rejects repeats. An
+/// error names the field it is about (`event.records_returned: invalid type: ...`).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError> {
-    serde_json::from_slice(bytes).map_err(|e| FormatError::Json(e.to_string()))
+    serde_json::from_slice(bytes).map_err(|e| FormatError::Json(locate::<T>(bytes, e)))
+}
+
+/// locate says where parsing failed. Tracking the path costs time on every parse, so it is
+/// done only here, on the way out, by parsing the same bytes again.
+fn locate<T: DeserializeOwned>(bytes: &[u8], error: serde_json::Error) -> String {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(located) => located.to_string(),
+        // The value parsed, so what failed came after it (trailing characters).
+        Ok(_) => error.to_string(),
+    }
+}
+
+/// parse_without_arrays is [`parse`] for forms that hold no arrays anywhere, such as a
+/// submission. serde's derive reads a struct from an array of its fields in order, which no
+/// Huella schema allows; refusing every array outside a string closes that door in one cheap
+/// pass over the bytes, without comparing the input against its parsed value.
+pub fn parse_without_arrays<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError> {
+    if let Some(at) = first_array(bytes) {
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |n| n + 1)
+            + 1;
+        return Err(FormatError::Json(format!(
+            "an array at line {line} column {column}, where only objects, strings and \
+             integers are allowed"
+        )));
+    }
+    parse(bytes)
+}
+
+/// first_array is the offset of the first `[` outside a JSON string.
+fn first_array(bytes: &[u8]) -> Option<usize> {
+    let (mut in_string, mut escaped) = (false, false);
+    for (at, &b) in bytes.iter().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if in_string {
+            match b {
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' => return Some(at),
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 /// parse_canonical reads a value that must already be in canonical form, as stored leaves
@@ -108,6 +165,46 @@ mod tests {
         assert!(parse::<Sample>(br#"{"a":NaN,"b":"x"}"#).is_err());
         assert!(parse::<Sample>(br#"{"a":1,"b":"\ud800"}"#).is_err());
         assert!(parse::<Sample>(b"{\"a\":1,\"b\":\"\xff\"}").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Outer {
+            inner: Sample,
+        }
+        assert_eq!(
+            parse::<Outer>(br#"{"inner":{"a":1,"b":"x"}}"#)
+                .unwrap()
+                .inner
+                .a,
+            1
+        );
+        let error = parse::<Outer>(br#"{"inner":{"a":"1","b":"x"}}"#).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid JSON: inner.a: invalid type"),
+            "{error}"
+        );
+        let error = parse::<Outer>(br#"{"inner":{"a":1,"b":"x"}} x"#).unwrap_err();
+        assert!(error.to_string().contains("trailing characters"), "{error}");
+    }
+
+    #[test]
+    fn arrays_are_refused_where_the_form_has_none() {
+        // serde would read this as Sample { b: "x", a: 1 }.
+        assert!(parse::<Sample>(br#"["x",1]"#).is_ok());
+        let error = parse_without_arrays::<Sample>(b"{\"a\":1,\n \"b\":[\"x\"]}").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid JSON: an array at line 2 column 6, where only objects, strings and \
+             integers are allowed"
+        );
+        // Brackets and escaped quotes inside strings are text.
+        let text = br#"{"a":1,"b":"[x\"[\\"}"#;
+        assert_eq!(parse_without_arrays::<Sample>(text).unwrap().b, "[x\"[\\");
     }
 
     #[test]

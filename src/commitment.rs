@@ -6,6 +6,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize as _;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroize;
 
@@ -110,7 +111,21 @@ pub struct Opening {
     /// The salt.
     pub salt: Salt,
     /// The committed value, as UTF-8 text (binary data is sent as base64 by convention).
+    #[serde(deserialize_with = "bounded_value")]
     pub value: String,
+}
+
+/// bounded_value reads a committed value of at most [`MAX_VALUE_BYTES`], so that a long one
+/// is refused as malformed, naming its field, before any signature or hash is checked.
+fn bounded_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let value = String::deserialize(d)?;
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(serde::de::Error::custom(format!(
+            "value is {} bytes, longer than {MAX_VALUE_BYTES}",
+            value.len()
+        )));
+    }
+    Ok(value)
 }
 
 /// CommitmentError says which field's opening is bad.
@@ -170,6 +185,21 @@ mod tests {
         assert_eq!(
             opening.check(Field::RecordRef, &c),
             Err(CommitmentError::Mismatch("record_ref"))
+        );
+    }
+
+    #[test]
+    fn openings_longer_than_the_limit_do_not_parse() {
+        let at_limit = Opening::new(Salt([1; 32]), "x".repeat(MAX_VALUE_BYTES));
+        let json = serde_json::to_string(&at_limit).unwrap();
+        assert_eq!(serde_json::from_str::<Opening>(&json).unwrap(), at_limit);
+        let over = json.replacen("\"x", "\"xx", 1);
+        let error = serde_json::from_str::<Opening>(&over).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("value is 16385 bytes, longer than 16384"),
+            "{error}"
         );
     }
 

@@ -18,22 +18,59 @@ use crate::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, 
 /// EVENT_SIGNING_PREFIX is prepended to the canonical event before signing.
 pub const EVENT_SIGNING_PREFIX: &[u8] = b"huella/event/v1\n";
 
+/// from_name reads a unit enum from its JSON name. The enums below deserialize through it
+/// (`try_from = "String"`) because serde's derive would also take the one-key object form
+/// (`{"hit": null}`), which the schema does not allow.
+fn from_name<T: Copy>(
+    all: &[T],
+    name_of: fn(T) -> &'static str,
+    what: &str,
+    name: &str,
+) -> Result<T, String> {
+    all.iter()
+        .copied()
+        .find(|v| name_of(*v) == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|v| name_of(*v)).collect();
+            format!(
+                "unknown {what} {name:?}, expected one of {}",
+                names.join(", ")
+            )
+        })
+}
+
 /// EventKind says what an event records; later kinds (key registration, erasure notice)
 /// join the same log under their own kind.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum EventKind {
     /// An access to personal data held by another agency.
     Access,
+}
+
+impl EventKind {
+    /// as_str is the JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Access => "access",
+        }
+    }
+}
+
+impl TryFrom<String> for EventKind {
+    type Error = String;
+    fn try_from(name: String) -> Result<EventKind, String> {
+        from_name(&[EventKind::Access], EventKind::as_str, "kind", &name)
+    }
 }
 
 /// DataCategory is what kind of personal data was accessed.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum DataCategory {
     /// Fingerprints.
     BiometricFingerprint,
@@ -60,11 +97,25 @@ impl DataCategory {
     }
 }
 
+impl TryFrom<String> for DataCategory {
+    type Error = String;
+    fn try_from(name: String) -> Result<DataCategory, String> {
+        let all = [
+            DataCategory::BiometricFingerprint,
+            DataCategory::BiometricFace,
+            DataCategory::BiometricIris,
+            DataCategory::Biographic,
+            DataCategory::Other,
+        ];
+        from_name(&all, DataCategory::as_str, "category", &name)
+    }
+}
+
 /// Outcome is what the query returned.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum Outcome {
     /// One or more records matched.
     Hit,
@@ -82,6 +133,14 @@ impl Outcome {
             Outcome::NoHit => "no_hit",
             Outcome::Error => "error",
         }
+    }
+}
+
+impl TryFrom<String> for Outcome {
+    type Error = String;
+    fn try_from(name: String) -> Result<Outcome, String> {
+        let all = [Outcome::Hit, Outcome::NoHit, Outcome::Error];
+        from_name(&all, Outcome::as_str, "outcome", &name)
     }
 }
 

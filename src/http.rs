@@ -310,12 +310,16 @@ pub async fn serve(
 
 fn decimal(name: &str, value: &str) -> Result<u64, ApiError> {
     parse_decimal(value).ok_or_else(|| {
-        ApiError::bad_request(
-            "bad_parameter",
-            format!(
-                "{name} must be a decimal integer without sign or leading zeros, got {value:?}"
-            ),
-        )
+        // A plain decimal that still does not parse has more than 64 bits.
+        let why = if !value.is_empty()
+            && !value.starts_with('0')
+            && value.bytes().all(|b| b.is_ascii_digit())
+        {
+            format!("is too large (above {})", u64::MAX)
+        } else {
+            "must be a decimal integer without sign or leading zeros".to_string()
+        };
+        ApiError::bad_request("bad_parameter", format!("{name} {why}, got {value:?}"))
     })
 }
 
@@ -364,7 +368,7 @@ async fn submit(
             ApiError::bad_request("malformed", e.body_text())
         }
     })?;
-    let submission: Submission = crate::canonical::parse(&body)?;
+    let submission: Submission = crate::canonical::parse_without_arrays(&body)?;
     let accepted = app.ledger.submit(submission).await?;
     let status = if accepted.created {
         StatusCode::CREATED

@@ -491,12 +491,45 @@ fn submission_refuses_wrong_types() {
         ("/signature", json!(12)),
         ("/openings/subject", json!("CO-CC-1020304050")),
         ("/openings/subject/value", json!(1020304050)),
+        // serde's derive would read a unit enum from a one-key object.
+        ("/event/kind", json!({"access": null})),
+        ("/event/category", json!({"biometric_face": null})),
+        ("/event/outcome", json!({"hit": null})),
     ] {
         assert_refused(
             parse_with(pointer, value.clone()),
             &format!("{pointer} = {value}"),
         );
     }
+}
+
+#[test]
+fn every_kind_category_and_outcome_reads_back_from_its_name() {
+    fn round_trip<T>(value: T, name: &str)
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        assert_eq!(serde_json::to_value(&value).unwrap(), json!(name));
+        assert_eq!(serde_json::from_value::<T>(json!(name)).unwrap(), value);
+    }
+    round_trip(EventKind::Access, "access");
+    for c in [
+        DataCategory::BiometricFingerprint,
+        DataCategory::BiometricFace,
+        DataCategory::BiometricIris,
+        DataCategory::Biographic,
+        DataCategory::Other,
+    ] {
+        round_trip(c, c.as_str());
+    }
+    for o in [Outcome::Hit, Outcome::NoHit, Outcome::Error] {
+        round_trip(o, o.as_str());
+    }
+    let error = serde_json::from_value::<Outcome>(json!("miss")).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unknown outcome \"miss\", expected one of hit, no_hit, error"
+    );
 }
 
 #[test]

@@ -41,6 +41,9 @@ pub enum AdmissionError {
         accessed_at: String,
         /// How far off it is.
         detail: String,
+        /// The event, its signature checked: a retry of an event the log already holds
+        /// gets its original receipt even after the window has passed.
+        signed: Box<SignedEvent>,
     },
     /// An opening does not open its commitment.
     #[error(transparent)]
@@ -75,6 +78,7 @@ pub fn admit(
                 (now_millis - at) / 1000,
                 window.max_age_millis / 1000
             ),
+            signed: Box::new(signed),
         });
     }
     if at > now_millis.saturating_add(window.max_future_millis) {
@@ -85,6 +89,7 @@ pub fn admit(
                 (at - now_millis) / 1000,
                 window.max_future_millis / 1000
             ),
+            signed: Box::new(signed),
         });
     }
     openings.check(&signed.event)?;

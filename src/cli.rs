@@ -668,8 +668,8 @@ fn limits(args: &LogArgs) -> Limits {
 async fn submit(args: SubmitArgs) -> CliResult {
     let key: SignerKey = keyfile::read_signer(&args.key)?;
     let bytes = std::fs::read(&args.event).map_err(|e| format!("{}: {e}", args.event.display()))?;
-    let plain: PlainEvent =
-        crate::canonical::parse(&bytes).map_err(|e| format!("{}: {e}", args.event.display()))?;
+    let plain: PlainEvent = crate::canonical::parse_without_arrays(&bytes)
+        .map_err(|e| format!("{}: {e}", args.event.display()))?;
     let now = Timestamp::from_system_time(std::time::SystemTime::now());
     let submission = plain.seal(&key, now, keyfile::random_salt)?;
     let client = Client::new(&args.url);

@@ -483,12 +483,33 @@ impl Ledger {
 
     /// submit checks a submission and waits until its entry is durable.
     pub async fn submit(&self, submission: Submission) -> Result<Accepted, SubmitError> {
-        let (signed, openings) = admit(
+        let (signed, openings) = match admit(
             submission,
             &self.registry,
             self.clock.now_millis(),
             self.window,
-        )?;
+        ) {
+            Ok(admitted) => admitted,
+            Err(AdmissionError::OutOfWindow {
+                accessed_at,
+                detail,
+                signed,
+            }) => {
+                // A retry that arrives after the window has passed still gets its receipt.
+                if let Ok(Some(Ok(original))) =
+                    already_logged(self.store.as_ref(), &signed, &request_key(&signed))
+                {
+                    return Ok(original);
+                }
+                return Err(AdmissionError::OutOfWindow {
+                    accessed_at,
+                    detail,
+                    signed,
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Some(failure) = lock(&self.shared.failure).clone() {
             return Err(SubmitError::Unavailable(failure));
         }
@@ -663,7 +684,7 @@ impl Sequencer {
         let mut replies = Vec::new();
         for p in batch {
             // 1. Idempotency: an earlier batch, or earlier in this one.
-            match self.already_logged(&p) {
+            match already_logged(self.store.as_ref(), &p.signed, &p.request_key) {
                 Ok(None) => {}
                 Ok(Some(answer)) => {
                     let _ = p.reply.send(answer);
@@ -784,38 +805,39 @@ impl Sequencer {
             let _ = reply.send(Err(SubmitError::Unavailable(why.clone())));
         }
     }
+}
 
-    /// already_logged answers a retry of an event logged in an earlier batch.
-    fn already_logged(
-        &self,
-        p: &Pending,
-    ) -> Result<Option<Result<Accepted, SubmitError>>, StoreError> {
-        let Some(index) = self.store.request_index(&p.request_key)? else {
-            return Ok(None);
-        };
-        let leaf = self.store.leaves(index, 1)?.pop().ok_or_else(|| {
-            StoreError::Corrupt(format!("request index points at missing entry {index}"))
-        })?;
-        let entry = Entry::parse_leaf(&leaf)
-            .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
-        if entry.signed_event() != p.signed {
-            return Ok(Some(Err(conflict(&p.signed, index))));
-        }
-        // The receipt it got first: the checkpoint committed with it.
-        let (size, note) = self
-            .store
-            .checkpoint_covering(index)?
-            .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {index}")))?;
-        let note = String::from_utf8(note)
-            .map_err(|_| StoreError::Corrupt(format!("checkpoint {size} is not UTF-8")))?;
-        Ok(Some(Ok(Accepted {
-            index,
-            leaf,
-            checkpoint_size: size,
-            checkpoint: Arc::new(note),
-            created: false,
-        })))
+/// already_logged answers a retry of an event the store already holds: its original
+/// receipt, or a conflict if the request id is logged with other content.
+fn already_logged(
+    store: &dyn Store,
+    signed: &SignedEvent,
+    request_key: &[u8],
+) -> Result<Option<Result<Accepted, SubmitError>>, StoreError> {
+    let Some(index) = store.request_index(request_key)? else {
+        return Ok(None);
+    };
+    let leaf = store.leaves(index, 1)?.pop().ok_or_else(|| {
+        StoreError::Corrupt(format!("request index points at missing entry {index}"))
+    })?;
+    let entry =
+        Entry::parse_leaf(&leaf).map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
+    if entry.signed_event() != *signed {
+        return Ok(Some(Err(conflict(signed, index))));
     }
+    // The receipt it got first: the checkpoint committed with it.
+    let (size, note) = store
+        .checkpoint_covering(index)?
+        .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {index}")))?;
+    let note = String::from_utf8(note)
+        .map_err(|_| StoreError::Corrupt(format!("checkpoint {size} is not UTF-8")))?;
+    Ok(Some(Ok(Accepted {
+        index,
+        leaf,
+        checkpoint_size: size,
+        checkpoint: Arc::new(note),
+        created: false,
+    })))
 }
 
 fn conflict(signed: &SignedEvent, index: u64) -> SubmitError {

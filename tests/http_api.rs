@@ -543,3 +543,23 @@ async fn read_endpoints_serve_what_the_docs_promise() {
     assert_eq!(health["status"], "ok");
     log.stop().await;
 }
+
+#[tokio::test]
+async fn a_retry_after_the_window_has_passed_still_gets_its_original_receipt() {
+    let log = TestLog::start(Arc::new(MemoryStore::new()), Limits::default()).await;
+    let (agencies, _) = agencies();
+    let first = sealed(&agencies, 1);
+    let original = log.client.submit(&first).await.unwrap();
+    // Two days later the event is out of the 24-hour window...
+    log.clock.set(common::NOW + 2 * 86_400_000);
+    let again = log.client.submit(&first).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.receipt, original.receipt);
+    // ...so a new event from then is refused, and nothing was added.
+    let response = log
+        .post(serde_json::to_string(&sealed(&agencies, 2)).unwrap())
+        .await;
+    expect(&log, response, 422, "access_time_out_of_window").await;
+    assert_eq!(log.check_log().await.0.size, 1);
+    log.stop().await;
+}

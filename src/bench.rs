@@ -50,6 +50,40 @@ pub struct Latency {
     pub max: f64,
 }
 
+/// ProofReport is what a proof-serving run measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProofReport {
+    /// Proof requests answered per second over the timed window.
+    pub proofs_per_sec: f64,
+    /// Client-side latency of answered requests, in milliseconds.
+    pub latency_ms: Latency,
+    /// Server-side time to build a proof, in milliseconds, from the log's
+    /// `huella_proof_seconds` histogram over the run (bucket upper bounds).
+    pub server_ms: ServerLatency,
+    /// Inclusion proofs fetched, and each verified against the signed checkpoint.
+    pub inclusion: u64,
+    /// Consistency proofs fetched (checked for shape: the bench knows only the newest root).
+    pub consistency: u64,
+    /// Requests that failed, or proofs that did not verify.
+    pub errors: u64,
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Length of the timed window, in seconds.
+    pub seconds: f64,
+    /// Size of the tree the proofs were for.
+    pub tree_size: u64,
+}
+
+/// Server-side percentiles, read off a histogram: each is the upper bound of the bucket
+/// that holds it.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ServerLatency {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
 /// BenchError says why a run could not be done or did not hold.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -261,4 +295,214 @@ pub fn render(r: &Report) -> String {
         r.receipts_verified,
         r.tree_size
     )
+}
+
+/// Request is one proof request of a run.
+enum ProofRequest {
+    /// An inclusion proof of this index.
+    Inclusion(u64),
+    /// A consistency proof from this size.
+    Consistency(u64),
+}
+
+/// run_proofs asks the log at `client` for inclusion and consistency proofs (alternately,
+/// random indexes and sizes) against its newest checkpoint, from `concurrency` clients for
+/// `duration`, verifies every inclusion proof, and reports throughput and latency.
+pub async fn run_proofs(
+    client: &Client,
+    log_key: &VerifierKey,
+    seed: u64,
+    concurrency: usize,
+    duration: Duration,
+) -> Result<ProofReport, BenchError> {
+    let setup = |e: ClientError| BenchError::Setup(e.to_string());
+    let note = client.get("/checkpoint").await.map_err(setup)?;
+    let (checkpoint, _) = crate::checkpoint::open(&note, log_key)
+        .map_err(|e| BenchError::Setup(format!("checkpoint: {e}")))?;
+    if checkpoint.size < 2 {
+        return Err(BenchError::Setup("the log needs at least 2 entries".into()));
+    }
+    let (size, root) = (checkpoint.size, checkpoint.root);
+    let before = client.get("/metrics").await.map_err(setup)?;
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..concurrency.max(1) {
+        let client = client.clone();
+        let mut state = seed ^ (c as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        tasks.spawn(async move {
+            let (mut latencies, mut counts, mut errors) = (Vec::new(), [0u64; 2], 0u64);
+            while Instant::now() < deadline {
+                // xorshift64: cheap, and good enough to spread requests over the tree.
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let request = if state & 1 == 0 {
+                    ProofRequest::Inclusion(state % size)
+                } else {
+                    ProofRequest::Consistency(1 + state % (size - 1))
+                };
+                let path = match request {
+                    ProofRequest::Inclusion(i) => {
+                        format!("/v1/proofs/inclusion?index={i}&tree_size={size}")
+                    }
+                    ProofRequest::Consistency(m) => {
+                        format!("/v1/proofs/consistency?from={m}&to={size}")
+                    }
+                };
+                let sent = Instant::now();
+                let answer = client.get(&path).await;
+                let elapsed = sent.elapsed();
+                let checked = answer.ok().and_then(|body| match request {
+                    ProofRequest::Inclusion(i) => check_inclusion(&body, i, size, &root),
+                    ProofRequest::Consistency(_) => {
+                        serde_json::from_slice::<ProofBody>(&body).ok().map(|_| ())
+                    }
+                });
+                match checked {
+                    Some(()) => {
+                        latencies.push(elapsed);
+                        counts[matches!(request, ProofRequest::Consistency(_)) as usize] += 1;
+                    }
+                    None => errors += 1,
+                }
+            }
+            (latencies, counts, errors)
+        });
+    }
+    let (mut latencies, mut counts, mut errors) = (Vec::new(), [0u64; 2], 0u64);
+    while let Some(done) = tasks.join_next().await {
+        let (l, c, e) = done.map_err(|e| BenchError::Setup(format!("client task failed: {e}")))?;
+        latencies.extend(l);
+        counts[0] += c[0];
+        counts[1] += c[1];
+        errors += e;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let after = client.get("/metrics").await.map_err(setup)?;
+    latencies.sort_unstable();
+    let buckets = histogram_delta(&before, &after, "huella_proof_seconds_bucket");
+    Ok(ProofReport {
+        proofs_per_sec: latencies.len() as f64 / seconds,
+        latency_ms: Latency {
+            p50: percentile(&latencies, 50.0),
+            p90: percentile(&latencies, 90.0),
+            p99: percentile(&latencies, 99.0),
+            max: percentile(&latencies, 100.0),
+        },
+        server_ms: ServerLatency {
+            p50: bucket_percentile(&buckets, 50.0) * 1000.0,
+            p99: bucket_percentile(&buckets, 99.0) * 1000.0,
+        },
+        inclusion: counts[0],
+        consistency: counts[1],
+        errors,
+        concurrency,
+        seconds,
+        tree_size: size,
+    })
+}
+
+/// The JSON of a proof answer, as far as the bench reads it.
+#[derive(serde::Deserialize)]
+struct ProofBody {
+    proof: Vec<crate::merkle::Hash>,
+    #[serde(default)]
+    leaf_hash: Option<crate::merkle::Hash>,
+}
+
+/// check_inclusion verifies an inclusion proof answer against the signed root.
+fn check_inclusion(body: &[u8], index: u64, size: u64, root: &crate::merkle::Hash) -> Option<()> {
+    let answer: ProofBody = serde_json::from_slice(body).ok()?;
+    crate::merkle::verify_inclusion(index, size, &answer.leaf_hash?, &answer.proof, root).ok()
+}
+
+/// histogram_delta reads a Prometheus histogram's cumulative buckets `(le, count)` from two
+/// scrapes and returns what was observed between them.
+fn histogram_delta(before: &[u8], after: &[u8], name: &str) -> Vec<(f64, f64)> {
+    let read = |text: &[u8]| -> Vec<(f64, f64)> {
+        String::from_utf8_lossy(text)
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix(name)?.strip_prefix("{le=\"")?;
+                let (le, count) = rest.split_once("\"} ")?;
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                };
+                Some((le, count.trim().parse().ok()?))
+            })
+            .collect()
+    };
+    let (b, a) = (read(before), read(after));
+    a.iter()
+        .map(|&(le, n)| {
+            let earlier = b.iter().find(|(l, _)| *l == le).map_or(0.0, |(_, c)| *c);
+            (le, n - earlier)
+        })
+        .collect()
+}
+
+/// bucket_percentile is the upper bound of the bucket holding percentile `p` of cumulative
+/// `buckets`, or 0 if nothing was observed.
+fn bucket_percentile(buckets: &[(f64, f64)], p: f64) -> f64 {
+    let Some(&(_, total)) = buckets.last() else {
+        return 0.0;
+    };
+    if total <= 0.0 {
+        return 0.0;
+    }
+    buckets
+        .iter()
+        .find(|(_, count)| *count >= total * p / 100.0)
+        .map_or(0.0, |(le, _)| *le)
+}
+
+/// render_proofs is the text form of a proof report.
+pub fn render_proofs(r: &ProofReport) -> String {
+    format!(
+        "proofs:  {:.0} requests/s over {:.1} s with {} clients ({} inclusion, all verified; \
+         {} consistency), tree size {}\n\
+         latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms (client side)\n\
+         server:  p50 <= {:.3} ms, p99 <= {:.3} ms (time to build a proof)\n\
+         errors:  {}\n",
+        r.proofs_per_sec,
+        r.seconds,
+        r.concurrency,
+        r.inclusion,
+        r.consistency,
+        r.tree_size,
+        r.latency_ms.p50,
+        r.latency_ms.p90,
+        r.latency_ms.p99,
+        r.latency_ms.max,
+        r.server_ms.p50,
+        r.server_ms.p99,
+        r.errors
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_delta_and_percentiles_read_prometheus_buckets() {
+        let before = b"huella_proof_seconds_bucket{le=\"0.001\"} 10\n\
+                       huella_proof_seconds_bucket{le=\"0.002\"} 10\n\
+                       huella_proof_seconds_bucket{le=\"+Inf\"} 10\n";
+        let after = b"huella_proof_seconds_bucket{le=\"0.001\"} 70\n\
+                      huella_proof_seconds_bucket{le=\"0.002\"} 109\n\
+                      huella_proof_seconds_bucket{le=\"+Inf\"} 110\n";
+        let delta = histogram_delta(before, after, "huella_proof_seconds_bucket");
+        assert_eq!(
+            delta,
+            vec![(0.001, 60.0), (0.002, 99.0), (f64::INFINITY, 100.0)]
+        );
+        assert_eq!(bucket_percentile(&delta, 50.0), 0.001);
+        assert_eq!(bucket_percentile(&delta, 99.0), 0.002);
+        assert_eq!(bucket_percentile(&delta, 100.0), f64::INFINITY);
+        assert_eq!(bucket_percentile(&[], 50.0), 0.0);
+    }
 }

@@ -79,8 +79,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub events: Option<u64>,
     /// Fill mode: append exactly N entries as fast as possible, with no time limit.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "proofs")]
     pub fill: Option<u64>,
+    /// Proof mode: request inclusion and consistency proofs (random indexes and sizes)
+    /// against the newest checkpoint instead of appending, and verify each inclusion proof.
+    #[arg(long)]
+    pub proofs: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -818,9 +822,24 @@ async fn demo(args: DemoArgs) -> CliResult {
 }
 
 async fn bench(args: BenchArgs) -> CliResult {
-    let agencies = crate::bench::load_agencies(&args.data)?;
     let log_key = parse_log_key(&args.data.join("log.key.pub").display().to_string())?;
     let client = Client::new(&args.url);
+    let seed = u64::from_le_bytes(keyfile::random_bytes()?[..8].try_into()?);
+    if args.proofs {
+        let duration = Duration::from_secs(args.duration);
+        let report =
+            crate::bench::run_proofs(&client, &log_key, seed, args.concurrency, duration).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            print!("{}", crate::bench::render_proofs(&report));
+        }
+        if report.errors > 0 {
+            return Err(format!("{} proof requests failed", report.errors).into());
+        }
+        return Ok(());
+    }
+    let agencies = crate::bench::load_agencies(&args.data)?;
     let (count, duration) = match args.fill {
         Some(n) => (n, Duration::from_secs(u64::MAX / 4)),
         None => (
@@ -829,7 +848,6 @@ async fn bench(args: BenchArgs) -> CliResult {
             Duration::from_secs(args.duration),
         ),
     };
-    let seed = u64::from_le_bytes(keyfile::random_bytes()?[..8].try_into()?);
     let now = Timestamp::from_system_time(std::time::SystemTime::now());
     eprintln!("pre-signing {count} events...");
     let started = std::time::Instant::now();

@@ -465,6 +465,7 @@ async fn inclusion(
     State(app): State<App>,
     q: Result<Query<InclusionParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let started = Instant::now();
     let q = query(q)?;
     let index = required("index", &q.index)?;
     let tree_size = match optional("tree_size", &q.tree_size)? {
@@ -474,13 +475,15 @@ async fn inclusion(
     let store = app.ledger.store();
     let proof = merkle::inclusion_proof(index, tree_size, store)?;
     let leaf_hash = store.read_hashes(&[stored_hash_index(0, index)])?[0];
-    Ok(axum::Json(serde_json::json!({
+    let response = axum::Json(serde_json::json!({
         "index": index,
         "tree_size": tree_size,
         "leaf_hash": leaf_hash,
         "proof": proof,
     }))
-    .into_response())
+    .into_response();
+    observe_proof(&app, started);
+    Ok(response)
 }
 
 #[derive(serde::Deserialize)]
@@ -493,6 +496,7 @@ async fn consistency(
     State(app): State<App>,
     q: Result<Query<ConsistencyParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let started = Instant::now();
     let q = query(q)?;
     let from = required("from", &q.from)?;
     let to = match optional("to", &q.to)? {
@@ -506,7 +510,18 @@ async fn consistency(
         ));
     }
     let proof = merkle::consistency_proof(from, to, app.ledger.store())?;
-    Ok(axum::Json(serde_json::json!({"from": from, "to": to, "proof": proof})).into_response())
+    let response =
+        axum::Json(serde_json::json!({"from": from, "to": to, "proof": proof})).into_response();
+    observe_proof(&app, started);
+    Ok(response)
+}
+
+/// observe_proof counts the time one proof answer took to build.
+fn observe_proof(app: &App, started: Instant) {
+    app.ledger
+        .metrics()
+        .proof_seconds
+        .observe(started.elapsed().as_secs_f64());
 }
 
 #[derive(serde::Deserialize)]

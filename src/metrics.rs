@@ -27,6 +27,8 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Seconds from a submission's arrival to its durable receipt, server side.
     pub append_seconds: Histogram,
+    /// Seconds to build one inclusion or consistency proof answer (store reads included).
+    pub proof_seconds: Histogram,
     /// New entries logged since start.
     pub appended: Counter,
     /// Size of the newest durable checkpoint.
@@ -65,6 +67,13 @@ impl Metrics {
             "Time from a submission's arrival to its durable receipt",
             append_seconds.clone(),
         );
+        // 25 us ... about 0.8 s.
+        let proof_seconds = Histogram::new(exponential_buckets(0.000_025, 2.0, 16));
+        registry.register(
+            "proof_seconds",
+            "Time to build one inclusion or consistency proof answer",
+            proof_seconds.clone(),
+        );
         let appended = Counter::default();
         registry.register(
             "appended",
@@ -89,6 +98,7 @@ impl Metrics {
             batch_size,
             commit_seconds,
             append_seconds,
+            proof_seconds,
             appended,
             tree_size,
             rejections,

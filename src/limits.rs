@@ -24,8 +24,9 @@ pub const FSYNC_WRITE_BYTES: usize = 4096;
 /// overhead does not count.
 pub const SHA256_BUFFER_BYTES: usize = 1 << 20;
 
-/// BATCH_SIZE is how many signatures each batch-verification call checks, as `huella verify`
-/// does per page.
+/// BATCH_SIZE is how many signatures each call of the batch probe checks. Larger batches
+/// cost less per signature (`cargo bench --bench core` compares 64 and 1024), so the probe
+/// fixes one size to be comparable from machine to machine.
 pub const BATCH_SIZE: usize = 64;
 
 /// MachineLimits is what [`measure`] found. Rates are per second of wall-clock time.

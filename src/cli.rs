@@ -58,6 +58,23 @@ pub enum Command {
     /// Load-test a running `huella demo` with pre-signed events and report throughput and
     /// latency; or fill it with --fill N entries.
     Bench(BenchArgs),
+    /// Measure this machine's limits in a few seconds: fsyncs per second, SHA-256 MB/s, and
+    /// Ed25519 verifications per second on one core and in batches on every core.
+    Limits(LimitsArgs),
+}
+
+/// Arguments of `huella limits`.
+#[derive(Args, Debug)]
+pub struct LimitsArgs {
+    /// Directory the fsync probe writes its scratch file in: put it on the log's disk.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Seconds each of the four probes runs.
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds: f64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `huella bench`.
@@ -301,6 +318,7 @@ pub fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(receipt_verify(args)))
         }
         Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench(args))),
+        Command::Limits(args) => limits_probe(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -867,6 +885,20 @@ async fn bench(args: BenchArgs) -> CliResult {
     }
     if report.errors > 0 {
         return Err(format!("{} appends failed", report.errors).into());
+    }
+    Ok(())
+}
+
+fn limits_probe(args: LimitsArgs) -> CliResult {
+    let per_probe = Duration::try_from_secs_f64(args.seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("--seconds {}: want a positive number", args.seconds))?;
+    let measured = crate::limits::measure(&args.dir, per_probe)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&measured)?);
+    } else {
+        print!("{}", crate::limits::render(&measured));
     }
     Ok(())
 }

@@ -3,8 +3,11 @@
 
 use std::path::Path;
 
+use crate::commitment::Salt;
+use crate::event::{PlainEvent, Submission};
 use crate::keyfile::{self, KeyFileError};
 use crate::keys::{KeyName, SignerKey};
+use crate::merkle::Hash;
 use crate::registry::{Registry, Submitter};
 use crate::text::{AgencyId, CountryCode, Timestamp};
 
@@ -56,6 +59,46 @@ pub fn registry_for(agencies: &[Agency]) -> Registry {
             })
             .collect(),
     }
+}
+
+/// fixed_agencies returns the demo agencies with keys from fixed seeds (agency `i` gets 32
+/// bytes of `i + 1`), for benchmarks and probes that must sign the same way on every run.
+/// Anyone can rebuild these keys: never register them in a real log.
+pub fn fixed_agencies() -> Vec<Agency> {
+    AGENCIES
+        .iter()
+        .zip(1u8..)
+        .map(|((id, country, name), seed)| Agency {
+            // Invariant: the constants above are valid ids, countries and key names.
+            id: AgencyId::new(*id).expect("demo agency ids are valid"),
+            country: CountryCode::new(*country).expect("demo countries are valid"),
+            key: SignerKey::from_seed(
+                KeyName::new(*name).expect("demo key names are valid"),
+                &[seed; 32],
+            ),
+        })
+        .collect()
+}
+
+/// sealed_sample is [`sample_event`] sealed by its requesting agency with salts derived from
+/// `seed` and `n` instead of fresh randomness: the same arguments give the same bytes, and
+/// every `n` gives other commitments, as real submissions have.
+pub fn sealed_sample(agencies: &[Agency], seed: u64, n: u64, now: &Timestamp) -> Submission {
+    let (from, json) = sample_event(agencies, seed, n, now);
+    let mut salts = 0u8;
+    let salt = move || {
+        salts += 1;
+        let mut input = [0u8; 17];
+        input[..8].copy_from_slice(&seed.to_be_bytes());
+        input[8..16].copy_from_slice(&n.to_be_bytes());
+        input[16] = salts;
+        Salt(Hash::sha256(&input).0)
+    };
+    // Invariant: sample_event writes valid, consistent plain events within the size limits.
+    let plain: PlainEvent = serde_json::from_value(json).expect("demo events parse");
+    plain
+        .seal(&agencies[from].key, now.clone(), salt)
+        .expect("demo events seal")
 }
 
 /// SplitMix64: a tiny deterministic generator, so demo events vary without a dependency.

@@ -32,6 +32,7 @@
 //! - [`keyfile`]: key files on disk, and the randomness keys and salts need.
 //! - [`demo`]: demo agencies and realistic demo events.
 //! - [`bench`]: the load generator behind `huella bench`.
+//! - [`limits`]: the machine's own limits (fsyncs/s, SHA-256, Ed25519), behind `huella limits`.
 //! - [`cli`]: the `huella` command line; `main.rs` only calls [`cli::main`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -50,6 +51,7 @@ pub mod event;
 pub mod http;
 pub mod keyfile;
 pub mod keys;
+pub mod limits;
 pub mod merkle;
 pub mod metrics;
 pub mod note;

@@ -35,6 +35,9 @@ pub struct Report {
     pub receipts_verified: u64,
     /// Tree size of the log when the run ended.
     pub tree_size: u64,
+    /// The machine's own limits, measured right after the timed window (`--limits`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine: Option<crate::limits::MachineLimits>,
 }
 
 /// Latency percentiles, in milliseconds.
@@ -232,6 +235,7 @@ pub async fn run(
         seconds,
         receipts_verified: verified,
         tree_size,
+        machine: None,
     })
 }
 

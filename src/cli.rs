@@ -102,6 +102,10 @@ pub struct BenchArgs {
     /// against the newest checkpoint instead of appending, and verify each inclusion proof.
     #[arg(long)]
     pub proofs: bool,
+    /// After the run, also measure the machine's own limits (fsyncs/s in DIR, SHA-256 rate,
+    /// single and batch signature checks), one second each, and report them with the run.
+    #[arg(long)]
+    pub limits: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -877,11 +881,21 @@ async fn bench(args: BenchArgs) -> CliResult {
         args.url,
         args.concurrency
     );
-    let report = crate::bench::run(&client, &log_key, bodies, args.concurrency, duration).await?;
+    let mut report =
+        crate::bench::run(&client, &log_key, bodies, args.concurrency, duration).await?;
+    if args.limits {
+        let dir = args.data.clone();
+        report.machine = Some(tokio::task::block_in_place(|| {
+            crate::limits::measure(&dir, Duration::from_secs(1))
+        })?);
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{}", crate::bench::render(&report));
+        if let Some(machine) = &report.machine {
+            print!("{}", crate::limits::render(machine));
+        }
     }
     if report.errors > 0 {
         return Err(format!("{} appends failed", report.errors).into());

@@ -141,6 +141,32 @@ fn bench_appends_to_a_demo_log_and_verifies_every_receipt() {
         DEMO_EVENTS as f64 + appended,
         "{verified}"
     );
+
+    // Proof mode on the same log: every inclusion proof verifies, and the server-side
+    // time comes from its /metrics.
+    let proofs = json(&run(&[
+        "bench",
+        "--proofs",
+        "--url",
+        &demo.base,
+        "--data",
+        data_arg,
+        "--duration",
+        "1",
+        "--concurrency",
+        "4",
+        "--json",
+    ]));
+    assert!(number(&proofs, "/proofs_per_sec") > 0.0, "{proofs}");
+    assert!(number(&proofs, "/inclusion") > 0.0, "{proofs}");
+    assert!(number(&proofs, "/consistency") > 0.0, "{proofs}");
+    assert_eq!(number(&proofs, "/errors"), 0.0, "{proofs}");
+    assert!(number(&proofs, "/server_ms/p50") > 0.0, "{proofs}");
+    assert_eq!(
+        number(&proofs, "/tree_size"),
+        DEMO_EVENTS as f64 + appended,
+        "{proofs}"
+    );
 }
 
 #[test]

@@ -154,7 +154,7 @@ fn request_key(request: &[u8]) -> Vec<u8> {
 }
 
 /// Memory sled may use for its page cache; kept small so the server's memory stays flat.
-const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Trees of the earlier layout (one per kind of record), which this version does not read.
 const OLD_TREES: [&str; 5] = ["leaves", "hashes", "openings", "requests", "checkpoints"];

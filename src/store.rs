@@ -190,6 +190,19 @@ impl Store for SledStore {
                 Ok::<(), Abort<()>>(())
             })
             .map_err(|e| StoreError::Io(format!("transaction failed: {e:?}")))?;
+        // sled splits an overfull B-tree node lazily, on the next traversal, and a split is a
+        // write. Once a write to disk has failed, sled fails every later write, and so every
+        // read that meets an overfull node: on a full disk, proofs would fail until a restart.
+        // Keys only grow, so only the nodes on the way to a tree's last key can be overfull:
+        // reading those keys now, while writes work, does the splits before the flush (and
+        // with it), so that reads keep working if the flush fails.
+        if let Some(last) = batch.leaves.len().checked_sub(1) {
+            self.leaves.get(be(batch.start + last as u64))?;
+        }
+        if let Some(last) = batch.hashes.iter().map(|(i, _)| *i).max() {
+            self.hashes.get(be(last))?;
+        }
+        self.checkpoints.get(be(batch.checkpoint_size))?;
         // Durable once flush returns: sled fsyncs its log here.
         self.db.flush()?;
         Ok(())

@@ -703,6 +703,12 @@ async fn fill(
         started.elapsed().as_secs_f64()
     );
     assert!(answered > 0, "the disk was full before the first entry");
+    let stderr = server.stderr();
+    let why = stderr
+        .lines()
+        .find(|l| l.contains("refusing writes"))
+        .expect("the log says why it refuses writes");
+    eprintln!("{test}: the log says: {why}");
     assert!(
         server.is_running(),
         "the log died when its disk filled:\n{}",

@@ -136,6 +136,7 @@ impl Fixture {
             .arg("--keys")
             .arg(&self.keys)
             .args(["--listen", &listen])
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap());
@@ -291,6 +292,30 @@ async fn load(
         });
     }
     set
+}
+
+/// watch polls `/checkpoint` as a monitor would, until the log stops answering, and returns
+/// every checkpoint it saw: each must be consistent with everything else anyone saw.
+fn watch(server: &Server, log_key: &VerifierKey) -> tokio::task::JoinHandle<Vec<Checkpoint>> {
+    let client = server.client.clone();
+    let log_key = log_key.clone();
+    tokio::spawn(async move {
+        let mut seen: Vec<Checkpoint> = Vec::new();
+        while let Ok(note) = client.get("/checkpoint").await {
+            let (checkpoint, _) = checkpoint::open(&note, &log_key).unwrap();
+            if let Some(last) = seen.last() {
+                assert!(
+                    checkpoint.size >= last.size,
+                    "/checkpoint went back from {} to {}",
+                    last.size,
+                    checkpoint.size
+                );
+            }
+            seen.push(checkpoint);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        seen
+    })
 }
 
 async fn collect(mut set: tokio::task::JoinSet<Vec<Attempt>>) -> Vec<Attempt> {
@@ -590,10 +615,14 @@ async fn crash(
     let dropped = |e: &ClientError| matches!(e, ClientError::Http { .. });
     for cycle in 0..cycles {
         let set = load(&server, &fixture.agencies, &next, workers).await;
+        let monitor = watch(&server, &history.log_key);
         let delay = rng.between(kill_after_ms.0, kill_after_ms.1);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         server.kill();
         totals.kills_under_load += 1;
+        for checkpoint in monitor.await.unwrap() {
+            history.checkpoint(&checkpoint);
+        }
         let (answered, failed) = history.record(collect(set).await, dropped);
         totals.answered += answered;
         totals.unanswered += failed;
@@ -639,7 +668,7 @@ async fn crash_cycles() {
 
 /// The long run: `cargo test --release --test crash -- --ignored crash_cycles_long --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "about N minutes; see docs/testing.md"]
+#[ignore = "about 5 minutes; see docs/testing.md"]
 async fn crash_cycles_long() {
     crash("crash_cycles_long", 50, 8, (50, 2000), true).await;
 }

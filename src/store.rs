@@ -231,6 +231,25 @@ impl Store for SledStore {
         );
         // Atomic: after a crash the batch is wholly visible or not at all.
         self.log.apply_batch(writes)?;
+        // sled splits an overfull B-tree node lazily, on the next traversal, and a split is a
+        // write. Once a write to disk has failed, sled fails every later write, and so every
+        // read that meets an overfull node: on a full disk, proofs would fail until a restart.
+        // Reading every key this batch touched, while writes work, does those splits before
+        // the flush (and with it), so that reads keep working if the flush fails. Entry,
+        // opening and hash keys only grow, so their last keys are enough; request keys land
+        // anywhere, so each is read.
+        if let Some(last) = batch.leaves.len().checked_sub(1) {
+            let index = batch.start + last as u64;
+            self.log.get(key(LEAF, index))?;
+            self.log.get(key(OPENING, index))?;
+        }
+        if let Some(last) = batch.hashes.iter().map(|(i, _)| *i).max() {
+            self.log.get(key(HASH, last))?;
+        }
+        for request in &batch.request_keys {
+            self.log.get(request_key(request))?;
+        }
+        self.log.get(key(CHECKPOINT, batch.checkpoint_size))?;
         // Durable once flush returns: sled fsyncs its log here.
         self.db.flush()?;
         Ok(())

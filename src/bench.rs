@@ -341,10 +341,12 @@ pub async fn run_proofs(
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
+                // The low bit picks the kind; the rest picks the index or size.
+                let pick = state >> 1;
                 let request = if state & 1 == 0 {
-                    ProofRequest::Inclusion(state % size)
+                    ProofRequest::Inclusion(pick % size)
                 } else {
-                    ProofRequest::Consistency(1 + state % (size - 1))
+                    ProofRequest::Consistency(1 + pick % (size - 1))
                 };
                 let path = match request {
                     ProofRequest::Inclusion(i) => {

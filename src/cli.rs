@@ -239,11 +239,12 @@ pub struct LogArgs {
     /// (The default is a quarter of the pool, so one agency alone cannot fill it.)
     #[arg(long, default_value_t = 4_096)]
     pub rate_burst: u32,
-    /// Longest a request may take, in seconds, body upload included (408 after it).
+    /// Longest a request may take, in seconds, body upload included (408 after it; at most
+    /// a day).
     #[arg(long, default_value_t = 30)]
     pub request_timeout: u64,
     /// Seconds a connection may take to send a request's headers, or stay idle between
-    /// requests, before it is closed.
+    /// requests, before it is closed (at most a day).
     #[arg(long, default_value_t = 60)]
     pub idle_timeout: u64,
 }
@@ -595,8 +596,15 @@ fn open_log(
         .recursive(true)
         .mode(0o700)
         .create(data)
-        .and_then(|()| std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700)))
         .map_err(|e| format!("{}: {e}", data.display()))?;
+    // A directory someone else owns (a volume the service writes through its group) cannot
+    // be changed; say so rather than refuse to start.
+    if let Err(e) = std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700)) {
+        eprintln!(
+            "warning: could not make {} owner-only ({e}); it holds personal data (the openings)",
+            data.display()
+        );
+    }
     let origin = KeyName::new(args.origin.as_deref().unwrap_or(DEFAULT_ORIGIN))?;
     let key_path = data.join("log.key");
     let (log_key, created) = keyfile::load_or_create(&key_path, &origin)?;
@@ -685,8 +693,9 @@ async fn serve(args: ServeArgs) -> CliResult {
 fn limits(args: &LogArgs) -> Limits {
     Limits {
         max_body: args.max_body,
-        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
-        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        // Bounded to a day: hyper adds the idle timeout to the clock, which must not overflow.
+        request_timeout: Duration::from_secs(args.request_timeout.clamp(1, 86_400)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.clamp(1, 86_400)),
         ..Limits::default()
     }
 }

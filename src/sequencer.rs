@@ -9,12 +9,12 @@
 //! 2. assigns dense indices, chains `prev`, and appends leaf hashes to the in-memory frontier
 //!    (a copy: the live one changes only after step 5);
 //! 3. signs a checkpoint for the new size (kept private until step 5);
-//! 4. writes leaves, hashes, openings, request ids and the checkpoint in one transaction;
+//! 4. writes leaves, hashes, openings, request ids and the checkpoint in one atomic batch;
 //! 5. flushes (fsync), then publishes the checkpoint and moves the live frontier on;
 //! 6. answers every waiting request;
 //! 7. copies the checkpoint to a file outside the store ([`Options::checkpoint_copy`]).
 //!
-//! A crash before step 5 completes leaves either nothing of the batch (the transaction is
+//! A crash before step 5 completes leaves either nothing of the batch (the batch is
 //! atomic) or all of it, checkpoint included; no receipt had left, so nothing acknowledged is
 //! lost. A crash after step 6 leaves the copy behind the store, which is harmless. Start-up
 //! ([`Ledger::open`]) checks that the stored leaves, tree hashes, chain head and latest
@@ -495,9 +495,13 @@ impl Ledger {
                 detail,
                 signed,
             }) => {
-                // A retry that arrives after the window has passed still gets its receipt.
+                // A retry that arrives after the window has passed still gets its receipt,
+                // but only from what is durable: the store may hold a batch whose flush is
+                // still running, or failed. `published` moves only after a flush, so read it
+                // after the store.
                 if let Ok(Some(Ok(original))) =
                     already_logged(self.store.as_ref(), &signed, &request_key(&signed))
+                    && original.checkpoint_size <= self.published().size
                 {
                     return Ok(original);
                 }
@@ -538,14 +542,16 @@ impl Ledger {
             let Some(pool) = pool.as_ref() else {
                 return Err(SubmitError::Unavailable("the log is shutting down".into()));
             };
+            // Counted before it is sent, so the sequencer's decrement never comes first.
+            self.metrics.queue_depth.inc();
             match pool.try_send(pending) {
-                Ok(()) => {
-                    self.metrics.queue_depth.inc();
-                }
+                Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
+                    self.metrics.queue_depth.dec();
                     return Err(SubmitError::PoolFull(self.pool_capacity));
                 }
                 Err(TrySendError::Disconnected(_)) => {
+                    self.metrics.queue_depth.dec();
                     return Err(SubmitError::Unavailable("the sequencer has stopped".into()));
                 }
             }

@@ -314,6 +314,9 @@ pub struct MemoryStore {
     state: Mutex<MemoryState>,
     /// When set, every commit fails with an I/O error and changes nothing.
     fail_commits: AtomicBool,
+    /// When set, every commit writes its batch, where reads see it, then fails as a flush
+    /// would: what sled does when fsync fails after a batch was applied.
+    fail_flushes: AtomicBool,
 }
 
 #[derive(Default)]
@@ -334,6 +337,12 @@ impl MemoryStore {
     /// fail_commits makes every later commit fail (true) or succeed (false).
     pub fn fail_commits(&self, fail: bool) {
         self.fail_commits.store(fail, Ordering::SeqCst);
+    }
+
+    /// fail_flushes makes every later commit write its batch and then fail (true), as a
+    /// store whose fsync fails does, or behave normally (false).
+    pub fn fail_flushes(&self, fail: bool) {
+        self.fail_flushes.store(fail, Ordering::SeqCst);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
@@ -382,6 +391,9 @@ impl Store for MemoryStore {
         state
             .checkpoints
             .insert(batch.checkpoint_size, batch.checkpoint.clone());
+        if self.fail_flushes.load(Ordering::SeqCst) {
+            return Err(StoreError::Io("injected fault: flush failed".into()));
+        }
         Ok(())
     }
 

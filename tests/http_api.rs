@@ -563,3 +563,21 @@ async fn a_retry_after_the_window_has_passed_still_gets_its_original_receipt() {
     assert_eq!(log.check_log().await.0.size, 1);
     log.stop().await;
 }
+
+#[tokio::test]
+async fn a_late_retry_is_never_answered_from_an_unflushed_batch() {
+    let store = Arc::new(MemoryStore::new());
+    let log = TestLog::start(store.clone(), Limits::default()).await;
+    let (agencies, _) = agencies();
+    let first = sealed(&agencies, 1);
+    // The batch reaches the store, where reads see it, but its flush fails: no receipt.
+    store.fail_flushes(true);
+    let response = log.post(serde_json::to_string(&first).unwrap()).await;
+    expect(&log, response, 503, "unavailable").await;
+    // Days later a retry must not get a receipt for what was never durable.
+    log.clock.set(common::NOW + 2 * 86_400_000);
+    let response = log.post(serde_json::to_string(&first).unwrap()).await;
+    expect(&log, response, 422, "access_time_out_of_window").await;
+    assert_eq!(log.check_log().await.0.size, 0);
+    log.stop().await;
+}

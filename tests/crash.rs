@@ -5,10 +5,11 @@
 //!   restarted, and everything recorded in every earlier cycle is checked against what the
 //!   restarted log serves.
 //! - `full_disk_*`: the log runs until its disk is full (a file-size limit, or as root a tiny
-//!   tmpfs), must refuse writes with 503 and keep serving reads, and must come back whole.
+//!   tmpfs), must refuse writes with 503, keep serving reads, never acknowledge what is not on
+//!   disk, and come back whole after a restart with room.
 //!
-//! Kill times come from a seed printed at the start of each test: `HUELLA_CRASH_SEED=N`
-//! replays them. docs/testing.md records the runs.
+//! Kill delays come from a seed printed at the start of each test: `HUELLA_CRASH_SEED=N`
+//! replays them (not the scheduling around them). docs/testing.md records the runs.
 #![cfg(unix)]
 
 mod common;
@@ -850,9 +851,10 @@ async fn recover(test: &str, fixture: &mut Fixture, history: &mut History, next:
     history.receipt(&submission, &submitted.receipt);
     let logged = check_log(&server, history).await;
     eprintln!(
-        "{test}: restarted with room: {} entries, all {} acknowledged present; writes work",
+        "{test}: restarted with room: {} entries, all {} acknowledged present, {} refused found logged; writes work",
         logged.size,
-        history.receipts.len()
+        history.receipts.len(),
+        history.logged_unanswered
     );
 }
 

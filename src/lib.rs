@@ -32,6 +32,11 @@
 //! - [`demo`]: demo agencies and realistic demo events.
 //! - [`bench`]: the load generator behind `huella bench`.
 //! - [`cli`]: the `huella` command line; `main.rs` only calls [`cli::main`].
+//!
+//! Test support, hidden from these docs:
+//!
+//! - `fuzzing`: the property checks behind the fuzz targets in `fuzz/` and the corpus replay
+//!   test `tests/fuzz_corpus.rs` (see `docs/testing.md`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -46,6 +51,8 @@ pub mod commitment;
 pub mod demo;
 pub mod entry;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod keyfile;
 pub mod keys;

@@ -53,16 +53,37 @@ pub fn write_canonical_sorted<T: Serialize>(out: &mut Vec<u8>, value: &T) {
 }
 
 /// parse reads a value strictly. Duplicate keys and unknown fields are errors because the
-/// types derive `Deserialize` with `deny_unknown_fields`, which also rejects repeats.
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError> {
-    serde_json::from_slice(bytes).map_err(|e| FormatError::Json(e.to_string()))
+/// types derive `Deserialize` with `deny_unknown_fields`, which also rejects repeats. serde's
+/// derived structs also take a JSON *array* of their fields in order, which is a value of the
+/// wrong type (docs/format.md §1): so the value must write back as the very JSON it was read
+/// from, which refuses that and any other form the type would silently normalize.
+pub fn parse<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, FormatError> {
+    let json = |e: serde_json::Error| FormatError::Json(e.to_string());
+    let value: T = serde_json::from_slice(bytes).map_err(json)?;
+    let untyped: serde_json::Value = serde_json::from_slice(bytes).map_err(json)?;
+    if serde_json::to_value(&value).map_err(json)? != untyped {
+        return Err(FormatError::Json(
+            "not in the documented form (an array where an object belongs?)".into(),
+        ));
+    }
+    Ok(value)
 }
 
 /// parse_canonical reads a value that must already be in canonical form, as stored leaves
 /// are: anything else would hash differently from what it claims to be.
 pub fn parse_canonical<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, FormatError> {
-    let value: T = parse(bytes)?;
-    if to_canonical(&value) != bytes {
+    parse_exact(bytes, to_canonical)
+}
+
+/// parse_exact reads a value whose bytes must be exactly `write(&value)`, e.g. its canonical
+/// form. Comparing bytes is stricter than [`parse`]'s written-back check, so the input is
+/// parsed once: this is the fast path for stored leaves, which a verifier reads by the million.
+pub fn parse_exact<T: DeserializeOwned>(
+    bytes: &[u8],
+    write: impl FnOnce(&T) -> Vec<u8>,
+) -> Result<T, FormatError> {
+    let value: T = serde_json::from_slice(bytes).map_err(|e| FormatError::Json(e.to_string()))?;
+    if write(&value) != bytes {
         return Err(FormatError::NotCanonical);
     }
     Ok(value)
@@ -108,6 +129,10 @@ mod tests {
         assert!(parse::<Sample>(br#"{"a":NaN,"b":"x"}"#).is_err());
         assert!(parse::<Sample>(br#"{"a":1,"b":"\ud800"}"#).is_err());
         assert!(parse::<Sample>(b"{\"a\":1,\"b\":\"\xff\"}").is_err());
+        // Found by fuzzing (fuzz/regressions/registry): serde takes `["x",1]` for a struct.
+        assert!(parse::<Sample>(br#"["x",1]"#).is_err());
+        assert!(parse::<Vec<Sample>>(br#"[["x",1]]"#).is_err());
+        assert!(parse::<Vec<Sample>>(br#"[{"b":"x","a":1}]"#).is_ok());
     }
 
     #[test]

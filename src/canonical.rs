@@ -55,7 +55,26 @@ pub fn write_canonical_sorted<T: Serialize>(out: &mut Vec<u8>, value: &T) {
 /// parse reads a value strictly. Duplicate keys and unknown fields are errors because the
 /// types derive `Deserialize` with `deny_unknown_fields`, which also rejects repeats. An
 /// error names the field it is about (`event.records_returned: invalid type: ...`).
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError> {
+///
+/// serde's derived structs also take a JSON *array* of their fields in order, which is a
+/// value of the wrong type (docs/format.md §1): so the value must also write back as the very
+/// JSON it was read from, which refuses that and any other form the type would silently
+/// normalize. That costs a second parse; [`parse_without_arrays`] is the fast path for forms
+/// that hold no arrays at all.
+pub fn parse<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, FormatError> {
+    let value: T = parse_fields(bytes)?;
+    let json = |e: serde_json::Error| FormatError::Json(e.to_string());
+    let untyped: serde_json::Value = serde_json::from_slice(bytes).map_err(json)?;
+    if serde_json::to_value(&value).map_err(json)? != untyped {
+        return Err(FormatError::Json(
+            "not in the documented form (an array where an object belongs?)".into(),
+        ));
+    }
+    Ok(value)
+}
+
+/// parse_fields is serde's strict parse, with errors that name the field.
+fn parse_fields<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FormatError> {
     serde_json::from_slice(bytes).map_err(|e| FormatError::Json(locate::<T>(bytes, e)))
 }
 
@@ -89,7 +108,8 @@ pub fn parse_without_arrays<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Form
              integers are allowed"
         )));
     }
-    parse(bytes)
+    // Without arrays, serde reads only the documented form: no round trip needed.
+    parse_fields(bytes)
 }
 
 /// first_array is the offset of the first `[` outside a JSON string.
@@ -118,8 +138,18 @@ fn first_array(bytes: &[u8]) -> Option<usize> {
 /// parse_canonical reads a value that must already be in canonical form, as stored leaves
 /// are: anything else would hash differently from what it claims to be.
 pub fn parse_canonical<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, FormatError> {
-    let value: T = parse(bytes)?;
-    if to_canonical(&value) != bytes {
+    parse_exact(bytes, to_canonical)
+}
+
+/// parse_exact reads a value whose bytes must be exactly `write(&value)`, e.g. its canonical
+/// form. Comparing bytes is stricter than [`parse`]'s written-back check, so the input is
+/// parsed once: this is the fast path for stored leaves, which a verifier reads by the million.
+pub fn parse_exact<T: DeserializeOwned>(
+    bytes: &[u8],
+    write: impl FnOnce(&T) -> Vec<u8>,
+) -> Result<T, FormatError> {
+    let value: T = serde_json::from_slice(bytes).map_err(|e| FormatError::Json(e.to_string()))?;
+    if write(&value) != bytes {
         return Err(FormatError::NotCanonical);
     }
     Ok(value)
@@ -165,11 +195,15 @@ mod tests {
         assert!(parse::<Sample>(br#"{"a":NaN,"b":"x"}"#).is_err());
         assert!(parse::<Sample>(br#"{"a":1,"b":"\ud800"}"#).is_err());
         assert!(parse::<Sample>(b"{\"a\":1,\"b\":\"\xff\"}").is_err());
+        // Found by fuzzing (fuzz/regressions/registry): serde takes `["x",1]` for a struct.
+        assert!(parse::<Sample>(br#"["x",1]"#).is_err());
+        assert!(parse::<Vec<Sample>>(br#"[["x",1]]"#).is_err());
+        assert!(parse::<Vec<Sample>>(br#"[{"b":"x","a":1}]"#).is_ok());
     }
 
     #[test]
     fn errors_name_the_field() {
-        #[derive(Deserialize, Debug)]
+        #[derive(Deserialize, Serialize, Debug)]
         #[serde(deny_unknown_fields)]
         struct Outer {
             inner: Sample,
@@ -194,8 +228,8 @@ mod tests {
 
     #[test]
     fn arrays_are_refused_where_the_form_has_none() {
-        // serde would read this as Sample { b: "x", a: 1 }.
-        assert!(parse::<Sample>(br#"["x",1]"#).is_ok());
+        // serde alone would read this as Sample { b: "x", a: 1 }.
+        assert!(parse::<Sample>(br#"["x",1]"#).is_err());
         let error = parse_without_arrays::<Sample>(b"{\"a\":1,\n \"b\":[\"x\"]}").unwrap_err();
         assert_eq!(
             error.to_string(),

@@ -4,7 +4,7 @@
 //!
 //! The leaf bytes are the RFC 8785 form of the entry; leaf hash = SHA-256(0x00 || leaf).
 
-use crate::canonical::{FormatError, parse, to_canonical_sorted};
+use crate::canonical::{FormatError, parse_exact, to_canonical_sorted};
 use crate::event::{AccessEvent, EventSignature, SignedEvent};
 use crate::merkle::{Hash, record_hash};
 use crate::text::{Count, Timestamp};
@@ -73,11 +73,7 @@ impl Entry {
 
     /// parse_leaf reads leaf bytes, which must be canonical.
     pub fn parse_leaf(bytes: &[u8]) -> Result<Entry, FormatError> {
-        let entry: Entry = parse(bytes)?;
-        if entry.to_leaf() != bytes {
-            return Err(FormatError::NotCanonical);
-        }
-        Ok(entry)
+        parse_exact(bytes, Entry::to_leaf)
     }
 
     /// leaf_hash is SHA-256(0x00 || leaf bytes).

@@ -394,8 +394,8 @@ pub struct PlainEvent {
     pub purpose: Purpose,
     /// Why: the legal basis.
     pub legal_basis: LegalBasis,
-    /// When; the time of sealing if absent.
-    #[serde(default)]
+    /// When; the time of sealing if absent (absent, not `null`: no field is nullable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accessed_at: Option<Timestamp>,
     /// The data used to search (committed).
     pub query: String,

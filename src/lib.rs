@@ -34,6 +34,11 @@
 //! - [`bench`]: the load generator behind `huella bench`.
 //! - [`limits`]: the machine's own limits (fsyncs/s, SHA-256, Ed25519), behind `huella limits`.
 //! - [`cli`]: the `huella` command line; `main.rs` only calls [`cli::main`].
+//!
+//! Test support, hidden from these docs:
+//!
+//! - `fuzzing`: the property checks behind the fuzz targets in `fuzz/` and the corpus replay
+//!   test `tests/fuzz_corpus.rs` (see `docs/testing.md`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -48,6 +53,8 @@ pub mod commitment;
 pub mod demo;
 pub mod entry;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod keyfile;
 pub mod keys;

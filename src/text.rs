@@ -144,8 +144,17 @@ impl Timestamp {
             what: "timestamp",
             why: why.to_string(),
         };
-        // RFC 3339's time-secfrac needs a digit after the dot; humantime accepts `.Z`.
-        if text.len() > 30 || !text.ends_with('Z') || text.ends_with(".Z") {
+        // humantime checks the first 19 bytes (`YYYY-MM-DDTHH:MM:SS`) but not all of the rest:
+        // it takes `.Z`, and anything after a `Z` or `+` within 25 bytes (`…:00ZabcZ`). After
+        // the seconds, RFC 3339 UTC allows only `Z`, or a dot, digits, and `Z`.
+        let rest_is_utc = match text.as_bytes().get(19..) {
+            Some([b'Z']) => true,
+            Some([b'.', digits @ .., b'Z']) => {
+                !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        };
+        if text.len() > 30 || !rest_is_utc {
             return Err(err("want RFC 3339 UTC, like 2026-11-23T19:13:00Z"));
         }
         let time = humantime::parse_rfc3339(text).map_err(|e| {
@@ -286,6 +295,12 @@ mod tests {
         assert!(Timestamp::parse("2026-13-23T19:13:00Z").is_err());
         assert!(Timestamp::parse("yesterday").is_err());
         assert!(Timestamp::parse("2026-11-23T19:13:00.Z").is_err());
+        // humantime ignores what follows a `Z` (fuzz/regressions/event has these as events).
+        assert!(Timestamp::parse("2026-11-23T19:13:00ZabcZ").is_err());
+        assert!(Timestamp::parse("2026-11-23T19:13:00Z+é+Z").is_err());
+        assert!(Timestamp::parse("2026-11-23T19:13:00.5+abcdZ").is_err());
+        assert!(Timestamp::parse("2026-11-23T19:13:00.1x3Z").is_err());
+        assert!(Timestamp::parse("2026-11-23T19:13:00.123456789Z").is_ok());
     }
 
     #[test]

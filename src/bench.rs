@@ -158,6 +158,18 @@ pub fn presign(agencies: &[Agency], seed: u64, count: u64, now: &Timestamp) -> V
     })
 }
 
+impl Latency {
+    /// of_sorted reads the percentiles off latencies sorted in ascending order.
+    fn of_sorted(sorted: &[Duration]) -> Latency {
+        Latency {
+            p50: percentile(sorted, 50.0),
+            p90: percentile(sorted, 90.0),
+            p99: percentile(sorted, 99.0),
+            max: percentile(sorted, 100.0),
+        }
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -223,12 +235,7 @@ pub async fn run(
         .size;
     Ok(Report {
         appends_per_sec: latencies.len() as f64 / seconds,
-        latency_ms: Latency {
-            p50: percentile(&latencies, 50.0),
-            p90: percentile(&latencies, 90.0),
-            p99: percentile(&latencies, 99.0),
-            max: percentile(&latencies, 100.0),
-        },
+        latency_ms: Latency::of_sorted(&latencies),
         appended: latencies.len() as u64,
         errors,
         concurrency,
@@ -390,12 +397,7 @@ pub async fn run_proofs(
     let buckets = histogram_delta(&before, &after, "huella_proof_seconds_bucket");
     Ok(ProofReport {
         proofs_per_sec: latencies.len() as f64 / seconds,
-        latency_ms: Latency {
-            p50: percentile(&latencies, 50.0),
-            p90: percentile(&latencies, 90.0),
-            p99: percentile(&latencies, 99.0),
-            max: percentile(&latencies, 100.0),
-        },
+        latency_ms: Latency::of_sorted(&latencies),
         server_ms: ServerLatency {
             p50: bucket_percentile(&buckets, 50.0) * 1000.0,
             p99: bucket_percentile(&buckets, 99.0) * 1000.0,

@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::oneshot;
 
@@ -521,9 +522,7 @@ impl Ledger {
             let agency = signed.event.requesting_agency.as_str();
             // Allocates the key only for the check; agencies are few and short-named.
             if let Err(not_until) = limiter.check_key(&agency.to_string()) {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ));
+                let wait = not_until.wait_time_from(limiter.clock().now());
                 return Err(SubmitError::RateLimited {
                     agency: agency.to_string(),
                     retry_after_ms: wait.as_millis().max(1) as u64,

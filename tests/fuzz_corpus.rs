@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use huella::canonical::to_canonical;
 use huella::checkpoint::Checkpoint;
 use huella::commitment::{Field, Opening, Salt};
-use huella::demo::{AGENCIES, Agency};
 use huella::entry::{Entry, GENESIS_PREV};
 use huella::event::{
     AccessEvent, DataCategory, EventKind, Openings, Outcome, SignedEvent, Submission,
@@ -578,15 +577,7 @@ fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         )
         .into_bytes(),
     );
-    let agencies: Vec<Agency> = AGENCIES
-        .iter()
-        .enumerate()
-        .map(|(i, (id, country, name))| Agency {
-            id: AgencyId::new(*id).unwrap(),
-            country: CountryCode::new(*country).unwrap(),
-            key: SignerKey::from_seed(KeyName::new(*name).unwrap(), &[i as u8 + 1; 32]),
-        })
-        .collect();
+    let agencies = huella::demo::fixed_agencies();
     let demo = huella::demo::registry_for(&agencies).to_json();
     add(
         "registry",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use huella::checkpoint::{self, Checkpoint};
 use huella::client::Client;
-use huella::demo::{AGENCIES, Agency};
+use huella::demo::Agency;
 use huella::event::{PlainEvent, Submission};
 use huella::http::{Limits, router};
 use huella::keyfile::random_salt;
@@ -15,7 +15,7 @@ use huella::keys::{KeyName, SignerKey, VerifierKey};
 use huella::registry::Registry;
 use huella::sequencer::{Ledger, ManualClock, Options};
 use huella::store::Store;
-use huella::text::{AgencyId, CountryCode, Timestamp};
+use huella::text::Timestamp;
 use huella::verify::{Auditor, Summary};
 use tokio::sync::oneshot;
 
@@ -28,15 +28,7 @@ pub fn log_signer() -> SignerKey {
 
 /// The four demo agencies with fixed keys, and the registry that admits them.
 pub fn agencies() -> (Vec<Agency>, Registry) {
-    let agencies: Vec<Agency> = AGENCIES
-        .iter()
-        .enumerate()
-        .map(|(i, (id, country, name))| Agency {
-            id: AgencyId::new(*id).unwrap(),
-            country: CountryCode::new(*country).unwrap(),
-            key: SignerKey::from_seed(KeyName::new(*name).unwrap(), &[i as u8 + 1; 32]),
-        })
-        .collect();
+    let agencies = huella::demo::fixed_agencies();
     let registry = huella::demo::registry_for(&agencies);
     (agencies, registry)
 }

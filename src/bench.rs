@@ -125,16 +125,22 @@ pub fn load_agencies(data: &Path) -> Result<Vec<Agency>, BenchError> {
         .collect()
 }
 
-/// presign seals `count` unique events (request ids carry `seed`), on every core, and
-/// returns their JSON bodies.
-pub fn presign(agencies: &[Agency], seed: u64, count: u64, now: &Timestamp) -> Vec<Vec<u8>> {
+/// presign seals events number `first` to `first + count - 1` (unique per `seed`: request
+/// ids carry both), on every core, and returns their JSON bodies.
+pub fn presign(
+    agencies: &[Agency],
+    seed: u64,
+    first: u64,
+    count: u64,
+    now: &Timestamp,
+) -> Vec<Vec<u8>> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let per = count.div_ceil(cores.max(1));
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..cores)
             .map(|c| {
                 scope.spawn(move || {
-                    let range = (c * per)..((c + 1) * per).min(count);
+                    let range = (first + c * per)..(first + ((c + 1) * per).min(count));
                     range
                         .map(|n| {
                             let (from, json) = sample_event(agencies, seed, n, now);
@@ -187,10 +193,112 @@ pub async fn run(
     concurrency: usize,
     duration: Duration,
 ) -> Result<Report, BenchError> {
+    let round = drive(client, bodies, concurrency, Some(duration)).await?;
+    let verified = verify_receipts(&round.receipts, log_key)?;
+    let mut latencies = round.latencies;
+    latencies.sort_unstable();
+    report(
+        client,
+        log_key,
+        &latencies,
+        round.errors,
+        concurrency,
+        round.seconds,
+        verified,
+    )
+    .await
+}
+
+/// FILL_ROUND is how many events a fill pre-signs, sends and checks at a time by default: a
+/// fill of any size then holds at most this many bodies and receipts in memory (about
+/// 0.5 GB).
+pub const FILL_ROUND: u64 = 200_000;
+
+/// FillPlan says how to fill a log.
+#[derive(Clone, Copy, Debug)]
+pub struct FillPlan {
+    /// Entries to append.
+    pub count: u64,
+    /// Events signed, sent and checked per round (see [`FILL_ROUND`]).
+    pub round: u64,
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Makes the request ids unique to this fill.
+    pub seed: u64,
+}
+
+/// fill appends `plan.count` entries to the log at `client` as fast as `plan.concurrency`
+/// clients can, round after round of `plan.round` events signed by `agencies`, and verifies
+/// every receipt. After each round it calls `progress` with the entries appended so far and
+/// the append rate. The report's rate and seconds count only the time spent sending, not the
+/// signing and checking between rounds.
+pub async fn fill(
+    client: &Client,
+    log_key: &VerifierKey,
+    agencies: &[Agency],
+    plan: FillPlan,
+    mut progress: impl FnMut(u64, f64),
+) -> Result<Report, BenchError> {
+    let FillPlan {
+        count,
+        round,
+        concurrency,
+        seed,
+    } = plan;
+    let mut latencies = Vec::new();
+    let (mut errors, mut seconds, mut verified) = (0, 0.0, 0);
+    let mut first = 0;
+    while first < count {
+        let n = round.max(1).min(count - first);
+        // Each round signs with a fresh time, so a long fill stays inside the log's
+        // admission window.
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let bodies = presign(agencies, seed, first, n, &now);
+        let round = drive(client, bodies, concurrency, None).await?;
+        verified += verify_receipts(&round.receipts, log_key)?;
+        latencies.extend(round.latencies);
+        errors += round.errors;
+        seconds += round.seconds;
+        first += n;
+        progress(latencies.len() as u64, latencies.len() as f64 / seconds);
+    }
+    latencies.sort_unstable();
+    report(
+        client,
+        log_key,
+        &latencies,
+        errors,
+        concurrency,
+        seconds,
+        verified,
+    )
+    .await
+}
+
+/// Round is what one pass of the clients over a set of pre-signed bodies gave.
+struct Round {
+    /// Latency of each acknowledged append.
+    latencies: Vec<Duration>,
+    /// The receipts, as received.
+    receipts: Vec<Vec<u8>>,
+    /// Failed requests.
+    errors: u64,
+    /// Length of the pass.
+    seconds: f64,
+}
+
+/// drive posts `bodies` from `concurrency` clients until they run out or `duration` (if
+/// any) passes.
+async fn drive(
+    client: &Client,
+    bodies: Vec<Vec<u8>>,
+    concurrency: usize,
+    duration: Option<Duration>,
+) -> Result<Round, BenchError> {
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let deadline = started + duration;
+    let deadline = duration.map(|d| started + d);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let (bodies, next, client) = (bodies.clone(), next.clone(), client.clone());
@@ -198,7 +306,7 @@ pub async fn run(
             let mut latencies = Vec::new();
             let mut receipts = Vec::new();
             let mut errors = 0u64;
-            while Instant::now() < deadline {
+            while deadline.is_none_or(|d| Instant::now() < d) {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
                 let sent = Instant::now();
@@ -213,18 +321,32 @@ pub async fn run(
             (latencies, receipts, errors)
         });
     }
-    let mut latencies = Vec::new();
-    let mut receipts: Vec<Vec<u8>> = Vec::new();
-    let mut errors = 0;
+    let mut round = Round {
+        latencies: Vec::new(),
+        receipts: Vec::new(),
+        errors: 0,
+        seconds: 0.0,
+    };
     while let Some(done) = tasks.join_next().await {
         let (l, r, e) = done.map_err(|e| BenchError::Setup(format!("client task failed: {e}")))?;
-        latencies.extend(l);
-        receipts.extend(r);
-        errors += e;
+        round.latencies.extend(l);
+        round.receipts.extend(r);
+        round.errors += e;
     }
-    let seconds = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let verified = verify_receipts(&receipts, log_key)?;
+    round.seconds = started.elapsed().as_secs_f64();
+    Ok(round)
+}
+
+/// report reads the log's size and puts a run's numbers together.
+async fn report(
+    client: &Client,
+    log_key: &VerifierKey,
+    sorted_latencies: &[Duration],
+    errors: u64,
+    concurrency: usize,
+    seconds: f64,
+    receipts_verified: u64,
+) -> Result<Report, BenchError> {
     let note = client
         .get("/checkpoint")
         .await
@@ -234,13 +356,13 @@ pub async fn run(
         .0
         .size;
     Ok(Report {
-        appends_per_sec: latencies.len() as f64 / seconds,
-        latency_ms: Latency::of_sorted(&latencies),
-        appended: latencies.len() as u64,
+        appends_per_sec: sorted_latencies.len() as f64 / seconds,
+        latency_ms: Latency::of_sorted(sorted_latencies),
+        appended: sorted_latencies.len() as u64,
         errors,
         concurrency,
         seconds,
-        receipts_verified: verified,
+        receipts_verified,
         tree_size,
         machine: None,
     })

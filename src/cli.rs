@@ -98,6 +98,10 @@ pub struct BenchArgs {
     /// Fill mode: append exactly N entries as fast as possible, with no time limit.
     #[arg(long, value_name = "N", conflicts_with = "proofs")]
     pub fill: Option<u64>,
+    /// Fill mode: events pre-signed, sent and checked per round, which bounds the load
+    /// generator's memory (about 2.5 KB per event).
+    #[arg(long, value_name = "N", default_value_t = crate::bench::FILL_ROUND, value_parser = clap::value_parser!(u64).range(1..))]
+    pub fill_round: u64,
     /// Proof mode: request inclusion and consistency proofs (random indexes and sizes)
     /// against the newest checkpoint instead of appending, and verify each inclusion proof.
     #[arg(long)]
@@ -871,27 +875,52 @@ async fn bench(args: BenchArgs) -> CliResult {
         return Ok(());
     }
     let agencies = crate::bench::load_agencies(&args.data)?;
-    let (count, duration) = match args.fill {
-        Some(n) => (n, Duration::from_secs(u64::MAX / 4)),
-        None => (
-            args.events
-                .unwrap_or(args.duration.saturating_mul(25_000).max(1000)),
-            Duration::from_secs(args.duration),
-        ),
+    let mut report = if let Some(count) = args.fill {
+        eprintln!(
+            "filling {} with {count} entries from {} clients, {} at a time...",
+            args.url,
+            args.concurrency,
+            args.fill_round.min(count)
+        );
+        let started = std::time::Instant::now();
+        let progress = |done: u64, rate: f64| {
+            eprintln!(
+                "  {done}/{count} entries appended and their receipts checked, {rate:.0}/s while \
+                 sending, {:.0} s in all",
+                started.elapsed().as_secs_f64()
+            );
+        };
+        crate::bench::fill(
+            &client,
+            &log_key,
+            &agencies,
+            crate::bench::FillPlan {
+                count,
+                round: args.fill_round,
+                concurrency: args.concurrency,
+                seed,
+            },
+            progress,
+        )
+        .await?
+    } else {
+        let count = args
+            .events
+            .unwrap_or(args.duration.saturating_mul(25_000).max(1000));
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        eprintln!("pre-signing {count} events...");
+        let started = std::time::Instant::now();
+        let bodies =
+            tokio::task::block_in_place(|| crate::bench::presign(&agencies, seed, 0, count, &now));
+        eprintln!(
+            "pre-signed {count} events in {:.1} s; driving {} with {} clients...",
+            started.elapsed().as_secs_f64(),
+            args.url,
+            args.concurrency
+        );
+        let duration = Duration::from_secs(args.duration);
+        crate::bench::run(&client, &log_key, bodies, args.concurrency, duration).await?
     };
-    let now = Timestamp::from_system_time(std::time::SystemTime::now());
-    eprintln!("pre-signing {count} events...");
-    let started = std::time::Instant::now();
-    let bodies =
-        tokio::task::block_in_place(|| crate::bench::presign(&agencies, seed, count, &now));
-    eprintln!(
-        "pre-signed {count} events in {:.1} s; driving {} with {} clients...",
-        started.elapsed().as_secs_f64(),
-        args.url,
-        args.concurrency
-    );
-    let mut report =
-        crate::bench::run(&client, &log_key, bodies, args.concurrency, duration).await?;
     if args.limits {
         let dir = args.data.clone();
         report.machine = Some(tokio::task::block_in_place(|| {

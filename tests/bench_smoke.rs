@@ -170,6 +170,47 @@ fn bench_appends_to_a_demo_log_and_verifies_every_receipt() {
 }
 
 #[test]
+fn fill_appends_exactly_n_entries_round_by_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let demo = Demo::start(&data);
+    // 25 entries in rounds of 10: two full rounds and a short one, each signed, sent and
+    // checked before the next, so a fill of any size keeps the generator's memory bounded.
+    let out = run(&[
+        "bench",
+        "--fill",
+        "25",
+        "--fill-round",
+        "10",
+        "--url",
+        &demo.base,
+        "--data",
+        data.to_str().unwrap(),
+        "--concurrency",
+        "4",
+        "--json",
+    ]);
+    let report = json(&out);
+    assert_eq!(number(&report, "/appended"), 25.0, "{report}");
+    assert_eq!(number(&report, "/receipts_verified"), 25.0, "{report}");
+    assert_eq!(number(&report, "/errors"), 0.0, "{report}");
+    assert_eq!(
+        number(&report, "/tree_size"),
+        DEMO_EVENTS as f64 + 25.0,
+        "{report}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rounds: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("entries appended and their receipts checked"))
+        .collect();
+    assert_eq!(rounds.len(), 3, "one progress line per round: {stderr}");
+    for (line, done) in rounds.iter().zip(["10/25", "20/25", "25/25"]) {
+        assert!(line.trim_start().starts_with(done), "{line}");
+    }
+}
+
+#[test]
 fn limits_reports_every_rate_and_leaves_no_file_behind() {
     let dir = tempfile::tempdir().unwrap();
     let dir_arg = dir.path().to_str().unwrap();

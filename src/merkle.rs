@@ -111,6 +111,27 @@ pub fn stored_hash_index(level: u8, n: u64) -> u64 {
     index + u64::from(level)
 }
 
+/// split_stored_hash_index is the inverse of [`stored_hash_index`]: the `(level, n)` of a
+/// stored hash (Go's `tlog.SplitStoredHashIndex`).
+pub fn split_stored_hash_index(index: u64) -> (u8, u64) {
+    // Start from a leaf-level hash at or before `index` (stored_hash_index(0, n) is 2n minus
+    // the one bits of n), then walk forward: leaf n's hash is followed by the
+    // trailing_ones(n) hashes of the subtrees it completes.
+    let mut n = index / 2;
+    let mut at = stored_hash_index(0, n);
+    loop {
+        let next = at + 1 + u64::from((n + 1).trailing_zeros());
+        if next > index {
+            break;
+        }
+        n += 1;
+        at = next;
+    }
+    // The hash was written with leaf n: it is (0, n), (1, n/2), (2, n/4), ...
+    let level = (index - at) as u8;
+    (level, n >> level)
+}
+
 /// stored_hash_count is how many stored hashes a tree of `size` leaves has.
 pub fn stored_hash_count(size: u64) -> u64 {
     if size == 0 {
@@ -614,6 +635,28 @@ mod tests {
         assert_eq!(stored_hash_index(0, 3), 4);
         assert_eq!(stored_hash_index(1, 1), 5);
         assert_eq!(stored_hash_index(2, 0), 6);
+    }
+
+    #[test]
+    fn split_stored_hash_index_inverts_it() {
+        for level in 0..12u8 {
+            for n in 0..300u64 {
+                let index = stored_hash_index(level, n);
+                assert_eq!(split_stored_hash_index(index), (level, n), "index {index}");
+            }
+        }
+        // Every index of a tree is some (level, n), in order.
+        let count = stored_hash_count(1000);
+        let mut seen: Vec<u64> = (0..count)
+            .map(|i| {
+                let (level, n) = split_stored_hash_index(i);
+                stored_hash_index(level, n)
+            })
+            .collect();
+        seen.dedup();
+        assert_eq!(seen, (0..count).collect::<Vec<_>>());
+        let big = stored_hash_index(40, 3);
+        assert_eq!(split_stored_hash_index(big), (40, 3));
     }
 
     #[test]

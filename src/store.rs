@@ -13,10 +13,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
 
-use crate::merkle::{Hash, HashReader, TreeError};
+use crate::merkle::{
+    Hash, HashReader, TreeError, split_stored_hash_index, stored_hash_count, stored_hash_index,
+};
 
 /// StoreError is a storage failure. All are retryable only by restarting the service.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -125,6 +127,48 @@ pub struct SledStore {
     db: sled::Db,
     /// Every record, by prefixed key.
     log: sled::Tree,
+    /// The stored hashes at level [`UPPER_LEVEL`] and above, also kept in memory.
+    upper: RwLock<UpperHashes>,
+}
+
+/// UPPER_LEVEL is the lowest level of tree hashes [`SledStore`] also keeps in memory. A
+/// proof's hashes below it lie near its leaf, in the same few sled pages; those above are
+/// scattered across the whole log, one page visit each, and there are few of them: one per
+/// 2^8 = 256 leaves at level 8, about 2.5 MB for 10,000,000 entries. Level 8 is also the
+/// height of a tlog-tiles tile.
+pub const UPPER_LEVEL: u8 = 8;
+
+/// UpperHashes holds the stored hashes at level [`UPPER_LEVEL`] and above, by level and
+/// then by position: `levels[l - UPPER_LEVEL][n]` is `(l, n)`.
+#[derive(Default)]
+struct UpperHashes {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl UpperHashes {
+    /// get returns the hash at `(level, n)`, if held.
+    fn get(&self, level: u8, n: u64) -> Option<Hash> {
+        let row = self
+            .levels
+            .get(usize::from(level.checked_sub(UPPER_LEVEL)?))?;
+        row.get(usize::try_from(n).ok()?).copied()
+    }
+
+    /// add keeps the hash at `(level, n)` if it is the next one of its level; hashes are
+    /// written in order, so every upper hash of a log arrives that way.
+    fn add(&mut self, level: u8, n: u64, hash: Hash) {
+        let Some(at) = level.checked_sub(UPPER_LEVEL) else {
+            return;
+        };
+        let at = usize::from(at);
+        if self.levels.len() <= at {
+            self.levels.resize_with(at + 1, Vec::new);
+        }
+        let row = &mut self.levels[at];
+        if row.len() as u64 == n {
+            row.push(hash);
+        }
+    }
 }
 
 /// Key prefixes; see [`SledStore`].
@@ -177,10 +221,42 @@ impl SledStore {
                 )));
             }
         }
-        Ok(SledStore {
+        let store = SledStore {
             log: db.open_tree("log")?,
             db,
-        })
+            upper: RwLock::default(),
+        };
+        store.load_upper()?;
+        Ok(store)
+    }
+
+    /// load_upper reads every stored hash at [`UPPER_LEVEL`] and above into memory.
+    fn load_upper(&self) -> Result<(), StoreError> {
+        let count = stored_hash_count(self.size()?);
+        let mut upper = UpperHashes::default();
+        for level in UPPER_LEVEL..64 {
+            let mut n = 0;
+            loop {
+                let index = stored_hash_index(level, n);
+                if index >= count {
+                    break;
+                }
+                let Some(bytes) = self.log.get(key(HASH, index))? else {
+                    return Err(StoreError::Corrupt(format!(
+                        "stored hash {index} is missing from a log of {count} stored hashes"
+                    )));
+                };
+                let hash =
+                    to_hash(&bytes, index).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                upper.add(level, n, hash);
+                n += 1;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        *self.upper.write().unwrap_or_else(|e| e.into_inner()) = upper;
+        Ok(())
     }
 
     /// last returns the last record with this prefix.
@@ -195,12 +271,19 @@ impl SledStore {
 
 impl HashReader for SledStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
         indexes
             .iter()
-            .map(|&i| match self.log.get(key(HASH, i)) {
-                Ok(Some(bytes)) => to_hash(&bytes, i),
-                Ok(None) => Err(TreeError::MissingHash(i)),
-                Err(e) => Err(TreeError::Storage(e.to_string())),
+            .map(|&i| {
+                let (level, n) = split_stored_hash_index(i);
+                if let Some(hash) = upper.get(level, n) {
+                    return Ok(hash);
+                }
+                match self.log.get(key(HASH, i)) {
+                    Ok(Some(bytes)) => to_hash(&bytes, i),
+                    Ok(None) => Err(TreeError::MissingHash(i)),
+                    Err(e) => Err(TreeError::Storage(e.to_string())),
+                }
             })
             .collect()
     }
@@ -231,6 +314,14 @@ impl Store for SledStore {
         );
         // Atomic: after a crash the batch is wholly visible or not at all.
         self.log.apply_batch(writes)?;
+        // The in-memory upper hashes follow what sled shows, flushed or not, as reads do.
+        {
+            let mut upper = self.upper.write().unwrap_or_else(|e| e.into_inner());
+            for (index, hash) in &batch.hashes {
+                let (level, n) = split_stored_hash_index(*index);
+                upper.add(level, n, *hash);
+            }
+        }
         // sled splits an overfull B-tree node lazily, on the next traversal, and a split is a
         // write. Once a write to disk has failed, sled fails every later write, and so every
         // read that meets an overfull node: on a full disk, proofs would fail until a restart.
@@ -439,5 +530,81 @@ impl Store for MemoryStore {
 
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.state().openings.get(&index).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::{Frontier, inclusion_proof};
+
+    /// commit_leaves appends `count` leaves in batches of `per_batch` and returns every
+    /// stored hash, in order.
+    fn commit_leaves(store: &dyn Store, frontier: &mut Frontier, count: u64, per_batch: u64) {
+        let mut start = store.size().unwrap();
+        let end = start + count;
+        while start < end {
+            let n = per_batch.min(end - start);
+            let mut batch = Batch {
+                start,
+                leaves: Vec::new(),
+                openings: Vec::new(),
+                request_keys: Vec::new(),
+                hashes: Vec::new(),
+                checkpoint_size: start + n,
+                checkpoint: format!("checkpoint {}", start + n).into_bytes(),
+            };
+            for i in start..start + n {
+                let leaf = format!("leaf {i}").into_bytes();
+                batch.hashes.extend(frontier.append(crate::merkle::record_hash(&leaf)));
+                batch.leaves.push(leaf);
+                batch.openings.push(b"{}".to_vec());
+                batch.request_keys.push(format!("req-{i}").into_bytes());
+            }
+            store.commit(&batch).unwrap();
+            start += n;
+        }
+    }
+
+    #[test]
+    fn sled_reads_every_hash_the_same_from_memory_and_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = MemoryStore::default();
+        let mut frontier = Frontier::new();
+        let mut copy = Frontier::new();
+        let size = 5_000;
+        {
+            let sled = SledStore::open(dir.path()).unwrap();
+            // Batches of odd sizes, so level-8 and higher hashes land mid-batch.
+            commit_leaves(&sled, &mut frontier, size, 37);
+            commit_leaves(&memory, &mut copy, size, 512);
+            let all: Vec<u64> = (0..stored_hash_count(size)).collect();
+            let want = memory.read_hashes(&all).unwrap();
+            assert_eq!(sled.read_hashes(&all).unwrap(), want);
+            let upper = sled.upper.read().unwrap();
+            // 5,000 leaves: 19 hashes at level 8, 9 at level 9, 4, 2, 1 above.
+            let counts: Vec<usize> = upper.levels.iter().map(Vec::len).collect();
+            assert_eq!(counts, [19, 9, 4, 2, 1]);
+        }
+        // Reopened, the upper hashes come from disk, and proofs still match.
+        let sled = SledStore::open(dir.path()).unwrap();
+        assert_eq!(sled.upper.read().unwrap().levels.len(), 5);
+        for index in [0, 1, 255, 256, 4095, 4096, 4999] {
+            for tree in [index + 1, 4096, size] {
+                if index < tree {
+                    assert_eq!(
+                        inclusion_proof(index, tree, &sled).unwrap(),
+                        inclusion_proof(index, tree, &memory).unwrap(),
+                    );
+                }
+            }
+        }
+        // A missing upper hash is refused at open, not served wrongly later.
+        let missing = stored_hash_index(UPPER_LEVEL, 3);
+        sled.log.remove(key(HASH, missing)).unwrap();
+        sled.db.flush().unwrap();
+        drop(sled);
+        let err = SledStore::open(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains("missing"), "{err}");
     }
 }

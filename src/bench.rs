@@ -249,16 +249,16 @@ pub async fn fill(
     let (mut errors, mut seconds, mut verified) = (0, 0.0, 0);
     let mut first = 0;
     while first < count {
-        let n = round.max(1).min(count - first);
+        let n = round.clamp(1, count - first);
         // Each round signs with a fresh time, so a long fill stays inside the log's
         // admission window.
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let bodies = presign(agencies, seed, first, n, &now);
-        let round = drive(client, bodies, concurrency, None).await?;
-        verified += verify_receipts(&round.receipts, log_key)?;
-        latencies.extend(round.latencies);
-        errors += round.errors;
-        seconds += round.seconds;
+        let pass = drive(client, bodies, concurrency, None).await?;
+        verified += verify_receipts(&pass.receipts, log_key)?;
+        latencies.extend(pass.latencies);
+        errors += pass.errors;
+        seconds += pass.seconds;
         first += n;
         progress(latencies.len() as u64, latencies.len() as f64 / seconds);
     }

@@ -545,8 +545,8 @@ mod tests {
     use super::*;
     use crate::merkle::{Frontier, inclusion_proof};
 
-    /// commit_leaves appends `count` leaves in batches of `per_batch` and returns every
-    /// stored hash, in order.
+    /// commit_leaves appends `count` leaves in batches of `per_batch`, adding their hashes
+    /// to `frontier`.
     fn commit_leaves(store: &dyn Store, frontier: &mut Frontier, count: u64, per_batch: u64) {
         let mut start = store.size().unwrap();
         let end = start + count;

@@ -129,6 +129,8 @@ pub struct SledStore {
     log: sled::Tree,
     /// The stored hashes at level [`UPPER_LEVEL`] and above, also kept in memory.
     upper: RwLock<UpperHashes>,
+    /// The stored hashes from [`LAZY_LEVEL`] up to [`UPPER_LEVEL`] that reads have met.
+    lazy: RwLock<LazyHashes>,
 }
 
 /// UPPER_LEVEL is the lowest level of tree hashes [`SledStore`] also keeps in memory. A
@@ -168,6 +170,87 @@ impl UpperHashes {
         if row.len() as u64 == n {
             row.push(hash);
         }
+    }
+}
+
+/// LAZY_LEVEL is the lowest level of tree hashes [`SledStore`] keeps in memory once a read
+/// has met them. A proof's hashes at levels 4 to 7 lie within 256 leaves of its leaf, but
+/// sled's nodes hold only a few dozen keys, so each is one more node to page in; kept, a
+/// random proof on a large log pages in one or two nodes instead of five or six. They are
+/// not read at open (1.2 million hashes on a 10,000,000-entry log took over two minutes):
+/// the cache fills as proofs read them, to at most 1/8 of a hash per entry, about 3.8 bytes
+/// per entry once every one was read (docs/benchmarks.md).
+pub const LAZY_LEVEL: u8 = 4;
+
+/// Hashes per [`LazyChunk`].
+const LAZY_CHUNK: usize = 256;
+
+/// LazyChunk holds up to [`LAZY_CHUNK`] consecutive hashes of one level, and which of them
+/// are held.
+struct LazyChunk {
+    held: [u64; LAZY_CHUNK / 64],
+    hashes: [Hash; LAZY_CHUNK],
+}
+
+/// LazyHashes holds the stored hashes at levels [`LAZY_LEVEL`] to [`UPPER_LEVEL`] - 1 that
+/// were read, in chunks of [`LAZY_CHUNK`] allocated as first met: `levels[l - LAZY_LEVEL]`
+/// is level `l`. Stored hashes never change once written, so a held hash never goes stale.
+#[derive(Default)]
+struct LazyHashes {
+    levels: [Vec<Option<Box<LazyChunk>>>; (UPPER_LEVEL - LAZY_LEVEL) as usize],
+}
+
+impl LazyHashes {
+    /// place returns where `(level, n)` goes: the level's row, the chunk, the slot; `None` for
+    /// a level this cache does not hold.
+    fn place(level: u8, n: u64) -> Option<(usize, usize, usize)> {
+        if !(LAZY_LEVEL..UPPER_LEVEL).contains(&level) {
+            return None;
+        }
+        let chunk = usize::try_from(n / LAZY_CHUNK as u64).ok()?;
+        Some((
+            usize::from(level - LAZY_LEVEL),
+            chunk,
+            (n % LAZY_CHUNK as u64) as usize,
+        ))
+    }
+
+    /// get returns the hash at `(level, n)`, if held.
+    fn get(&self, level: u8, n: u64) -> Option<Hash> {
+        let (row, chunk, slot) = LazyHashes::place(level, n)?;
+        let chunk = self.levels[row].get(chunk)?.as_deref()?;
+        (chunk.held[slot / 64] & (1 << (slot % 64)) != 0).then(|| chunk.hashes[slot])
+    }
+
+    /// put keeps the hash at `(level, n)`, if its level is one this cache holds.
+    fn put(&mut self, level: u8, n: u64, hash: Hash) {
+        let Some((row, chunk, slot)) = LazyHashes::place(level, n) else {
+            return;
+        };
+        let row = &mut self.levels[row];
+        if row.len() <= chunk {
+            row.resize_with(chunk + 1, || None);
+        }
+        let chunk = row[chunk].get_or_insert_with(|| {
+            Box::new(LazyChunk {
+                held: [0; LAZY_CHUNK / 64],
+                hashes: [Hash::default(); LAZY_CHUNK],
+            })
+        });
+        chunk.held[slot / 64] |= 1 << (slot % 64);
+        chunk.hashes[slot] = hash;
+    }
+
+    /// held counts the hashes held, for tests.
+    #[cfg(test)]
+    fn held(&self) -> u32 {
+        self.levels
+            .iter()
+            .flatten()
+            .flatten()
+            .flat_map(|chunk| chunk.held)
+            .map(u64::count_ones)
+            .sum()
     }
 }
 
@@ -232,6 +315,7 @@ impl SledStore {
             log: db.open_tree("log")?,
             db,
             upper: RwLock::default(),
+            lazy: RwLock::default(),
         };
         store.load_upper()?;
         Ok(store)
@@ -278,21 +362,41 @@ impl SledStore {
 
 impl HashReader for SledStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
-        let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
-        indexes
-            .iter()
-            .map(|&i| {
+        let mut hashes = Vec::with_capacity(indexes.len());
+        // (position in `hashes`, stored hash index, level, n) of each hash not in memory.
+        let mut missed = Vec::new();
+        {
+            let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
+            let lazy = self.lazy.read().unwrap_or_else(|e| e.into_inner());
+            for &i in indexes {
                 let (level, n) = split_stored_hash_index(i);
-                if let Some(hash) = upper.get(level, n) {
-                    return Ok(hash);
+                let held = upper.get(level, n).or_else(|| lazy.get(level, n));
+                if held.is_none() {
+                    missed.push((hashes.len(), i, level, n));
                 }
-                match self.log.get(key(HASH, i)) {
-                    Ok(Some(bytes)) => to_hash(&bytes, i),
-                    Ok(None) => Err(TreeError::MissingHash(i)),
-                    Err(e) => Err(TreeError::Storage(e.to_string())),
-                }
-            })
-            .collect()
+                hashes.push(held.unwrap_or_default());
+            }
+        }
+        if missed.is_empty() {
+            return Ok(hashes);
+        }
+        for &(at, i, _, _) in &missed {
+            hashes[at] = match self.log.get(key(HASH, i)) {
+                Ok(Some(bytes)) => to_hash(&bytes, i)?,
+                Ok(None) => return Err(TreeError::MissingHash(i)),
+                Err(e) => return Err(TreeError::Storage(e.to_string())),
+            };
+        }
+        if missed
+            .iter()
+            .any(|&(_, _, level, n)| LazyHashes::place(level, n).is_some())
+        {
+            let mut lazy = self.lazy.write().unwrap_or_else(|e| e.into_inner());
+            for &(at, _, level, n) in &missed {
+                lazy.put(level, n, hashes[at]);
+            }
+        }
+        Ok(hashes)
     }
 }
 
@@ -576,6 +680,28 @@ mod tests {
     }
 
     #[test]
+    fn lazy_hashes_hold_only_their_levels_and_what_was_put() {
+        let mut lazy = LazyHashes::default();
+        let hash = |b: u8| Hash([b; 32]);
+        for (level, n) in [(4, 0), (4, 255), (4, 256), (7, 1_000_000), (5, 77)] {
+            assert_eq!(lazy.get(level, n), None);
+            lazy.put(level, n, hash(level ^ n as u8));
+            assert_eq!(lazy.get(level, n), Some(hash(level ^ n as u8)));
+        }
+        // Neighbours in the same chunk, and the same position on another level, stay empty.
+        assert_eq!(lazy.get(4, 1), None);
+        assert_eq!(lazy.get(4, 254), None);
+        assert_eq!(lazy.get(5, 0), None);
+        assert_eq!(lazy.get(7, 999_999), None);
+        // Levels below LAZY_LEVEL and from UPPER_LEVEL up are not this cache's.
+        lazy.put(3, 0, hash(1));
+        lazy.put(UPPER_LEVEL, 0, hash(1));
+        assert_eq!(lazy.get(3, 0), None);
+        assert_eq!(lazy.get(UPPER_LEVEL, 0), None);
+        assert_eq!(lazy.held(), 5);
+    }
+
+    #[test]
     fn sled_reads_every_hash_the_same_from_memory_and_from_disk() {
         let dir = tempfile::tempdir().unwrap();
         let memory = MemoryStore::default();
@@ -594,10 +720,16 @@ mod tests {
             // 5,000 leaves: 19 hashes at level 8, 9 at level 9, 4, 2, 1 above.
             let counts: Vec<usize> = upper.levels.iter().map(Vec::len).collect();
             assert_eq!(counts, [19, 9, 4, 2, 1]);
+            // Reading every hash met every one at levels 4 to 7: 312 + 156 + 78 + 39.
+            assert_eq!(sled.lazy.read().unwrap().held(), 585);
+            // And read again from memory, they are still the same.
+            assert_eq!(sled.read_hashes(&all).unwrap(), want);
         }
-        // Reopened, the upper hashes come from disk, and proofs still match.
+        // Reopened, the upper hashes come from disk, the lazy ones start empty, and proofs
+        // still match.
         let sled = SledStore::open(dir.path()).unwrap();
         assert_eq!(sled.upper.read().unwrap().levels.len(), 5);
+        assert_eq!(sled.lazy.read().unwrap().held(), 0);
         for index in [0, 1, 255, 256, 4095, 4096, 4999] {
             for tree in [index + 1, 4096, size] {
                 if index < tree {
@@ -608,6 +740,16 @@ mod tests {
                 }
             }
         }
+        // The proofs met some level 4 to 7 hashes; each twice, the second time from memory.
+        let held = sled.lazy.read().unwrap().held();
+        assert!(held > 0);
+        for index in [0, 255, 4999] {
+            assert_eq!(
+                inclusion_proof(index, size, &sled).unwrap(),
+                inclusion_proof(index, size, &memory).unwrap(),
+            );
+        }
+        assert_eq!(sled.lazy.read().unwrap().held(), held);
         // A missing upper hash is refused at open, not served wrongly later.
         let missing = stored_hash_index(UPPER_LEVEL, 3);
         sled.log.remove(key(HASH, missing)).unwrap();

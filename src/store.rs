@@ -12,12 +12,15 @@
 //!   must stop writing (the sequencer does) and let start-up check what is on disk.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, BufWriter, Read as _, Write as _};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use crate::merkle::{
-    Hash, HashReader, TreeError, split_stored_hash_index, stored_hash_count, stored_hash_index,
+    Frontier, Hash, HashReader, TreeError, split_stored_hash_index, stored_hash_count,
 };
 
 /// StoreError is a storage failure. All are retryable only by restarting the service.
@@ -41,6 +44,12 @@ pub enum StoreError {
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> StoreError {
+        StoreError::Io(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> StoreError {
         StoreError::Io(e.to_string())
     }
 }
@@ -109,35 +118,54 @@ fn to_hash(bytes: &[u8], index: u64) -> Result<Hash, TreeError> {
     Ok(Hash(array))
 }
 
-/// SledStore keeps the log in one sled tree, `log`, whose keys start with a byte that says
-/// what kind of record follows:
+/// SledStore keeps the log's records in one sled tree, `log`, whose keys start with a byte
+/// that says what kind of record follows, and its tree hashes in a file beside sled's:
 ///
 /// | prefix | key | value |
 /// | --- | --- | --- |
 /// | `L` | entry index, 8 bytes big-endian | leaf bytes |
-/// | `H` | stored hash index, 8 bytes big-endian | 32-byte hash |
 /// | `O` | entry index | openings (personal data: kept apart from the public records, erasable) |
 /// | `R` | agency, 0x00, request id | entry index |
 /// | `C` | tree size | signed checkpoint |
 ///
-/// One tree lets a whole batch go in as one atomic `apply_batch`: sled's multi-tree
+/// One tree lets a batch's records go in as one atomic `apply_batch`: sled's multi-tree
 /// transactions, which five trees needed, cost more CPU than the writes themselves.
+///
+/// The tree hashes are in [`HASH_FILE`]: stored hash `i` (see
+/// [`crate::merkle::stored_hash_index`]) is the
+/// 32 bytes at offset 32 × `i`. They are written once, in order, and the file is fsynced
+/// before the sled batch that needs them is applied, so every hash of the `size()` leaves
+/// sled holds is on disk; bytes past them are an unfinished commit's, never read, and the
+/// next commit writes over them. Each open checks that every stored hash is the hash of its
+/// two children (the sequencer then checks the root against the signed checkpoint), so a
+/// changed hash is refused rather than served. A flat file keeps the tree's 64 bytes of
+/// hashes per entry dense on disk and in the page cache, where sled spread them over nodes
+/// of a few dozen keys, one disk read per node (docs/benchmarks.md). Logs written before
+/// kept them in sled under prefix `H`; the first open moves them to the file.
 pub struct SledStore {
     /// The database, for flushing.
     db: sled::Db,
     /// Every record, by prefixed key.
     log: sled::Tree,
+    /// Every stored tree hash, by stored hash index.
+    hashes: File,
+    /// How many stored hashes are committed: those of the tree of `size()` leaves.
+    hash_count: AtomicU64,
     /// The stored hashes at level [`UPPER_LEVEL`] and above, also kept in memory.
     upper: RwLock<UpperHashes>,
-    /// The stored hashes from [`LAZY_LEVEL`] up to [`UPPER_LEVEL`] that reads have met.
-    lazy: RwLock<LazyHashes>,
 }
 
+/// HASH_FILE is the name of the file, in the database directory, that holds the tree hashes.
+pub const HASH_FILE: &str = "tree-hashes";
+
+/// Bytes per stored hash in [`HASH_FILE`].
+const HASH_LEN: u64 = 32;
+
 /// UPPER_LEVEL is the lowest level of tree hashes [`SledStore`] also keeps in memory. A
-/// proof's hashes below it lie near its leaf, in the same few sled pages; those above are
-/// scattered across the whole log, one page visit each, and there are few of them: one per
-/// 2^8 = 256 leaves at level 8, about 2.5 MB for 10,000,000 entries. Level 8 is also the
-/// height of a tlog-tiles tile.
+/// proof's hashes below it lie near its leaf, within 16 KB of the hash file; those above
+/// are scattered across the whole file, and there are few of them: one per 2^8 = 256 leaves
+/// at level 8, about 2.5 MB for 10,000,000 entries, read as the file is checked at open.
+/// Level 8 is also the height of a tlog-tiles tile.
 pub const UPPER_LEVEL: u8 = 8;
 
 /// UpperHashes holds the stored hashes at level [`UPPER_LEVEL`] and above, by level and
@@ -173,89 +201,9 @@ impl UpperHashes {
     }
 }
 
-/// LAZY_LEVEL is the lowest level of tree hashes [`SledStore`] keeps in memory once a read
-/// has met them. A proof's hashes at levels 4 to 7 lie within 256 leaves of its leaf, but
-/// sled's nodes hold only a few dozen keys, so each is one more node to page in; kept, a
-/// random proof on a large log pages in one or two nodes instead of five or six. They are
-/// not read at open (1.2 million hashes on a 10,000,000-entry log took over two minutes):
-/// the cache fills as proofs read them, to at most 1/8 of a hash per entry, about 3.8 bytes
-/// per entry once every one was read (docs/benchmarks.md).
-pub const LAZY_LEVEL: u8 = 4;
-
-/// Hashes per [`LazyChunk`].
-const LAZY_CHUNK: usize = 256;
-
-/// LazyChunk holds up to [`LAZY_CHUNK`] consecutive hashes of one level, and which of them
-/// are held.
-struct LazyChunk {
-    held: [u64; LAZY_CHUNK / 64],
-    hashes: [Hash; LAZY_CHUNK],
-}
-
-/// LazyHashes holds the stored hashes at levels [`LAZY_LEVEL`] to [`UPPER_LEVEL`] - 1 that
-/// were read, in chunks of [`LAZY_CHUNK`] allocated as first met: `levels[l - LAZY_LEVEL]`
-/// is level `l`. Stored hashes never change once written, so a held hash never goes stale.
-#[derive(Default)]
-struct LazyHashes {
-    levels: [Vec<Option<Box<LazyChunk>>>; (UPPER_LEVEL - LAZY_LEVEL) as usize],
-}
-
-impl LazyHashes {
-    /// place returns where `(level, n)` goes: the level's row, the chunk, the slot; `None` for
-    /// a level this cache does not hold.
-    fn place(level: u8, n: u64) -> Option<(usize, usize, usize)> {
-        if !(LAZY_LEVEL..UPPER_LEVEL).contains(&level) {
-            return None;
-        }
-        let chunk = usize::try_from(n / LAZY_CHUNK as u64).ok()?;
-        Some((
-            usize::from(level - LAZY_LEVEL),
-            chunk,
-            (n % LAZY_CHUNK as u64) as usize,
-        ))
-    }
-
-    /// get returns the hash at `(level, n)`, if held.
-    fn get(&self, level: u8, n: u64) -> Option<Hash> {
-        let (row, chunk, slot) = LazyHashes::place(level, n)?;
-        let chunk = self.levels[row].get(chunk)?.as_deref()?;
-        (chunk.held[slot / 64] & (1 << (slot % 64)) != 0).then(|| chunk.hashes[slot])
-    }
-
-    /// put keeps the hash at `(level, n)`, if its level is one this cache holds.
-    fn put(&mut self, level: u8, n: u64, hash: Hash) {
-        let Some((row, chunk, slot)) = LazyHashes::place(level, n) else {
-            return;
-        };
-        let row = &mut self.levels[row];
-        if row.len() <= chunk {
-            row.resize_with(chunk + 1, || None);
-        }
-        let chunk = row[chunk].get_or_insert_with(|| {
-            Box::new(LazyChunk {
-                held: [0; LAZY_CHUNK / 64],
-                hashes: [Hash::default(); LAZY_CHUNK],
-            })
-        });
-        chunk.held[slot / 64] |= 1 << (slot % 64);
-        chunk.hashes[slot] = hash;
-    }
-
-    /// held counts the hashes held, for tests.
-    #[cfg(test)]
-    fn held(&self) -> u32 {
-        self.levels
-            .iter()
-            .flatten()
-            .flatten()
-            .flat_map(|chunk| chunk.held)
-            .map(u64::count_ones)
-            .sum()
-    }
-}
-
 /// Key prefixes; see [`SledStore`].
 const LEAF: u8 = b'L';
+/// Tree hashes of logs written before [`HASH_FILE`]: moved to it at open.
 const HASH: u8 = b'H';
 const OPENING: u8 = b'O';
 const REQUEST: u8 = b'R';
@@ -311,92 +259,193 @@ impl SledStore {
                 )));
             }
         }
-        let store = SledStore {
-            log: db.open_tree("log")?,
-            db,
-            upper: RwLock::default(),
-            lazy: RwLock::default(),
+        let log = db.open_tree("log")?;
+        let size = match last(&log, LEAF)? {
+            None => 0,
+            Some((k, _)) => number(&k)? + 1,
         };
-        store.load_upper()?;
-        Ok(store)
-    }
-
-    /// load_upper reads every stored hash at [`UPPER_LEVEL`] and above into memory.
-    fn load_upper(&self) -> Result<(), StoreError> {
-        let count = stored_hash_count(self.size()?);
-        let mut upper = UpperHashes::default();
-        for level in UPPER_LEVEL..64 {
-            let mut n = 0;
-            loop {
-                let index = stored_hash_index(level, n);
-                if index >= count {
-                    break;
-                }
-                let Some(bytes) = self.log.get(key(HASH, index))? else {
-                    return Err(StoreError::Corrupt(format!(
-                        "stored hash {index} is missing from a log of {count} stored hashes"
-                    )));
-                };
-                let hash =
-                    to_hash(&bytes, index).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                upper.add(level, n, hash);
-                n += 1;
+        let count = stored_hash_count(size);
+        let path = dir.join(HASH_FILE);
+        let hashes = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                move_hashes_out_of_sled(&log, &path, count)?
             }
-            if n == 0 {
-                break;
-            }
-        }
-        *self.upper.write().unwrap_or_else(|e| e.into_inner()) = upper;
-        Ok(())
+            Err(e) => return Err(StoreError::Io(format!("opening {}: {e}", path.display()))),
+        };
+        let upper = check_hashes(&hashes, size, &path)?;
+        remove_sled_hashes(&db, &log)?;
+        Ok(SledStore {
+            db,
+            log,
+            hashes,
+            hash_count: AtomicU64::new(count),
+            upper: RwLock::new(upper),
+        })
     }
 
     /// last returns the last record with this prefix.
     fn last(&self, prefix: u8) -> Result<Option<(sled::IVec, sled::IVec)>, StoreError> {
-        Ok(self
-            .log
-            .range([prefix]..[prefix + 1])
-            .next_back()
-            .transpose()?)
+        last(&self.log, prefix)
     }
+}
+
+/// last returns the last record in `log` with this prefix.
+fn last(log: &sled::Tree, prefix: u8) -> Result<Option<(sled::IVec, sled::IVec)>, StoreError> {
+    Ok(log.range([prefix]..[prefix + 1]).next_back().transpose()?)
+}
+
+/// Stored hashes between two progress lines of the long start-up steps.
+const PROGRESS_EVERY: u64 = 4_000_000;
+
+/// move_hashes_out_of_sled writes the `count` tree hashes a log of an earlier version kept
+/// in sled to a new hash file at `path` (through a temporary file, fsynced, then renamed),
+/// and returns it open. A new log gets an empty file.
+fn move_hashes_out_of_sled(log: &sled::Tree, path: &Path, count: u64) -> Result<File, StoreError> {
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    let file = File::create(&tmp)?;
+    let mut out = BufWriter::with_capacity(1 << 20, &file);
+    if count > 0 {
+        tracing::info!(
+            count,
+            "moving the tree hashes out of sled into {}",
+            path.display()
+        );
+    }
+    let mut next = 0u64;
+    for kv in log.range(key(HASH, 0)..key(HASH, count)) {
+        let (k, v) = kv?;
+        let index = number(&k)?;
+        if index != next {
+            return Err(StoreError::Corrupt(format!(
+                "stored hash {next} is missing from a log of {count} stored hashes"
+            )));
+        }
+        let hash = to_hash(&v, index).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.write_all(&hash.0)?;
+        next += 1;
+        if next % PROGRESS_EVERY == 0 {
+            tracing::info!("moved {next} of {count} tree hashes");
+        }
+    }
+    if next != count {
+        return Err(StoreError::Corrupt(format!(
+            "stored hash {next} is missing from a log of {count} stored hashes"
+        )));
+    }
+    out.flush()?;
+    drop(out);
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(OpenOptions::new().read(true).write(true).open(path)?)
+}
+
+/// remove_sled_hashes deletes tree hashes left in sled by an earlier version, once the hash
+/// file holds them. It runs at every open, so a removal cut short is finished next time.
+fn remove_sled_hashes(db: &sled::Db, log: &sled::Tree) -> Result<(), StoreError> {
+    if log.range([HASH]..[HASH + 1]).next().is_none() {
+        return Ok(());
+    }
+    tracing::info!("removing the tree hashes the hash file now holds from sled");
+    let mut removed = 0u64;
+    loop {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in log.range([HASH]..[HASH + 1]).take(100_000) {
+            batch.remove(kv?.0);
+            n += 1;
+        }
+        if n == 0 {
+            break;
+        }
+        log.apply_batch(batch)?;
+        removed += n;
+        if removed % PROGRESS_EVERY == 0 {
+            tracing::info!("removed {removed} tree hashes from sled");
+        }
+    }
+    db.flush()?;
+    tracing::info!(removed, "removed the tree hashes from sled");
+    Ok(())
+}
+
+/// check_hashes reads the hash file of a log of `size` leaves from the start and checks that
+/// each stored hash above the leaves is the hash of its two children, as appending the
+/// stored leaf hashes one by one recomputes them. It returns the hashes from
+/// [`UPPER_LEVEL`] up, for memory.
+fn check_hashes(file: &File, size: u64, path: &Path) -> Result<UpperHashes, StoreError> {
+    let count = stored_hash_count(size);
+    let len = file.metadata()?.len();
+    if len < count * HASH_LEN {
+        return Err(StoreError::Corrupt(format!(
+            "{} holds {} tree hashes, but the log's {size} entries need {count}",
+            path.display(),
+            len / HASH_LEN
+        )));
+    }
+    let started = std::time::Instant::now();
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut next = || -> Result<Hash, StoreError> {
+        let mut bytes = [0u8; HASH_LEN as usize];
+        reader.read_exact(&mut bytes)?;
+        Ok(Hash(bytes))
+    };
+    let mut frontier = Frontier::new();
+    let mut upper = UpperHashes::default();
+    let mut at = 0u64;
+    for n in 0..size {
+        let written = frontier.append(next()?);
+        at += 1;
+        for (level, &(index, want)) in written.iter().enumerate().skip(1) {
+            let stored = next()?;
+            if index != at || stored != want {
+                return Err(StoreError::Corrupt(format!(
+                    "stored tree hash {at} in {} is not the hash of its two children",
+                    path.display()
+                )));
+            }
+            at += 1;
+            upper.add(level as u8, n >> level, stored);
+        }
+        if at / PROGRESS_EVERY != (at - written.len() as u64) / PROGRESS_EVERY {
+            tracing::info!("checked {at} of {count} tree hashes");
+        }
+    }
+    debug_assert_eq!(at, count);
+    if size > 0 {
+        tracing::info!(
+            count,
+            seconds = started.elapsed().as_secs_f64(),
+            "checked the tree hashes"
+        );
+    }
+    Ok(upper)
 }
 
 impl HashReader for SledStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
-        let mut hashes = Vec::with_capacity(indexes.len());
-        // (position in `hashes`, stored hash index, level, n) of each hash not in memory.
-        let mut missed = Vec::new();
-        {
-            let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
-            let lazy = self.lazy.read().unwrap_or_else(|e| e.into_inner());
-            for &i in indexes {
-                let (level, n) = split_stored_hash_index(i);
-                let held = upper.get(level, n).or_else(|| lazy.get(level, n));
-                if held.is_none() {
-                    missed.push((hashes.len(), i, level, n));
-                }
-                hashes.push(held.unwrap_or_default());
-            }
-        }
-        if missed.is_empty() {
-            return Ok(hashes);
-        }
-        for &(at, i, _, _) in &missed {
-            hashes[at] = match self.log.get(key(HASH, i)) {
-                Ok(Some(bytes)) => to_hash(&bytes, i)?,
-                Ok(None) => return Err(TreeError::MissingHash(i)),
-                Err(e) => return Err(TreeError::Storage(e.to_string())),
-            };
-        }
-        if missed
+        let count = self.hash_count.load(Ordering::Acquire);
+        let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
+        indexes
             .iter()
-            .any(|&(_, _, level, n)| LazyHashes::place(level, n).is_some())
-        {
-            let mut lazy = self.lazy.write().unwrap_or_else(|e| e.into_inner());
-            for &(at, _, level, n) in &missed {
-                lazy.put(level, n, hashes[at]);
-            }
-        }
-        Ok(hashes)
+            .map(|&i| {
+                if i >= count {
+                    return Err(TreeError::MissingHash(i));
+                }
+                let (level, n) = split_stored_hash_index(i);
+                if let Some(hash) = upper.get(level, n) {
+                    return Ok(hash);
+                }
+                let mut bytes = [0u8; HASH_LEN as usize];
+                self.hashes
+                    .read_exact_at(&mut bytes, i * HASH_LEN)
+                    .map_err(|e| TreeError::Storage(format!("reading stored hash {i}: {e}")))?;
+                Ok(Hash(bytes))
+            })
+            .collect()
     }
 }
 
@@ -409,6 +458,22 @@ impl Store for SledStore {
                 size,
             });
         }
+        // The batch's tree hashes are the next ones, in order: write them after the last, and
+        // make them durable before sled can make the batch's entries durable.
+        let first = stored_hash_count(batch.start);
+        let end = stored_hash_count(batch.start + batch.leaves.len() as u64);
+        if !batch.hashes.iter().map(|(index, _)| *index).eq(first..end) {
+            return Err(StoreError::Corrupt(format!(
+                "a batch of entries {}..{} must carry stored hashes {first}..{end} in order",
+                batch.start,
+                batch.start + batch.leaves.len() as u64
+            )));
+        }
+        if !batch.hashes.is_empty() {
+            let bytes: Vec<u8> = batch.hashes.iter().flat_map(|(_, h)| h.0).collect();
+            self.hashes.write_all_at(&bytes, first * HASH_LEN)?;
+            self.hashes.sync_data()?;
+        }
         let mut writes = sled::Batch::default();
         for (i, leaf) in batch.leaves.iter().enumerate() {
             let index = batch.start + i as u64;
@@ -416,16 +481,15 @@ impl Store for SledStore {
             writes.insert(&key(OPENING, index), batch.openings[i].as_slice());
             writes.insert(request_key(&batch.request_keys[i]), &be(index));
         }
-        for (index, hash) in &batch.hashes {
-            writes.insert(&key(HASH, *index), &hash.0);
-        }
         writes.insert(
             &key(CHECKPOINT, batch.checkpoint_size),
             batch.checkpoint.as_slice(),
         );
         // Atomic: after a crash the batch is wholly visible or not at all.
         self.log.apply_batch(writes)?;
-        // The in-memory upper hashes follow what sled shows, flushed or not, as reads do.
+        // The hashes readers may read, and the in-memory upper ones, follow what sled shows,
+        // flushed or not, as reads do.
+        self.hash_count.store(end, Ordering::Release);
         {
             let mut upper = self.upper.write().unwrap_or_else(|e| e.into_inner());
             for (index, hash) in &batch.hashes {
@@ -437,16 +501,13 @@ impl Store for SledStore {
         // write. Once a write to disk has failed, sled fails every later write, and so every
         // read that meets an overfull node: on a full disk, proofs would fail until a restart.
         // Reading every key this batch touched, while writes work, does those splits before
-        // the flush (and with it), so that reads keep working if the flush fails. Entry,
-        // opening and hash keys only grow, so their last keys are enough; request keys land
-        // anywhere, so each is read.
+        // the flush (and with it), so that reads keep working if the flush fails. Entry and
+        // opening keys only grow, so their last keys are enough; request keys land anywhere,
+        // so each is read.
         if let Some(last) = batch.leaves.len().checked_sub(1) {
             let index = batch.start + last as u64;
             self.log.get(key(LEAF, index))?;
             self.log.get(key(OPENING, index))?;
-        }
-        if let Some(last) = batch.hashes.iter().map(|(i, _)| *i).max() {
-            self.log.get(key(HASH, last))?;
         }
         for request in &batch.request_keys {
             self.log.get(request_key(request))?;
@@ -680,56 +741,40 @@ mod tests {
     }
 
     #[test]
-    fn lazy_hashes_hold_only_their_levels_and_what_was_put() {
-        let mut lazy = LazyHashes::default();
-        let hash = |b: u8| Hash([b; 32]);
-        for (level, n) in [(4, 0), (4, 255), (4, 256), (7, 1_000_000), (5, 77)] {
-            assert_eq!(lazy.get(level, n), None);
-            lazy.put(level, n, hash(level ^ n as u8));
-            assert_eq!(lazy.get(level, n), Some(hash(level ^ n as u8)));
-        }
-        // Neighbours in the same chunk, and the same position on another level, stay empty.
-        assert_eq!(lazy.get(4, 1), None);
-        assert_eq!(lazy.get(4, 254), None);
-        assert_eq!(lazy.get(5, 0), None);
-        assert_eq!(lazy.get(7, 999_999), None);
-        // Levels below LAZY_LEVEL and from UPPER_LEVEL up are not this cache's.
-        lazy.put(3, 0, hash(1));
-        lazy.put(UPPER_LEVEL, 0, hash(1));
-        assert_eq!(lazy.get(3, 0), None);
-        assert_eq!(lazy.get(UPPER_LEVEL, 0), None);
-        assert_eq!(lazy.held(), 5);
-    }
-
-    #[test]
     fn sled_reads_every_hash_the_same_from_memory_and_from_disk() {
         let dir = tempfile::tempdir().unwrap();
         let memory = MemoryStore::default();
         let mut frontier = Frontier::new();
         let mut copy = Frontier::new();
         let size = 5_000;
-        {
+        let all: Vec<u64> = (0..stored_hash_count(size)).collect();
+        let want = {
             let sled = SledStore::open(dir.path()).unwrap();
             // Batches of odd sizes, so level-8 and higher hashes land mid-batch.
             commit_leaves(&sled, &mut frontier, size, 37);
             commit_leaves(&memory, &mut copy, size, 512);
-            let all: Vec<u64> = (0..stored_hash_count(size)).collect();
             let want = memory.read_hashes(&all).unwrap();
             assert_eq!(sled.read_hashes(&all).unwrap(), want);
             let upper = sled.upper.read().unwrap();
             // 5,000 leaves: 19 hashes at level 8, 9 at level 9, 4, 2, 1 above.
             let counts: Vec<usize> = upper.levels.iter().map(Vec::len).collect();
             assert_eq!(counts, [19, 9, 4, 2, 1]);
-            // Reading every hash met every one at levels 4 to 7: 312 + 156 + 78 + 39.
-            assert_eq!(sled.lazy.read().unwrap().held(), 585);
-            // And read again from memory, they are still the same.
-            assert_eq!(sled.read_hashes(&all).unwrap(), want);
-        }
-        // Reopened, the upper hashes come from disk, the lazy ones start empty, and proofs
-        // still match.
+            // Nothing past the tree is read, even where the file might hold bytes.
+            let past = stored_hash_count(size);
+            assert!(matches!(
+                sled.read_hashes(&[past]),
+                Err(TreeError::MissingHash(i)) if i == past
+            ));
+            want
+        };
+        // The hashes are in the file, 32 bytes each, and not in sled.
+        let file = std::fs::read(dir.path().join(HASH_FILE)).unwrap();
+        assert_eq!(file.len() as u64, stored_hash_count(size) * 32);
         let sled = SledStore::open(dir.path()).unwrap();
+        assert!(sled.log.range([HASH]..[HASH + 1]).next().is_none());
+        // Reopened, the upper hashes come from the file, and proofs still match.
         assert_eq!(sled.upper.read().unwrap().levels.len(), 5);
-        assert_eq!(sled.lazy.read().unwrap().held(), 0);
+        assert_eq!(sled.read_hashes(&all).unwrap(), want);
         for index in [0, 1, 255, 256, 4095, 4096, 4999] {
             for tree in [index + 1, 4096, size] {
                 if index < tree {
@@ -740,22 +785,106 @@ mod tests {
                 }
             }
         }
-        // The proofs met some level 4 to 7 hashes; each twice, the second time from memory.
-        let held = sled.lazy.read().unwrap().held();
-        assert!(held > 0);
-        for index in [0, 255, 4999] {
-            assert_eq!(
-                inclusion_proof(index, size, &sled).unwrap(),
-                inclusion_proof(index, size, &memory).unwrap(),
-            );
+    }
+
+    /// reopen_with_file opens the store in `dir` after `change` rewrote its hash file.
+    fn reopen_with_file(dir: &Path, change: impl FnOnce(&mut Vec<u8>)) -> Result<(), String> {
+        let path = dir.join(HASH_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        change(&mut bytes);
+        std::fs::write(&path, bytes).unwrap();
+        SledStore::open(dir).map(drop).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_changed_or_short_hash_file_is_refused_and_an_unfinished_tail_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 1_000;
+        {
+            let sled = SledStore::open(dir.path()).unwrap();
+            commit_leaves(&sled, &mut Frontier::new(), size, 100);
         }
-        assert_eq!(sled.lazy.read().unwrap().held(), held);
-        // A missing upper hash is refused at open, not served wrongly later.
-        let missing = stored_hash_index(UPPER_LEVEL, 3);
-        sled.log.remove(key(HASH, missing)).unwrap();
-        sled.db.flush().unwrap();
+        let count = stored_hash_count(size) as usize;
+        // Bytes past the log's hashes are an unfinished commit's: opened as before.
+        reopen_with_file(dir.path(), |b| b.extend_from_slice(&[7; 100])).unwrap();
+        // Each flipped bit of a hash with a parent is refused, at every level.
+        for index in [0, 1, 2, 500, count - 30] {
+            let err = reopen_with_file(dir.path(), |b| b[index * 32 + 5] ^= 1).unwrap_err();
+            assert!(
+                err.contains("not the hash of its two children"),
+                "{index}: {err}"
+            );
+            reopen_with_file(dir.path(), |b| b[index * 32 + 5] ^= 1).unwrap();
+        }
+        // A file that lost hashes the log needs is refused.
+        let err = reopen_with_file(dir.path(), |b| b.truncate(count * 32 - 32)).unwrap_err();
+        assert!(err.contains(&format!("need {count}")), "{err}");
+    }
+
+    #[test]
+    fn hashes_kept_in_sled_by_an_earlier_version_move_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = MemoryStore::default();
+        let size = 3_000;
+        commit_leaves(&memory, &mut Frontier::new(), size, 256);
+        let all: Vec<u64> = (0..stored_hash_count(size)).collect();
+        let want = memory.read_hashes(&all).unwrap();
+        {
+            // Write the log as the earlier version did: every record in sled, no hash file.
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let log = db.open_tree("log").unwrap();
+            let state = memory.state();
+            for (i, leaf) in state.leaves.iter().enumerate() {
+                log.insert(key(LEAF, i as u64), leaf.as_slice()).unwrap();
+            }
+            for (i, hash) in &state.hashes {
+                log.insert(key(HASH, *i), &hash.0).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let sled = SledStore::open(dir.path()).unwrap();
+        assert_eq!(sled.read_hashes(&all).unwrap(), want);
+        assert!(sled.log.range([HASH]..[HASH + 1]).next().is_none());
+        assert!(!dir.path().join(format!("{HASH_FILE}.tmp")).exists());
         drop(sled);
+        // A hash missing from such a log is refused, not moved.
+        std::fs::remove_dir_all(dir.path()).unwrap();
+        {
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let log = db.open_tree("log").unwrap();
+            log.insert(key(LEAF, 0), b"leaf 0".as_slice()).unwrap();
+            log.insert(key(LEAF, 1), b"leaf 1".as_slice()).unwrap();
+            log.insert(key(HASH, 0), &want[0].0).unwrap();
+            log.insert(key(HASH, 2), &want[2].0).unwrap();
+            db.flush().unwrap();
+        }
         let err = SledStore::open(dir.path()).err().expect("refused");
-        assert!(err.to_string().contains("missing"), "{err}");
+        assert!(
+            err.to_string().contains("stored hash 1 is missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_batch_must_carry_the_next_hashes_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let sled = SledStore::open(dir.path()).unwrap();
+        let mut frontier = Frontier::new();
+        commit_leaves(&sled, &mut frontier, 3, 3);
+        let leaf = b"leaf 3".to_vec();
+        let mut hashes = frontier.clone().append(crate::merkle::record_hash(&leaf));
+        hashes.reverse();
+        let batch = Batch {
+            start: 3,
+            leaves: vec![leaf],
+            openings: vec![b"{}".to_vec()],
+            request_keys: vec![b"req-3".to_vec()],
+            hashes,
+            checkpoint_size: 4,
+            checkpoint: b"checkpoint 4".to_vec(),
+        };
+        let err = sled.commit(&batch).unwrap_err();
+        assert!(err.to_string().contains("in order"), "{err}");
+        assert_eq!(sled.size().unwrap(), 3);
     }
 }

@@ -108,16 +108,6 @@ fn from_be(bytes: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(array))
 }
 
-fn to_hash(bytes: &[u8], index: u64) -> Result<Hash, TreeError> {
-    let array: [u8; 32] = bytes.try_into().map_err(|_| {
-        TreeError::Storage(format!(
-            "stored hash {index} is {} bytes, not 32",
-            bytes.len()
-        ))
-    })?;
-    Ok(Hash(array))
-}
-
 /// SledStore keeps the log's records in one sled tree, `log`, whose keys start with a byte
 /// that says what kind of record follows, and its tree hashes in a file beside sled's:
 ///
@@ -140,11 +130,12 @@ fn to_hash(bytes: &[u8], index: u64) -> Result<Hash, TreeError> {
 /// two children (the sequencer then checks the root against the signed checkpoint), so a
 /// changed hash is refused rather than served. A flat file keeps the tree's 64 bytes of
 /// hashes per entry dense on disk and in the page cache, where sled spread them over nodes
-/// of a few dozen keys, one disk read per node (docs/benchmarks.md). Logs written before
-/// kept them in sled under prefix `H`; the first open copies them to the file, and they stay
-/// in sled, never read again: removing 20 million keys from sled 0.34 ran at about 20,000
-/// per second and its memory grew past 16 GB (docs/benchmarks.md), so a moved log keeps
-/// the memory and disk they cost, and only logs begun with this layout are without them.
+/// of at most 16 keys, one disk read per node (docs/benchmarks.md). When the file is
+/// missing, open computes it from the entries: for a new log, for a log whose file was lost
+/// or removed, and for a log of an earlier version, which kept the hashes in sled under
+/// prefix `H`. Those records stay in sled, never read again: removing 20 million keys from
+/// sled 0.34 at start-up took minutes per million or many GB of memory (docs/benchmarks.md),
+/// so only logs begun with this layout are without their memory and disk cost.
 pub struct SledStore {
     /// The database, for flushing.
     db: sled::Db,
@@ -206,7 +197,9 @@ impl UpperHashes {
 
 /// Key prefixes; see [`SledStore`].
 const LEAF: u8 = b'L';
-/// Tree hashes of logs written before [`HASH_FILE`]: copied to it at open, then unused.
+/// Tree hashes of logs written before [`HASH_FILE`]: no longer read or written; tests
+/// write them to make a log of that layout.
+#[cfg(test)]
 const HASH: u8 = b'H';
 const OPENING: u8 = b'O';
 const REQUEST: u8 = b'R';
@@ -272,7 +265,7 @@ impl SledStore {
         let hashes = match OpenOptions::new().read(true).write(true).open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                move_hashes_out_of_sled(&log, &path, count)?
+                rebuild_hashes(&log, &path, size)?
             }
             Err(e) => return Err(StoreError::Io(format!("opening {}: {e}", path.display()))),
         };
@@ -297,52 +290,70 @@ fn last(log: &sled::Tree, prefix: u8) -> Result<Option<(sled::IVec, sled::IVec)>
     Ok(log.range([prefix]..[prefix + 1]).next_back().transpose()?)
 }
 
-/// Stored hashes between two progress lines of the long start-up steps.
+/// Stored hashes between two progress lines of the check at open.
 const PROGRESS_EVERY: u64 = 4_000_000;
 
-/// move_hashes_out_of_sled writes the `count` tree hashes a log of an earlier version kept
-/// in sled to a new hash file at `path` (through a temporary file, fsynced, then renamed),
-/// and returns it open. A new log gets an empty file.
-fn move_hashes_out_of_sled(log: &sled::Tree, path: &Path, count: u64) -> Result<File, StoreError> {
+/// Entries between two progress lines of a rebuild of the hash file.
+const PROGRESS_ENTRIES: u64 = 1_000_000;
+
+/// rebuild_hashes writes the hash file of a log of `size` leaves from its leaves: a new
+/// log's (empty), a log of an earlier version's (which kept the hashes in sled), or a log
+/// whose file was lost. It writes a temporary file, fsyncs it and renames it into place,
+/// and returns it open. The result is checked like any other file, and its root against
+/// the signed checkpoint, so a leaf that was changed is refused at start-up.
+fn rebuild_hashes(log: &sled::Tree, path: &Path, size: u64) -> Result<File, StoreError> {
+    let io =
+        |what: &str, e: std::io::Error| StoreError::Io(format!("{what} {}: {e}", path.display()));
     let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    let file = File::create(&tmp)?;
+    let file = File::create(&tmp).map_err(|e| io("creating a temporary file for", e))?;
     let mut out = BufWriter::with_capacity(1 << 20, &file);
-    if count > 0 {
+    if size > 0 {
         tracing::info!(
-            count,
-            "moving the tree hashes out of sled into {}",
+            entries = size,
+            "{} is missing: computing the tree hashes from the entries",
             path.display()
         );
     }
-    let mut next = 0u64;
-    for kv in log.range(key(HASH, 0)..key(HASH, count)) {
-        let (k, v) = kv?;
+    let mut frontier = Frontier::new();
+    for kv in log.range(key(LEAF, 0)..key(LEAF, size)) {
+        let (k, leaf) = kv?;
         let index = number(&k)?;
-        if index != next {
+        if index != frontier.size() {
             return Err(StoreError::Corrupt(format!(
-                "stored hash {next} is missing from a log of {count} stored hashes"
+                "entry {} is missing from a log of {size} entries",
+                frontier.size()
             )));
         }
-        let hash = to_hash(&v, index).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        out.write_all(&hash.0)?;
-        next += 1;
-        if next % PROGRESS_EVERY == 0 {
-            tracing::info!("moved {next} of {count} tree hashes");
+        for (_, hash) in frontier.append(crate::merkle::record_hash(&leaf)) {
+            out.write_all(&hash.0).map_err(|e| io("writing", e))?;
+        }
+        if frontier.size() % PROGRESS_ENTRIES == 0 {
+            tracing::info!(
+                "computed the tree hashes of {} of {size} entries",
+                frontier.size()
+            );
         }
     }
-    if next != count {
+    if frontier.size() != size {
         return Err(StoreError::Corrupt(format!(
-            "stored hash {next} is missing from a log of {count} stored hashes"
+            "entry {} is missing from a log of {size} entries",
+            frontier.size()
         )));
     }
-    out.flush()?;
+    out.flush().map_err(|e| io("writing", e))?;
     drop(out);
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    file.sync_all().map_err(|e| io("syncing", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io("renaming the temporary file to", e))?;
     if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("syncing the directory of", e))?;
     }
-    Ok(OpenOptions::new().read(true).write(true).open(path)?)
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io("opening", e))
 }
 
 /// check_hashes reads the hash file of a log of `size` leaves from the start and checks that
@@ -354,7 +365,9 @@ fn check_hashes(file: &File, size: u64, path: &Path) -> Result<UpperHashes, Stor
     let len = file.metadata()?.len();
     if len < count * HASH_LEN {
         return Err(StoreError::Corrupt(format!(
-            "{} holds {} tree hashes, but the log's {size} entries need {count}",
+            "{} holds {} tree hashes, but the log's {size} entries need {count} (if an \
+             earlier Huella version wrote to this log since, remove the file: the next start \
+             computes it again from the entries)",
             path.display(),
             len / HASH_LEN
         )));
@@ -376,7 +389,9 @@ fn check_hashes(file: &File, size: u64, path: &Path) -> Result<UpperHashes, Stor
             let stored = next()?;
             if index != at || stored != want {
                 return Err(StoreError::Corrupt(format!(
-                    "stored tree hash {at} in {} is not the hash of its two children",
+                    "stored tree hash {at} in {} is not the hash of its two children (a \
+                     damaged file can be removed: the next start computes it again from the \
+                     entries)",
                     path.display()
                 )));
             }
@@ -401,22 +416,33 @@ fn check_hashes(file: &File, size: u64, path: &Path) -> Result<UpperHashes, Stor
 impl HashReader for SledStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
         let count = self.hash_count.load(Ordering::Acquire);
-        let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(&i) = indexes.iter().find(|&&i| i >= count) {
+            return Err(TreeError::MissingHash(i));
+        }
+        // Take what memory holds, then read the rest from the file without holding the lock,
+        // so that a slow read never keeps a commit waiting.
+        let held: Vec<Option<Hash>> = {
+            let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
+            indexes
+                .iter()
+                .map(|&i| {
+                    let (level, n) = split_stored_hash_index(i);
+                    upper.get(level, n)
+                })
+                .collect()
+        };
         indexes
             .iter()
-            .map(|&i| {
-                if i >= count {
-                    return Err(TreeError::MissingHash(i));
+            .zip(held)
+            .map(|(&i, held)| match held {
+                Some(hash) => Ok(hash),
+                None => {
+                    let mut bytes = [0u8; HASH_LEN as usize];
+                    self.hashes
+                        .read_exact_at(&mut bytes, i * HASH_LEN)
+                        .map_err(|e| TreeError::Storage(format!("reading stored hash {i}: {e}")))?;
+                    Ok(Hash(bytes))
                 }
-                let (level, n) = split_stored_hash_index(i);
-                if let Some(hash) = upper.get(level, n) {
-                    return Ok(hash);
-                }
-                let mut bytes = [0u8; HASH_LEN as usize];
-                self.hashes
-                    .read_exact_at(&mut bytes, i * HASH_LEN)
-                    .map_err(|e| TreeError::Storage(format!("reading stored hash {i}: {e}")))?;
-                Ok(Hash(bytes))
             })
             .collect()
     }
@@ -683,6 +709,23 @@ mod tests {
     use super::*;
     use crate::merkle::{Frontier, inclusion_proof};
 
+    /// reopen opens the store in `dir`, waiting up to 5 s for the lock on it: sled's
+    /// threads let go of the database a moment after the store that used it is dropped.
+    fn reopen(dir: &Path) -> Result<SledStore, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match SledStore::open(dir) {
+                Err(StoreError::Io(e))
+                    if e.contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// commit_leaves appends `count` leaves in batches of `per_batch`, adding their hashes
     /// to `frontier`.
     fn commit_leaves(store: &dyn Store, frontier: &mut Frontier, count: u64, per_batch: u64) {
@@ -722,7 +765,7 @@ mod tests {
         let size = 5_000;
         let all: Vec<u64> = (0..stored_hash_count(size)).collect();
         let want = {
-            let sled = SledStore::open(dir.path()).unwrap();
+            let sled = reopen(dir.path()).unwrap();
             // Batches of odd sizes, so level-8 and higher hashes land mid-batch.
             commit_leaves(&sled, &mut frontier, size, 37);
             commit_leaves(&memory, &mut copy, size, 512);
@@ -743,7 +786,7 @@ mod tests {
         // The hashes are in the file, 32 bytes each, and not in sled.
         let file = std::fs::read(dir.path().join(HASH_FILE)).unwrap();
         assert_eq!(file.len() as u64, stored_hash_count(size) * 32);
-        let sled = SledStore::open(dir.path()).unwrap();
+        let sled = reopen(dir.path()).unwrap();
         assert!(sled.log.range([HASH]..[HASH + 1]).next().is_none());
         // Reopened, the upper hashes come from the file, and proofs still match.
         assert_eq!(sled.upper.read().unwrap().levels.len(), 5);
@@ -766,7 +809,7 @@ mod tests {
         let mut bytes = std::fs::read(&path).unwrap();
         change(&mut bytes);
         std::fs::write(&path, bytes).unwrap();
-        SledStore::open(dir).map(drop).map_err(|e| e.to_string())
+        reopen(dir).map(drop).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -774,13 +817,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let size = 1_000;
         {
-            let sled = SledStore::open(dir.path()).unwrap();
+            let sled = reopen(dir.path()).unwrap();
             commit_leaves(&sled, &mut Frontier::new(), size, 100);
         }
         let count = stored_hash_count(size) as usize;
         // Bytes past the log's hashes are an unfinished commit's: opened as before.
         reopen_with_file(dir.path(), |b| b.extend_from_slice(&[7; 100])).unwrap();
-        // Each flipped bit of a hash with a parent is refused, at every level.
+        // A flipped bit in a hash with a parent is refused: leaf hashes and hashes above.
         for index in [0, 1, 2, 500, count - 30] {
             let err = reopen_with_file(dir.path(), |b| b[index * 32 + 5] ^= 1).unwrap_err();
             assert!(
@@ -795,7 +838,33 @@ mod tests {
     }
 
     #[test]
-    fn hashes_kept_in_sled_by_an_earlier_version_move_to_the_file() {
+    fn a_missing_hash_file_is_computed_from_the_entries() {
+        for size in [0, 1, 2, 3, 256, 257, 1_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let memory = MemoryStore::default();
+            commit_leaves(&memory, &mut Frontier::new(), size, 100);
+            let all: Vec<u64> = (0..stored_hash_count(size)).collect();
+            let want = memory.read_hashes(&all).unwrap();
+            {
+                let sled = reopen(dir.path()).unwrap();
+                commit_leaves(&sled, &mut Frontier::new(), size, 100);
+            }
+            // Lost, and a stale temporary file left by a rebuild cut short.
+            let path = dir.path().join(HASH_FILE);
+            std::fs::remove_file(&path).unwrap();
+            std::fs::write(format!("{}.tmp", path.display()), [9; 100]).unwrap();
+            let sled = reopen(dir.path()).unwrap();
+            assert_eq!(sled.read_hashes(&all).unwrap(), want, "size {size}");
+            assert!(!dir.path().join(format!("{HASH_FILE}.tmp")).exists());
+            drop(sled);
+            // And it reopens, checked, as written.
+            let sled = reopen(dir.path()).unwrap();
+            assert_eq!(sled.read_hashes(&all).unwrap(), want, "size {size}");
+        }
+    }
+
+    #[test]
+    fn a_log_of_the_earlier_layout_gets_its_hash_file() {
         let dir = tempfile::tempdir().unwrap();
         let memory = MemoryStore::default();
         let size = 3_000;
@@ -815,34 +884,28 @@ mod tests {
             }
             db.flush().unwrap();
         }
-        let sled = SledStore::open(dir.path()).unwrap();
+        let sled = reopen(dir.path()).unwrap();
         assert_eq!(sled.read_hashes(&all).unwrap(), want);
-        assert!(!dir.path().join(format!("{HASH_FILE}.tmp")).exists());
         let file = std::fs::read(dir.path().join(HASH_FILE)).unwrap();
         assert_eq!(file.len(), all.len() * 32);
         drop(sled);
-        // A hash missing from such a log is refused, not moved.
+        // An entry missing from such a log is refused, not hashed around.
         std::fs::remove_dir_all(dir.path()).unwrap();
         {
             let db = sled::Config::new().path(dir.path()).open().unwrap();
             let log = db.open_tree("log").unwrap();
             log.insert(key(LEAF, 0), b"leaf 0".as_slice()).unwrap();
-            log.insert(key(LEAF, 1), b"leaf 1".as_slice()).unwrap();
-            log.insert(key(HASH, 0), &want[0].0).unwrap();
-            log.insert(key(HASH, 2), &want[2].0).unwrap();
+            log.insert(key(LEAF, 2), b"leaf 2".as_slice()).unwrap();
             db.flush().unwrap();
         }
-        let err = SledStore::open(dir.path()).err().expect("refused");
-        assert!(
-            err.to_string().contains("stored hash 1 is missing"),
-            "{err}"
-        );
+        let err = reopen(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains("entry 1 is missing"), "{err}");
     }
 
     #[test]
     fn a_batch_must_carry_the_next_hashes_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let sled = SledStore::open(dir.path()).unwrap();
+        let sled = reopen(dir.path()).unwrap();
         let mut frontier = Frontier::new();
         commit_leaves(&sled, &mut frontier, 3, 3);
         let leaf = b"leaf 3".to_vec();

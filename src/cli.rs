@@ -220,8 +220,9 @@ pub struct LogArgs {
     /// The log's origin (its key name), used when the log key is first created.
     #[arg(long)]
     pub origin: Option<String>,
-    /// Memory for the store's page cache, in MiB. More serves random proofs on a large log
-    /// faster, at the cost of resident memory (see docs/benchmarks.md).
+    /// Memory for sled's page cache, in MiB: entries, openings and request ids. More serves
+    /// reads of a large log faster, at the cost of resident memory; proofs read the tree
+    /// hashes from their own file (see docs/benchmarks.md).
     #[arg(long, value_name = "MIB", default_value_t = crate::store::SLED_CACHE_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub cache_mb: u64,
     /// How old an access may be when submitted, in seconds.

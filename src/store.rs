@@ -225,7 +225,7 @@ fn request_key(request: &[u8]) -> Vec<u8> {
 }
 
 /// Memory sled may use for its page cache by default; kept small so the server's memory
-/// stays low. A larger cache serves random proofs on a large log faster (docs/benchmarks.md).
+/// stays low. Proofs do not need it: the tree hashes are in [`HASH_FILE`].
 pub const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Trees of the earlier layout (one per kind of record), which this version does not read.

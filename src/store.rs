@@ -122,8 +122,7 @@ fn from_be(bytes: &[u8]) -> Result<u64, StoreError> {
 /// transactions, which five trees needed, cost more CPU than the writes themselves.
 ///
 /// The tree hashes are in [`HASH_FILE`]: stored hash `i` (see
-/// [`crate::merkle::stored_hash_index`]) is the
-/// 32 bytes at offset 32 × `i`. They are written once, in order, and the file is fsynced
+/// [`crate::merkle::stored_hash_index`]) is the 32 bytes at offset 32 × `i`. They are written once, in order, and the file is fsynced
 /// before the sled batch that needs them is applied, so every hash of the `size()` leaves
 /// sled holds is on disk; bytes past them are an unfinished commit's, never read, and the
 /// next commit writes over them. Each open checks that every stored hash is the hash of its
@@ -256,10 +255,7 @@ impl SledStore {
             }
         }
         let log = db.open_tree("log")?;
-        let size = match last(&log, LEAF)? {
-            None => 0,
-            Some((k, _)) => number(&k)? + 1,
-        };
+        let size = stored_size(&log)?;
         let count = stored_hash_count(size);
         let path = dir.join(HASH_FILE);
         let hashes = match OpenOptions::new().read(true).write(true).open(&path) {
@@ -278,10 +274,13 @@ impl SledStore {
             upper: RwLock::new(upper),
         })
     }
+}
 
-    /// last returns the last record with this prefix.
-    fn last(&self, prefix: u8) -> Result<Option<(sled::IVec, sled::IVec)>, StoreError> {
-        last(&self.log, prefix)
+/// stored_size is the number of entries in `log`: one past the last entry's index.
+fn stored_size(log: &sled::Tree) -> Result<u64, StoreError> {
+    match last(log, LEAF)? {
+        None => Ok(0),
+        Some((k, _)) => Ok(number(&k)? + 1),
     }
 }
 
@@ -518,10 +517,7 @@ impl Store for SledStore {
     }
 
     fn size(&self) -> Result<u64, StoreError> {
-        match self.last(LEAF)? {
-            None => Ok(0),
-            Some((k, _)) => Ok(number(&k)? + 1),
-        }
+        stored_size(&self.log)
     }
 
     fn leaves(&self, start: u64, limit: u64) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -551,7 +547,7 @@ impl Store for SledStore {
     }
 
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        match self.last(CHECKPOINT)? {
+        match last(&self.log, CHECKPOINT)? {
             None => Ok(None),
             Some((k, v)) => Ok(Some((number(&k)?, v.to_vec()))),
         }

@@ -10,12 +10,12 @@ use std::sync::OnceLock;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ed25519_dalek::{Signature, VerifyingKey};
-use huella::canonical;
 use huella::demo::{Agency, fixed_agencies, sealed_sample};
-use huella::entry::Entry;
-use huella::event::Submission;
-use huella::merkle::{self, Frontier, Hash};
-use huella::text::{Count, Timestamp};
+use huella_core::canonical;
+use huella_core::entry::Entry;
+use huella_core::event::Submission;
+use huella_core::merkle::{self, Frontier, Hash};
+use huella_core::values::{Count, Timestamp};
 
 /// Leaves in the tree the proof benchmarks read.
 const TREE_SIZE: u64 = 1_000_000;
@@ -36,7 +36,7 @@ fn data(count: u64) -> Data {
     let submissions: Vec<Submission> = (0..count)
         .map(|n| sealed_sample(&agencies, 1, n, &now))
         .collect();
-    let mut prev = huella::entry::GENESIS_PREV;
+    let mut prev = huella_core::entry::GENESIS_PREV;
     let mut entries = Vec::new();
     for (n, s) in submissions.iter().enumerate() {
         // A mid-sized log's index, so the number is as wide as in production.

@@ -4,8 +4,8 @@
 //! it under `valgrind --tool=callgrind` for instruction counts that do not depend on what
 //! else the machine is doing (docs/benchmarks.md).
 
-use huella::merkle::{Frontier, record_hash};
 use huella::store::{Batch, SledStore, Store};
+use huella_core::merkle::{Frontier, record_hash};
 /// cpu is this process's user + system CPU time in seconds, from /proc.
 fn cpu() -> f64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap();

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use crate::commitment::Salt;
-use crate::event::{PlainEvent, Submission};
 use crate::keyfile::{self, KeyFileError};
-use crate::keys::{KeyName, SignerKey};
-use crate::merkle::Hash;
-use crate::registry::{Registry, Submitter};
-use crate::text::{AgencyId, CountryCode, Timestamp};
+use huella_core::commitment::Salt;
+use huella_core::event::{PlainEvent, Submission};
+use huella_core::keys::{KeyName, SignerKey};
+use huella_core::merkle::Hash;
+use huella_core::registry::{Registry, Submitter};
+use huella_core::values::{AgencyId, CountryCode, Timestamp};
 
 /// A demo agency: id, country, key name.
 pub const AGENCIES: [(&str, &str, &str); 4] = [
@@ -156,7 +156,7 @@ const CATEGORIES: [&str; 5] = [
 /// sample_event describes the `n`-th demo access (deterministic in `seed` and `n`): an
 /// agency of one country querying the other's records, at most an hour before `now`.
 /// Returns the requesting agency's position in `agencies` and the event as JSON for
-/// [`crate::event::PlainEvent`].
+/// [`huella_core::event::PlainEvent`].
 pub fn sample_event(
     agencies: &[Agency],
     seed: u64,

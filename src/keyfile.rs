@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::commitment::Salt;
-use crate::keys::{KeyError, KeyName, SignerKey};
+use huella_core::commitment::Salt;
+use huella_core::keys::{KeyError, KeyName, SignerKey};
 
 /// KeyFileError says what is wrong with a key file.
 #[derive(Debug, thiserror::Error)]

@@ -3,10 +3,10 @@
 
 mod common;
 
-use huella::canonical::{to_canonical, to_canonical_sorted};
-use huella::entry::Entry;
-use huella::merkle::Hash;
-use huella::text::{Count, LegalBasis, RequestId, Timestamp};
+use huella_core::canonical::{to_canonical, to_canonical_sorted};
+use huella_core::entry::Entry;
+use huella_core::merkle::Hash;
+use huella_core::values::{Count, LegalBasis, RequestId, Timestamp};
 use proptest::prelude::*;
 
 fn entry(legal_basis: &str, request_id: &str, records: u64, index: u64) -> Entry {
@@ -15,7 +15,7 @@ fn entry(legal_basis: &str, request_id: &str, records: u64, index: u64) -> Entry
     let mut event = signed.event;
     event.legal_basis = LegalBasis::new(legal_basis).unwrap();
     event.request_id = RequestId::new(request_id).unwrap();
-    event.outcome = huella::event::Outcome::Hit;
+    event.outcome = huella_core::event::Outcome::Hit;
     event.records_returned = Count::new(records).unwrap();
     Entry {
         index: Count::new(index).unwrap(),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use common::{TestLog, agencies};
 use huella::http::Limits;
 use huella::keyfile;
-use huella::proof::{Receipt, TlogProof};
 use huella::store::MemoryStore;
+use huella_core::proof::{Receipt, TlogProof};
 
 const BIN: &str = env!("CARGO_BIN_EXE_huella");
 
@@ -158,9 +158,10 @@ fn demo_serves_a_verifiable_log_until_interrupted() {
         base.expect("demo prints its URL"),
         key.expect("demo prints the log key"),
     );
-    let log_key = huella::keys::VerifierKey::parse(&key).unwrap();
+    let log_key = huella_core::keys::VerifierKey::parse(&key).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let note = runtime.block_on(async {
+        huella_verify::client::install_crypto();
         reqwest::get(format!("{base}/checkpoint"))
             .await
             .unwrap()
@@ -168,7 +169,7 @@ fn demo_serves_a_verifiable_log_until_interrupted() {
             .await
             .unwrap()
     });
-    let (checkpoint, _) = huella::checkpoint::open(&note, &log_key).unwrap();
+    let (checkpoint, _) = huella_core::checkpoint::open(&note, &log_key).unwrap();
     assert_eq!(checkpoint.size, 40);
     // The data directory holds the openings and the log key: owner only.
     use std::os::unix::fs::PermissionsExt as _;

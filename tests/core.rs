@@ -5,21 +5,23 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use huella::canonical::{self, FormatError, MAX_SAFE_INTEGER};
-use huella::checkpoint::{Checkpoint, CheckpointError};
-use huella::commitment::{
+use huella_core::canonical::{self, FormatError, MAX_SAFE_INTEGER};
+use huella_core::checkpoint::{Checkpoint, CheckpointError};
+use huella_core::commitment::{
     Commitment, CommitmentError, Field, MAX_VALUE_BYTES, Opening, Salt, commit,
 };
-use huella::entry::{ChainError, Entry, GENESIS_PREV};
-use huella::event::{
+use huella_core::entry::{ChainError, Entry, GENESIS_PREV};
+use huella_core::event::{
     AccessEvent, DataCategory, EventError, EventKind, Openings, Outcome, SignedEvent, Submission,
 };
-use huella::keys::{KeyName, SignerKey, VerifierKey};
-use huella::merkle::{self, Frontier, Hash, ProofError, record_hash};
-use huella::note::NoteError;
-use huella::proof::{ReceiptError, TlogProof};
-use huella::registry::{Registry, RegistryError, Submitter};
-use huella::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
+use huella_core::keys::{KeyName, SignerKey, VerifierKey};
+use huella_core::merkle::{self, Frontier, Hash, ProofError, record_hash};
+use huella_core::note::NoteError;
+use huella_core::proof::{ReceiptError, TlogProof};
+use huella_core::registry::{Registry, RegistryError, Submitter};
+use huella_core::values::{
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
+};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------

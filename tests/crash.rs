@@ -22,18 +22,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use huella::checkpoint::{self, Checkpoint};
-use huella::client::{Client, ClientError, Submitted};
 use huella::demo::Agency;
-use huella::entry::Entry;
-use huella::event::{PlainEvent, Submission};
 use huella::keyfile::{self, random_salt};
-use huella::keys::VerifierKey;
-use huella::merkle::{Hash, record_hash, verify_consistency, verify_inclusion};
-use huella::proof::{Receipt, TlogProof};
-use huella::registry::Registry;
-use huella::text::Timestamp;
-use huella::verify::{Auditor, check_leaves};
+use huella_core::checkpoint::{self, Checkpoint};
+use huella_core::entry::Entry;
+use huella_core::event::{PlainEvent, Submission};
+use huella_core::keys::VerifierKey;
+use huella_core::merkle::{Hash, record_hash, verify_consistency, verify_inclusion};
+use huella_core::proof::{Receipt, TlogProof};
+use huella_core::registry::Registry;
+use huella_core::values::Timestamp;
+use huella_core::verify::{Auditor, check_leaves};
+use huella_verify::client::{Client, ClientError, Submitted};
 
 const BIN: &str = env!("CARGO_BIN_EXE_huella");
 
@@ -141,6 +141,7 @@ impl Fixture {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap());
+        huella_verify::client::install_crypto();
         Server {
             child: command.spawn().unwrap(),
             client: Client::new(&format!("http://{listen}")),

@@ -4,21 +4,23 @@
 //! this test must fail first. `docs/verify_example.py` recomputes the same values without
 //! our code; keep the three in step.
 
-use huella::canonical;
-use huella::checkpoint::{self, Checkpoint};
-use huella::commitment::{Field, Opening, Salt};
-use huella::entry::{Entry, GENESIS_PREV};
-use huella::event::{
+use huella_core::canonical;
+use huella_core::checkpoint::{self, Checkpoint};
+use huella_core::commitment::{Field, Opening, Salt};
+use huella_core::entry::{Entry, GENESIS_PREV};
+use huella_core::event::{
     AccessEvent, DataCategory, EventKind, Openings, Outcome, SignedEvent, Submission,
 };
-use huella::keys::{KeyName, KeyRef, SignerKey, VerifierKey};
-use huella::merkle::{
+use huella_core::keys::{KeyName, KeyRef, SignerKey, VerifierKey};
+use huella_core::merkle::{
     self, Frontier, Hash, ProofError, consistency_proof, inclusion_proof, verify_consistency,
     verify_inclusion,
 };
-use huella::proof::{ReceiptError, TlogProof};
-use huella::registry::{Registry, RegistryError};
-use huella::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
+use huella_core::proof::{ReceiptError, TlogProof};
+use huella_core::registry::{Registry, RegistryError};
+use huella_core::values::{
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
+};
 
 // Keys: seed [1; 32] for the agency, [2; 32] for the log. Never use these for real.
 const AGENCY_VERIFIER: &str =

@@ -1,6 +1,6 @@
 //! The fuzz corpus, replayed on stable Rust: every committed seed in `fuzz/corpus/<target>/`
 //! and every fixed crash input in `fuzz/regressions/<target>/` goes through the same property
-//! checks the fuzz targets run (`huella::fuzzing`). This is CI's fuzz smoke run; the long
+//! checks the fuzz targets run (`huella_testkit`). This is CI's fuzz smoke run; the long
 //! libFuzzer runs and what they found are in docs/testing.md.
 //!
 //! A file's name says how far it must get: `accept-…` all the way, `parse-…` parsed but not
@@ -12,19 +12,21 @@
 
 use std::path::{Path, PathBuf};
 
-use huella::canonical::to_canonical;
-use huella::checkpoint::Checkpoint;
-use huella::commitment::{Field, Opening, Salt};
-use huella::entry::{Entry, GENESIS_PREV};
-use huella::event::{
+use huella_core::canonical::to_canonical;
+use huella_core::checkpoint::Checkpoint;
+use huella_core::commitment::{Field, Opening, Salt};
+use huella_core::entry::{Entry, GENESIS_PREV};
+use huella_core::event::{
     AccessEvent, DataCategory, EventKind, Openings, Outcome, SignedEvent, Submission,
 };
-use huella::fuzzing::{Reach, TARGETS};
-use huella::keys::{KeyName, SignerKey};
-use huella::merkle::{Frontier, Hash, inclusion_proof};
-use huella::note;
-use huella::proof::{Receipt, TlogProof};
-use huella::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
+use huella_core::keys::{KeyName, SignerKey};
+use huella_core::merkle::{Frontier, Hash, inclusion_proof};
+use huella_core::note;
+use huella_core::proof::{Receipt, TlogProof};
+use huella_core::values::{
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
+};
+use huella_testkit::{Reach, TARGETS};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -111,8 +113,8 @@ fn every_target_has_a_fuzz_target_and_a_corpus() {
         let source = fuzz_dir().join("fuzz_targets").join(format!("{target}.rs"));
         let text = std::fs::read_to_string(&source).unwrap_or_default();
         assert!(
-            text.contains(&format!("huella::fuzzing::{target}(")),
-            "{} does not call huella::fuzzing::{target}",
+            text.contains(&format!("huella_testkit::{target}(")),
+            "{} does not call huella_testkit::{target}",
             source.display()
         );
         assert!(inputs(target).len() >= 5, "{target}: fewer than 5 seeds");
@@ -449,7 +451,7 @@ fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     );
     let json = Receipt {
         index: 7,
-        leaf_hash: huella::merkle::record_hash(&log.leaves[7]),
+        leaf_hash: huella_core::merkle::record_hash(&log.leaves[7]),
         checkpoint: log.checkpoints[12].clone(),
         tlog_proof: receipt(&log, 7, 13).to_text(),
     };

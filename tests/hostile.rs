@@ -11,15 +11,15 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use common::{NOW, TestLog, agencies};
-use huella::commitment::{Field, Salt};
 use huella::demo::Agency;
-use huella::event::{AccessEvent, EventSignature, PlainEvent, SignedEvent, Submission};
 use huella::http::Limits;
 use huella::keyfile::random_salt;
-use huella::keys::{KeyName, SignerKey};
-use huella::registry::{Registry, RegistryError};
 use huella::store::MemoryStore;
-use huella::text::Timestamp;
+use huella_core::commitment::{Field, Salt};
+use huella_core::event::{AccessEvent, EventSignature, PlainEvent, SignedEvent, Submission};
+use huella_core::keys::{KeyName, SignerKey};
+use huella_core::registry::{Registry, RegistryError};
+use huella_core::values::Timestamp;
 use serde_json::{Value, json};
 
 /// Indices into the demo agencies: two in the US, two in Colombia.
@@ -562,7 +562,7 @@ async fn bad_keys_and_signatures_are_refused() {
     let for_cbp = resign(&good, &fbi.key, |e| e.key = fbi.key.key_ref().clone());
     let from_co = seal(migracion, "MIG-1");
     let in_us = resign(&from_co, &migracion.key, |e| {
-        e.requesting_country = huella::text::CountryCode::new("US").unwrap();
+        e.requesting_country = huella_core::values::CountryCode::new("US").unwrap();
     });
     #[rustfmt::skip]
     let cases = [
@@ -586,7 +586,7 @@ async fn bad_keys_and_signatures_are_refused() {
         let signed = good.event.signing_bytes();
         EventSignature(
             cbp.key
-                .sign(&signed[huella::event::EVENT_SIGNING_PREFIX.len()..]),
+                .sign(&signed[huella_core::event::EVENT_SIGNING_PREFIX.len()..]),
         )
     };
     let mut flipped = good.signature;
@@ -727,7 +727,7 @@ async fn replays_get_the_original_receipt_and_conflicts_are_409() {
     // The same request id with other content: 409, naming the original's index. Fresh salts
     // alone make other content.
     let other_purpose = resign(&first, &cbp.key, |e| {
-        e.purpose = huella::text::Purpose::new("statistics").unwrap();
+        e.purpose = huella_core::values::Purpose::new("statistics").unwrap();
     });
     let says = "request id CBP-REPLAYED of US-DHS-CBP is already logged at index 2";
     for (what, s) in [

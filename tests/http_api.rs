@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use common::{NOW, TestLog, agencies, sealed};
-use huella::checkpoint;
 use huella::demo::Agency;
-use huella::event::{SignedEvent, Submission};
 use huella::http::Limits;
-use huella::keys::{KeyName, SignerKey};
-use huella::merkle::{Hash, verify_consistency};
-use huella::proof::{Receipt, TlogProof};
 use huella::store::{MemoryStore, SledStore};
+use huella_core::checkpoint;
+use huella_core::event::{SignedEvent, Submission};
+use huella_core::keys::{KeyName, SignerKey};
+use huella_core::merkle::{Hash, verify_consistency};
+use huella_core::proof::{Receipt, TlogProof};
 
 fn sled(dir: &tempfile::TempDir) -> Arc<SledStore> {
     Arc::new(SledStore::open(&dir.path().join("db")).unwrap())
@@ -119,7 +119,7 @@ async fn duplicate_returns_the_original_receipt_and_conflict_is_409() {
 
     // Same request id, other content.
     let mut other = first.clone();
-    other.event.purpose = huella::text::Purpose::new("other_purpose").unwrap();
+    other.event.purpose = huella_core::values::Purpose::new("other_purpose").unwrap();
     let other = SignedEvent::sign(other.event, signer_of(&agencies, &first)).unwrap();
     let body = serde_json::json!({"event": other.event, "signature": other.signature, "openings": first.openings});
     let response = log.post(body.to_string()).await;
@@ -298,11 +298,12 @@ async fn every_error_class_has_its_status_and_changes_nothing() {
 
     // 422: failed validation, each properly signed.
     let old = resign(&agencies, &good, |s| {
-        s.event.accessed_at = huella::text::Timestamp::from_unix_millis(NOW - 2 * 86_400_000);
+        s.event.accessed_at =
+            huella_core::values::Timestamp::from_unix_millis(NOW - 2 * 86_400_000);
     });
     expect(&log, log.post(old).await, 422, "access_time_out_of_window").await;
     let future = resign(&agencies, &good, |s| {
-        s.event.accessed_at = huella::text::Timestamp::from_unix_millis(NOW + 3_600_000);
+        s.event.accessed_at = huella_core::values::Timestamp::from_unix_millis(NOW + 3_600_000);
     });
     expect(
         &log,
@@ -324,8 +325,8 @@ async fn every_error_class_has_its_status_and_changes_nothing() {
         "the error names the field: {message}"
     );
     let inconsistent = resign(&agencies, &good, |s| {
-        s.event.outcome = huella::event::Outcome::Hit;
-        s.event.records_returned = huella::text::Count::new(0).unwrap();
+        s.event.outcome = huella_core::event::Outcome::Hit;
+        s.event.records_returned = huella_core::values::Count::new(0).unwrap();
     });
     expect(
         &log,
@@ -489,7 +490,10 @@ async fn read_endpoints_serve_what_the_docs_promise() {
 
     // An entry's body hashes to its leaf hash.
     let leaf = log.get("/v1/entries/4").await.bytes().await.unwrap();
-    assert_eq!(huella::merkle::record_hash(&leaf), receipts[4].leaf_hash);
+    assert_eq!(
+        huella_core::merkle::record_hash(&leaf),
+        receipts[4].leaf_hash
+    );
     let page = log.get("/v1/entries?start=2&limit=3").await;
     assert_eq!(page.headers()["content-type"], "application/x-ndjson");
     let page = page.text().await.unwrap();
@@ -506,7 +510,7 @@ async fn read_endpoints_serve_what_the_docs_promise() {
         .await
         .unwrap();
     assert_eq!(inclusion["leaf_hash"], receipts[4].leaf_hash.to_base64());
-    huella::merkle::verify_inclusion(
+    huella_core::merkle::verify_inclusion(
         4,
         cp.size,
         &receipts[4].leaf_hash,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestLog, agencies, sealed};
 use huella::http::Limits;
-use huella::sequencer::{Options, RateLimit};
+use huella::ledger::{Options, RateLimit};
 use huella::store::MemoryStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -77,7 +77,7 @@ async fn an_agency_over_its_rate_limit_gets_429_and_others_are_not_affected() {
 
     // A bad signature does not spend the agency's allowance: only signed submissions count.
     let mut forged = quiet[1].clone();
-    forged.event.purpose = huella::text::Purpose::new("other_purpose").unwrap();
+    forged.event.purpose = huella_core::values::Purpose::new("other_purpose").unwrap();
     for _ in 0..5 {
         let response = log.post(serde_json::to_string(&forged).unwrap()).await;
         assert_eq!(response.status(), 401);

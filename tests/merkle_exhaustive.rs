@@ -1,7 +1,7 @@
 //! Exhaustive small trees: every size up to 64, every index and every older size, checked
 //! against RFC 6962's definitions computed naively, with every proof hash bit-flipped.
 
-use huella::merkle::{
+use huella_core::merkle::{
     self, Frontier, Hash, ProofError, node_hash, record_hash, verify_consistency, verify_inclusion,
 };
 

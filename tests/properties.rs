@@ -6,17 +6,19 @@
 
 use std::sync::OnceLock;
 
-use huella::canonical::{MAX_SAFE_INTEGER, to_canonical};
-use huella::checkpoint::{self, Checkpoint};
-use huella::commitment::{Field, Opening, Salt, commit};
-use huella::event::{AccessEvent, DataCategory, EventError, EventKind, Outcome, SignedEvent};
-use huella::keys::{KeyName, SignerKey, VerifierKey};
-use huella::merkle::{
+use huella_core::canonical::{MAX_SAFE_INTEGER, to_canonical};
+use huella_core::checkpoint::{self, Checkpoint};
+use huella_core::commitment::{Field, Opening, Salt, commit};
+use huella_core::event::{AccessEvent, DataCategory, EventError, EventKind, Outcome, SignedEvent};
+use huella_core::keys::{KeyName, SignerKey, VerifierKey};
+use huella_core::merkle::{
     self, Frontier, Hash, consistency_proof, inclusion_proof, record_hash, stored_hash_count,
     verify_consistency, verify_inclusion,
 };
-use huella::note;
-use huella::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
+use huella_core::note;
+use huella_core::values::{
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
+};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use serde::ser::{SerializeMap as _, SerializeSeq as _};

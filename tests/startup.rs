@@ -6,13 +6,13 @@ mod common;
 use std::sync::Arc;
 
 use common::{NOW, agencies, log_signer, sealed};
-use huella::checkpoint::Checkpoint;
-use huella::entry::{Entry, GENESIS_PREV};
-use huella::keys::{KeyName, SignerKey};
-use huella::merkle::{Frontier, Hash, record_hash};
-use huella::sequencer::{Ledger, ManualClock, Options, StartError};
+use huella::ledger::{Ledger, ManualClock, Options, StartError};
 use huella::store::{Batch, MemoryStore, Store};
-use huella::text::{Count, Timestamp};
+use huella_core::checkpoint::Checkpoint;
+use huella_core::entry::{Entry, GENESIS_PREV};
+use huella_core::keys::{KeyName, SignerKey};
+use huella_core::merkle::{Frontier, Hash, record_hash};
+use huella_core::values::{Count, Timestamp};
 
 /// A batch of `n` well-formed entries from index 0, with its stored hashes and root.
 fn entries(n: u64) -> (Batch, Frontier) {
@@ -120,7 +120,7 @@ fn refuses_entries_that_no_checkpoint_covers() {
     let (mut batch, _) = entries(2);
     // Entries stored with a valid, signed checkpoint of the empty tree.
     batch.checkpoint_size = 0;
-    batch.checkpoint = signed(0, huella::merkle::empty_root(), &log_signer());
+    batch.checkpoint = signed(0, huella_core::merkle::empty_root(), &log_signer());
     store.commit(&batch).unwrap();
     refused(
         store,

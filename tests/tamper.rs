@@ -14,15 +14,16 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use huella::audit::{
-    self, AlertKind, AuditError, CHECKPOINT_FILE, ENTRIES_FILE, MANIFEST_FILE, MonitorState,
-    REGISTRY_FILE, Source, Verified,
-};
-use huella::client::Client;
-use huella::registry::{Registry, Submitter};
-use huella::sequencer::{Ledger, ManualClock, Options};
+use huella::ledger::{Ledger, ManualClock, Options};
 use huella::store::SledStore;
-use huella::verify::{Auditor, Failure, VerifyError};
+use huella_core::registry::{Registry, Submitter};
+use huella_core::verify::{Auditor, Failure, VerifyError};
+use huella_verify::audit::{self, Verified};
+use huella_verify::bundle::{CHECKPOINT_FILE, ENTRIES_FILE, MANIFEST_FILE, REGISTRY_FILE};
+use huella_verify::client::Client;
+use huella_verify::error::AuditError;
+use huella_verify::monitor::{self, AlertKind, MonitorState};
+use huella_verify::source::Source;
 use tamper::{
     FORK_SIZE, LogData, SIZE, Seal, ServedLog, entry, fixture, forged, impostor, log_key, rechain,
     resign, sign_checkpoint, stranger, write_bundle,
@@ -163,7 +164,7 @@ fn with_leaves(change: impl FnOnce(&mut Vec<Vec<u8>>)) -> LogData {
 /// with_checkpoint_over is `with_leaves`, plus a checkpoint over the new leaves that `key`
 /// signed: the log key for a dishonest operator, another key for an outsider.
 fn with_checkpoint_over(
-    key: &huella::keys::SignerKey,
+    key: &huella_core::keys::SignerKey,
     change: impl FnOnce(&mut Vec<Vec<u8>>),
 ) -> LogData {
     let mut data = with_leaves(change);
@@ -251,8 +252,8 @@ async fn altered_entries_fail_at_the_entry_that_changed() {
             with_leaves(|l| {
                 let mut e = entry(&l[7]);
                 e.event.records_returned =
-                    huella::text::Count::new(e.event.records_returned.get() + 5).unwrap();
-                e.event.outcome = huella::event::Outcome::Hit;
+                    huella_core::values::Count::new(e.event.records_returned.get() + 5).unwrap();
+                e.event.outcome = huella_core::event::Outcome::Hit;
                 l[7] = e.to_leaf();
             }),
             Expect::Entry(7, Failure::Signature),
@@ -261,7 +262,7 @@ async fn altered_entries_fail_at_the_entry_that_changed() {
             "entry 7's purpose changed and re-canonicalized",
             with_leaves(|l| {
                 let mut e = entry(&l[7]);
-                e.event.purpose = huella::text::Purpose::new("fishing_expedition").unwrap();
+                e.event.purpose = huella_core::values::Purpose::new("fishing_expedition").unwrap();
                 l[7] = e.to_leaf();
             }),
             Expect::Entry(7, Failure::Signature),
@@ -270,8 +271,8 @@ async fn altered_entries_fail_at_the_entry_that_changed() {
             "entry 7 made inconsistent (a hit with no records) and re-canonicalized",
             with_leaves(|l| {
                 let mut e = entry(&l[7]);
-                e.event.outcome = huella::event::Outcome::Hit;
-                e.event.records_returned = huella::text::Count::new(0).unwrap();
+                e.event.outcome = huella_core::event::Outcome::Hit;
+                e.event.records_returned = huella_core::values::Count::new(0).unwrap();
                 l[7] = e.to_leaf();
             }),
             Expect::Entry(7, Failure::Inconsistent),
@@ -280,7 +281,7 @@ async fn altered_entries_fail_at_the_entry_that_changed() {
             "entry 7's index changed and re-canonicalized",
             with_leaves(|l| {
                 let mut e = entry(&l[7]);
-                e.index = huella::text::Count::new(70).unwrap();
+                e.index = huella_core::values::Count::new(70).unwrap();
                 l[7] = e.to_leaf();
             }),
             Expect::Entry(7, Failure::Chain),
@@ -333,7 +334,7 @@ async fn altered_entries_fail_at_the_entry_that_changed() {
             "entry 12's prev link broken, everything after re-chained",
             with_leaves(|l| {
                 let mut e = entry(&l[12]);
-                e.prev = huella::merkle::record_hash(&l[10]);
+                e.prev = huella_core::merkle::record_hash(&l[10]);
                 l[12] = e.to_leaf();
                 rechain(l, 13);
             }),
@@ -344,7 +345,7 @@ async fn altered_entries_fail_at_the_entry_that_changed() {
              key (a dishonest operator)",
             with_checkpoint_over(&common::log_signer(), |l| {
                 let mut e = entry(&l[12]);
-                e.prev = huella::merkle::record_hash(&l[10]);
+                e.prev = huella_core::merkle::record_hash(&l[10]);
                 l[12] = e.to_leaf();
                 rechain(l, 13);
             }),
@@ -354,7 +355,7 @@ async fn altered_entries_fail_at_the_entry_that_changed() {
             "entry 0's prev not the genesis value",
             with_leaves(|l| {
                 let mut e = entry(&l[0]);
-                e.prev = huella::merkle::record_hash(b"before the beginning");
+                e.prev = huella_core::merkle::record_hash(b"before the beginning");
                 l[0] = e.to_leaf();
                 rechain(l, 1);
             }),
@@ -480,11 +481,11 @@ async fn deleted_or_inserted_entries_are_named_where_the_chain_breaks() {
 /// edit_checkpoint changes a checkpoint's text and keeps its signature lines.
 fn edit_checkpoint(
     note: &[u8],
-    change: impl FnOnce(&mut huella::checkpoint::Checkpoint),
+    change: impl FnOnce(&mut huella_core::checkpoint::Checkpoint),
 ) -> Vec<u8> {
     let note = std::str::from_utf8(note).unwrap();
     let split = note.find("\n\n").unwrap();
-    let mut c = huella::checkpoint::Checkpoint::parse_text(&note[..split + 1]).unwrap();
+    let mut c = huella_core::checkpoint::Checkpoint::parse_text(&note[..split + 1]).unwrap();
     change(&mut c);
     format!("{}{}", c.to_text(), &note[split + 1..]).into_bytes()
 }
@@ -492,7 +493,7 @@ fn edit_checkpoint(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn altered_checkpoints_fail_at_the_checkpoint() {
     let f = fixture();
-    let other_root = huella::merkle::record_hash(b"another tree");
+    let other_root = huella_core::merkle::record_hash(b"another tree");
     let cases = vec![
         case(
             "the checkpoint's root replaced",
@@ -605,7 +606,7 @@ fn registry_json(change: impl FnOnce(&mut Vec<Submitter>)) -> Vec<u8> {
 }
 
 /// first_entry_of is the first entry logged by the agency of entry `index`, and that agency.
-fn first_entry_of(index: usize) -> (u64, huella::text::AgencyId) {
+fn first_entry_of(index: usize) -> (u64, huella_core::values::AgencyId) {
     let agency = entry(&fixture().honest.leaves[index])
         .event
         .requesting_agency;
@@ -728,13 +729,13 @@ async fn an_altered_registry_in_the_bundle_fails() {
 /// in order), and stops at the first failure or the end of the leaves.
 fn audit_from(start: usize, leaves: &[Vec<u8>], registry: &Registry) -> Result<(), VerifyError> {
     let honest = &fixture().honest.leaves;
-    let mut frontier = huella::merkle::Frontier::new();
+    let mut frontier = huella_core::merkle::Frontier::new();
     for leaf in &honest[..start] {
-        frontier.append(huella::merkle::record_hash(leaf));
+        frontier.append(huella_core::merkle::record_hash(leaf));
     }
-    let prev = huella::merkle::record_hash(&honest[start - 1]);
+    let prev = huella_core::merkle::record_hash(&honest[start - 1]);
     let mut auditor = Auditor::resume(registry, frontier, prev);
-    for checked in huella::verify::check_leaves(start as u64, leaves, registry)? {
+    for checked in huella_core::verify::check_leaves(start as u64, leaves, registry)? {
         auditor.push_checked(checked)?;
     }
     Ok(())
@@ -843,7 +844,7 @@ async fn a_tampered_log_served_over_http_fails_at_the_entry_or_checkpoint() {
             "entry 12's prev link broken, re-signed by the log key",
             with_checkpoint_over(&common::log_signer(), |l| {
                 let mut e = entry(&l[12]);
-                e.prev = huella::merkle::record_hash(&l[10]);
+                e.prev = huella_core::merkle::record_hash(&l[10]);
                 l[12] = e.to_leaf();
                 rechain(l, 13);
             }),
@@ -910,7 +911,7 @@ async fn a_rolled_back_or_forked_bundle_verifies_alone_as_what_it_is() {
     assert_eq!(v.tree_size, 20);
     write_bundle(&dir.path().join("fork"), &f.fork_at(SIZE), Seal::Recomputed);
     let fork = verify_dir(&dir.path().join("fork"), None).await.unwrap();
-    let honest = huella::checkpoint::open(&f.honest.checkpoint, &log_key())
+    let honest = huella_core::checkpoint::open(&f.honest.checkpoint, &log_key())
         .unwrap()
         .0;
     assert_eq!(fork.tree_size, honest.size);
@@ -920,8 +921,8 @@ async fn a_rolled_back_or_forked_bundle_verifies_alone_as_what_it_is() {
 async fn round(
     served: &ServedLog,
     state: Option<&MonitorState>,
-) -> Result<(MonitorState, u64), audit::Alert> {
-    audit::monitor_round(&served.client, &log_key(), &registry(), state).await
+) -> Result<(MonitorState, u64), monitor::Alert> {
+    monitor::monitor_round(&served.client, &log_key(), &registry(), state).await
 }
 
 /// state_at is the monitor's state after verifying the honest log at `size`.
@@ -955,7 +956,7 @@ async fn the_monitor_alerts_on_every_tampering_it_can_see() {
     let a = other_agency(7);
     let broken_link = |l: &mut Vec<Vec<u8>>| {
         let mut e = entry(&l[12]);
-        e.prev = huella::merkle::record_hash(&l[10]);
+        e.prev = huella_core::merkle::record_hash(&l[10]);
         l[12] = e.to_leaf();
         rechain(l, 13);
     };
@@ -1026,7 +1027,7 @@ async fn the_monitor_alerts_on_every_tampering_it_can_see() {
             Some(&s20),
             LogData {
                 checkpoint: edit_checkpoint(&f.honest.checkpoint, |c| {
-                    c.root = huella::merkle::record_hash(b"x")
+                    c.root = huella_core::merkle::record_hash(b"x")
                 }),
                 ..honest()
             },
@@ -1129,7 +1130,7 @@ async fn the_monitor_alerts_on_every_tampering_it_can_see() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    let alert = audit::monitor_round(&Client::new(&closed), &log_key(), &registry(), Some(&s30))
+    let alert = monitor::monitor_round(&Client::new(&closed), &log_key(), &registry(), Some(&s30))
         .await
         .unwrap_err();
     assert_eq!(alert.alert, AlertKind::Unreachable, "{alert:?}");
@@ -1153,10 +1154,10 @@ fn stderr(out: &Output) -> String {
 /// huge_checkpoint is a checkpoint of 2^62 entries that the log key signed.
 fn huge_checkpoint() -> LogData {
     LogData {
-        checkpoint: huella::checkpoint::Checkpoint::new(
+        checkpoint: huella_core::checkpoint::Checkpoint::new(
             log_key().name().as_str(),
             1 << 62,
-            huella::merkle::record_hash(b"x"),
+            huella_core::merkle::record_hash(b"x"),
         )
         .sign(&common::log_signer())
         .unwrap()
@@ -1245,7 +1246,7 @@ async fn the_monitor_command_alerts_and_keeps_its_state() {
     let broken = with_checkpoint_over(&common::log_signer(), |l| {
         let last = forged(SIZE, l.last().map(Vec::as_slice), 504);
         let mut e = entry(&last);
-        e.prev = huella::merkle::record_hash(b"not the last entry");
+        e.prev = huella_core::merkle::record_hash(b"not the last entry");
         l.push(e.to_leaf());
     });
     for (data, kind) in [
@@ -1441,7 +1442,7 @@ fn the_verify_command_exits_1_and_names_the_entry_or_checkpoint() {
             "root",
             LogData {
                 checkpoint: edit_checkpoint(&f.honest.checkpoint, |c| {
-                    c.root = huella::merkle::record_hash(b"x")
+                    c.root = huella_core::merkle::record_hash(b"x")
                 }),
                 ..honest()
             },
@@ -1825,7 +1826,7 @@ fn start_on(db: &Path, kept: Option<&[u8]>) -> Result<Held, Outcome> {
     };
     let held = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let note = ledger.published().note.as_bytes().to_vec();
-        let checkpoint = huella::checkpoint::open(&note, &log_key())
+        let checkpoint = huella_core::checkpoint::open(&note, &log_key())
             .map_err(|e| format!("checkpoint: {e}"))?
             .0;
         let leaves = ledger
@@ -1943,7 +1944,7 @@ fn flips_for(bytes: &[u8], held: &Held) -> Vec<(usize, String)> {
         ),
         (
             "the last entry's stored leaf hash",
-            huella::merkle::record_hash(&leaves[n - 1]).0.to_vec(),
+            huella_core::merkle::record_hash(&leaves[n - 1]).0.to_vec(),
         ),
         ("entry 1's openings", openings[1][..40].to_vec()),
     ];

@@ -4,10 +4,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use huella::checkpoint::{self, Checkpoint};
-use huella::keys::{KeyName, SignerKey, VerifierKey};
-use huella::merkle::{self, Frontier, Hash, record_hash};
-use huella::note;
+use huella_core::checkpoint::{self, Checkpoint};
+use huella_core::keys::{KeyName, SignerKey, VerifierKey};
+use huella_core::merkle::{self, Frontier, Hash, record_hash};
+use huella_core::note;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -1,6 +1,6 @@
-//! Event JSON forms and canonical JSON: see huella::fuzzing::event.
+//! Event JSON forms and canonical JSON: see huella_testkit::event.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    huella::fuzzing::event(data);
+    huella_testkit::event(data);
 });

@@ -1,6 +1,6 @@
-//! Merkle proof verification: see huella::fuzzing::merkle.
+//! Merkle proof verification: see huella_testkit::merkle.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    huella::fuzzing::merkle(data);
+    huella_testkit::merkle(data);
 });

@@ -1,6 +1,6 @@
-//! Signed notes and checkpoints: see huella::fuzzing::note.
+//! Signed notes and checkpoints: see huella_testkit::note.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    huella::fuzzing::note(data);
+    huella_testkit::note(data);
 });

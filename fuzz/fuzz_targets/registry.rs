@@ -1,6 +1,6 @@
-//! The submitter registry and key strings: see huella::fuzzing::registry.
+//! The submitter registry and key strings: see huella_testkit::registry.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    huella::fuzzing::registry(data);
+    huella_testkit::registry(data);
 });

@@ -1,6 +1,6 @@
-//! Receipts (C2SP tlog-proofs): see huella::fuzzing::tlog_proof.
+//! Receipts (C2SP tlog-proofs): see huella_testkit::tlog_proof.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    huella::fuzzing::tlog_proof(data);
+    huella_testkit::tlog_proof(data);
 });

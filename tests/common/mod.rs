@@ -5,18 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use huella::checkpoint::{self, Checkpoint};
-use huella::client::Client;
 use huella::demo::Agency;
-use huella::event::{PlainEvent, Submission};
 use huella::http::{Limits, router};
 use huella::keyfile::random_salt;
-use huella::keys::{KeyName, SignerKey, VerifierKey};
-use huella::registry::Registry;
-use huella::sequencer::{Ledger, ManualClock, Options};
+use huella::ledger::{Ledger, ManualClock, Options};
 use huella::store::Store;
-use huella::text::Timestamp;
-use huella::verify::{Auditor, Summary};
+use huella_core::checkpoint::{self, Checkpoint};
+use huella_core::event::{PlainEvent, Submission};
+use huella_core::keys::{KeyName, SignerKey, VerifierKey};
+use huella_core::registry::Registry;
+use huella_core::values::Timestamp;
+use huella_core::verify::{Auditor, Summary};
+use huella_verify::client::Client;
 use tokio::sync::oneshot;
 
 /// 2026-11-23T12:00:00Z: tests run on a manual clock, never on sleeps.
@@ -93,7 +93,10 @@ impl TestLog {
             ledger,
             clock,
             client: Client::new(&base),
-            http: reqwest::Client::new(),
+            http: {
+                huella_verify::client::install_crypto();
+                reqwest::Client::new()
+            },
             base,
             registry,
             stop: Some(stop),

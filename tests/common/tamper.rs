@@ -12,17 +12,19 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use huella::audit::{self, CHECKPOINT_FILE, ENTRIES_FILE, MANIFEST_FILE, Manifest, REGISTRY_FILE};
-use huella::checkpoint::Checkpoint;
-use huella::client::Client;
-use huella::entry::Entry;
-use huella::event::SignedEvent;
 use huella::http::Limits;
-use huella::keys::{KeyName, SignerKey, VerifierKey};
-use huella::merkle::{Frontier, Hash, consistency_proof, record_hash};
-use huella::proof::Receipt;
 use huella::store::{MemoryStore, SledStore};
-use huella::text::Count;
+use huella_core::checkpoint::Checkpoint;
+use huella_core::entry::Entry;
+use huella_core::event::SignedEvent;
+use huella_core::keys::{KeyName, SignerKey, VerifierKey};
+use huella_core::merkle::{Frontier, Hash, consistency_proof, record_hash};
+use huella_core::proof::Receipt;
+use huella_core::values::Count;
+use huella_verify::bundle::{
+    self, CHECKPOINT_FILE, ENTRIES_FILE, MANIFEST_FILE, Manifest, REGISTRY_FILE,
+};
+use huella_verify::client::Client;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::oneshot;
 
@@ -124,7 +126,7 @@ async fn build_fixture() -> Fixture {
     }
     assert_eq!(log.check_log().await.0.size, SIZE);
     let out = dir.path().join("bundle");
-    audit::export(&log.client, &out, Some(&log.log_key), true)
+    bundle::export(&log.client, &out, Some(&log.log_key), true)
         .await
         .unwrap();
     let checkpoints = (0..=SIZE)
@@ -251,7 +253,7 @@ pub fn reseal(dir: &Path) {
 
 /// unverified_checkpoint reads a checkpoint note without checking its signature.
 pub fn unverified_checkpoint(note: &[u8]) -> Option<Checkpoint> {
-    let (text, _) = huella::note::parse(note).ok()?;
+    let (text, _) = huella_core::note::parse(note).ok()?;
     Checkpoint::parse_text(&text).ok()
 }
 
@@ -267,7 +269,7 @@ pub fn rechain(leaves: &mut [Vec<u8>], from: usize) {
         let mut e = entry(&leaves[i]);
         e.index = Count::new(i as u64).unwrap();
         e.prev = if i == 0 {
-            huella::entry::GENESIS_PREV
+            huella_core::entry::GENESIS_PREV
         } else {
             record_hash(&leaves[i - 1])
         };
@@ -293,7 +295,7 @@ pub fn forged(index: u64, prev_leaf: Option<&[u8]>, n: u64) -> Vec<u8> {
     Entry::new(
         Count::new(index).unwrap(),
         entry(&fixture().honest.leaves[0]).integrated_at,
-        prev_leaf.map_or(huella::entry::GENESIS_PREV, record_hash),
+        prev_leaf.map_or(huella_core::entry::GENESIS_PREV, record_hash),
         signed,
     )
     .to_leaf()

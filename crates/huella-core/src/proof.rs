@@ -21,8 +21,12 @@ use crate::entry::Entry;
 use crate::keys::VerifierKey;
 use crate::merkle::{Hash, ProofError, record_hash, verify_inclusion};
 
-/// Receipt is the JSON answer to an accepted submission (`POST /v1/entries`).
+/// Receipt is the JSON answer to an accepted submission (`POST /v1/entries`), and the file
+/// `huella submit` saves. Its `tlog_proof` is what proves anything; the other fields repeat
+/// parts of it for convenience, and [`Receipt::open`] refuses a receipt where any of them
+/// says something else (docs/format.md, "The JSON receipt").
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// The entry's index.
     pub index: u64,
@@ -71,6 +75,14 @@ pub enum ReceiptError {
     /// The receipt carries no leaf, or the leaf is malformed.
     #[error("receipt leaf: {0}")]
     Leaf(String),
+    /// A field of a JSON receipt disagrees with its tlog-proof.
+    #[error("receipt field {field} disagrees with its tlog_proof: {detail}")]
+    FieldMismatch {
+        /// The JSON field: `index`, `leaf_hash` or `checkpoint`.
+        field: &'static str,
+        /// What each says.
+        detail: String,
+    },
     /// The leaf says another index than the proof.
     #[error("receipt is for index {proof} but its entry says index {entry}")]
     IndexMismatch {
@@ -79,6 +91,45 @@ pub enum ReceiptError {
         /// Index in the entry.
         entry: u64,
     },
+}
+
+impl Receipt {
+    /// open parses the receipt's tlog-proof, checks that every other field agrees with it,
+    /// and verifies it as [`TlogProof::verify_receipt`] does.
+    pub fn open(&self, log_key: &VerifierKey) -> Result<(Entry, Checkpoint), ReceiptError> {
+        let proof = TlogProof::parse(self.tlog_proof.as_bytes())?;
+        self.check_fields(&proof)?;
+        proof.verify_receipt(log_key)
+    }
+
+    /// check_fields checks that `index`, `leaf_hash` and `checkpoint` say what `proof` says.
+    pub fn check_fields(&self, proof: &TlogProof) -> Result<(), ReceiptError> {
+        if self.index != proof.index {
+            return Err(ReceiptError::FieldMismatch {
+                field: "index",
+                detail: format!("{} against index {} in the proof", self.index, proof.index),
+            });
+        }
+        if let Some(leaf) = &proof.extra {
+            let hash = record_hash(leaf);
+            if self.leaf_hash != hash {
+                return Err(ReceiptError::FieldMismatch {
+                    field: "leaf_hash",
+                    detail: format!(
+                        "{} against {hash}, the hash of the proof's leaf",
+                        self.leaf_hash
+                    ),
+                });
+            }
+        }
+        if self.checkpoint != proof.checkpoint {
+            return Err(ReceiptError::FieldMismatch {
+                field: "checkpoint",
+                detail: "it is not the checkpoint the proof carries, byte for byte".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl From<FormatError> for ReceiptError {

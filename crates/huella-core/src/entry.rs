@@ -7,7 +7,7 @@
 use crate::canonical::{FormatError, parse_exact, to_canonical_sorted};
 use crate::event::{AccessEvent, EventSignature, SignedEvent};
 use crate::merkle::{Hash, record_hash};
-use crate::text::{Count, Timestamp};
+use crate::values::{Count, Timestamp};
 
 /// GENESIS_PREV is `prev` of entry 0: 32 zero bytes.
 pub const GENESIS_PREV: Hash = Hash([0u8; 32]);

@@ -38,17 +38,17 @@ use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::oneshot;
 
-use crate::admission::{AdmissionError, Window, admit};
-use crate::checkpoint::{self, Checkpoint};
-use crate::entry::{Entry, GENESIS_PREV};
-use crate::event::{Openings, SignedEvent, Submission};
-use crate::keys::{SignerKey, VerifierKey};
-use crate::merkle::{self, Frontier, Hash, record_hash, stored_hash_index};
 use crate::metrics::Metrics;
-use crate::proof::TlogProof;
-use crate::registry::Registry;
 use crate::store::{Batch, Store, StoreError};
-use crate::text::{Count, Timestamp};
+use huella_core::admission::{AdmissionError, Window, admit};
+use huella_core::checkpoint::{self, Checkpoint};
+use huella_core::entry::{Entry, GENESIS_PREV};
+use huella_core::event::{Openings, SignedEvent, Submission};
+use huella_core::keys::{SignerKey, VerifierKey};
+use huella_core::merkle::{self, Frontier, Hash, record_hash, stored_hash_index};
+use huella_core::proof::TlogProof;
+use huella_core::registry::Registry;
+use huella_core::values::{Count, Timestamp};
 
 /// Clock gives the time; tests use a manual one instead of sleeping.
 pub trait Clock: Send + Sync + 'static {

@@ -13,8 +13,40 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 
+use clap::Args;
+
+use crate::cli::CliResult;
 use crate::demo::{fixed_agencies, sealed_sample};
-use crate::text::Timestamp;
+use huella_core::values::Timestamp;
+
+/// Arguments of `huella limits`.
+#[derive(Args, Debug)]
+pub struct LimitsArgs {
+    /// Directory the fsync probe writes its scratch file in: put it on the log's disk.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Seconds each of the four probes runs.
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds: f64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// run measures and prints the limits.
+pub fn run(args: LimitsArgs) -> CliResult {
+    let per_probe = Duration::try_from_secs_f64(args.seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("--seconds {}: want a positive number", args.seconds))?;
+    let measured = measure(&args.dir, per_probe)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&measured)?);
+    } else {
+        print!("{}", render(&measured));
+    }
+    Ok(())
+}
 
 /// FSYNC_WRITE_BYTES is what each fsync probe round appends before syncing: one 4 KiB page,
 /// as a log's group commit appends a batch and syncs it.

@@ -20,26 +20,28 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::admission::{self, Window};
-use crate::canonical::{
+use huella_core::admission::{self, Window};
+use huella_core::canonical::{
     MAX_SAFE_INTEGER, parse, parse_canonical, to_canonical, to_canonical_sorted,
 };
-use crate::checkpoint::{self, Checkpoint};
-use crate::commitment::{Commitment, Salt};
-use crate::entry::Entry;
-use crate::event::{
+use huella_core::checkpoint::{self, Checkpoint};
+use huella_core::commitment::{Commitment, Salt};
+use huella_core::entry::Entry;
+use huella_core::event::{
     AccessEvent, DataCategory, EVENT_SIGNING_PREFIX, EventError, EventKind, Outcome, PlainEvent,
     SignedEvent, Submission,
 };
-use crate::keys::{KeyName, KeyRef, SignerKey, VerifierKey};
-use crate::merkle::{
+use huella_core::keys::{KeyName, KeyRef, SignerKey, VerifierKey};
+use huella_core::merkle::{
     self, Frontier, Hash, HashReader, TreeError, empty_root, node_hash, record_hash,
     stored_hash_index, verify_consistency, verify_inclusion,
 };
-use crate::note::{self, MAX_NOTE_SIZE, MAX_SIGNATURES};
-use crate::proof::{MAX_PROOF_HASHES, Receipt, TlogProof};
-use crate::registry::{Registry, RegistryError, Submitter};
-use crate::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
+use huella_core::note::{self, MAX_NOTE_SIZE, MAX_SIGNATURES};
+use huella_core::proof::{MAX_PROOF_HASHES, Receipt, TlogProof};
+use huella_core::registry::{Registry, RegistryError, Submitter};
+use huella_core::values::{
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
+};
 
 /// Reach is how far an input got through a check. What `Accepted` means is said on each
 /// check; the replay test holds seeds named `accept-…`, `parse-…` and `reject-…` to theirs.

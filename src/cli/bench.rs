@@ -3,18 +3,145 @@
 //! concurrent clients, then checks every receipt (after the timed window, so checking does
 //! not compete with the server for the CPU) and reports throughput and latency.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::client::{Client, ClientError};
 use crate::demo::{AGENCIES, Agency, sample_event};
-use crate::event::PlainEvent;
 use crate::keyfile;
-use crate::keys::VerifierKey;
-use crate::proof::{Receipt, TlogProof};
-use crate::text::{AgencyId, CountryCode, Timestamp};
+use clap::Args;
+use huella_core::event::PlainEvent;
+use huella_core::keys::VerifierKey;
+use huella_core::proof::{Receipt, TlogProof};
+use huella_core::values::{AgencyId, CountryCode, Timestamp};
+use huella_verify::cli::{CliResult, ClientArgs, parse_log_key};
+use huella_verify::client::{Client, ClientError};
+
+/// Arguments of `huella bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Base URL of the running demo log.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Data directory of that `huella demo` (its agency keys sign the events).
+    #[arg(long, default_value = "demo-data")]
+    pub data: PathBuf,
+    /// Timed window, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Events to pre-sign (default: enough for 25,000 appends/s over the window).
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Fill mode: append exactly N entries as fast as possible, with no time limit.
+    #[arg(long, value_name = "N", conflicts_with = "proofs")]
+    pub fill: Option<u64>,
+    /// Fill mode: events pre-signed, sent and checked per round, which bounds the load
+    /// generator's memory (about 2.5 KB per event).
+    #[arg(long, value_name = "N", default_value_t = FILL_ROUND, value_parser = clap::value_parser!(u64).range(1..))]
+    pub fill_round: u64,
+    /// Proof mode: request inclusion and consistency proofs (random indexes and sizes)
+    /// against the newest checkpoint instead of appending, and verify each inclusion proof.
+    #[arg(long)]
+    pub proofs: bool,
+    /// After the run, also measure the machine's own limits (fsyncs/s in DIR, SHA-256 rate,
+    /// single and batch signature checks), one second each, and report them with the run.
+    #[arg(long)]
+    pub limits: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Connection options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// run drives the load and prints the report.
+pub async fn run(args: BenchArgs) -> CliResult {
+    let log_key = parse_log_key(&args.data.join("log.key.pub").display().to_string())?;
+    let client = args.client.client(&args.url)?;
+    let seed = u64::from_le_bytes(keyfile::random_bytes()?[..8].try_into()?);
+    if args.proofs {
+        let duration = Duration::from_secs(args.duration);
+        let report = run_proofs(&client, &log_key, seed, args.concurrency, duration).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            print!("{}", render_proofs(&report));
+        }
+        if report.errors > 0 {
+            return Err(format!("{} proof requests failed", report.errors).into());
+        }
+        return Ok(());
+    }
+    let agencies = load_agencies(&args.data)?;
+    let mut report = if let Some(count) = args.fill {
+        eprintln!(
+            "filling {} with {count} entries from {} clients, {} at a time...",
+            args.url,
+            args.concurrency,
+            args.fill_round.min(count)
+        );
+        let started = std::time::Instant::now();
+        let progress = |done: u64, rate: f64| {
+            eprintln!(
+                "  {done}/{count} entries appended and their receipts checked, {rate:.0}/s while \
+                 sending, {:.0} s in all",
+                started.elapsed().as_secs_f64()
+            );
+        };
+        fill(
+            &client,
+            &log_key,
+            &agencies,
+            FillPlan {
+                count,
+                round: args.fill_round,
+                concurrency: args.concurrency,
+                seed,
+            },
+            progress,
+        )
+        .await?
+    } else {
+        let count = args
+            .events
+            .unwrap_or(args.duration.saturating_mul(25_000).max(1000));
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        eprintln!("pre-signing {count} events...");
+        let started = std::time::Instant::now();
+        let bodies = tokio::task::block_in_place(|| presign(&agencies, seed, 0, count, &now));
+        eprintln!(
+            "pre-signed {count} events in {:.1} s; driving {} with {} clients...",
+            started.elapsed().as_secs_f64(),
+            args.url,
+            args.concurrency
+        );
+        let duration = Duration::from_secs(args.duration);
+        run_appends(&client, &log_key, bodies, args.concurrency, duration).await?
+    };
+    if args.limits {
+        let dir = args.data.clone();
+        report.machine = Some(tokio::task::block_in_place(|| {
+            crate::cli::limits::measure(&dir, Duration::from_secs(1))
+        })?);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", render(&report));
+        if let Some(machine) = &report.machine {
+            print!("{}", crate::cli::limits::render(machine));
+        }
+    }
+    if report.errors > 0 {
+        return Err(format!("{} appends failed", report.errors).into());
+    }
+    Ok(())
+}
 
 /// Report is what a bench run measured.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -37,7 +164,7 @@ pub struct Report {
     pub tree_size: u64,
     /// The machine's own limits, measured right after the timed window (`--limits`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub machine: Option<crate::limits::MachineLimits>,
+    pub machine: Option<crate::cli::limits::MachineLimits>,
 }
 
 /// Latency percentiles, in milliseconds.
@@ -186,7 +313,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 /// run drives the log at `client` with `bodies` from `concurrency` clients until `duration`
 /// passes or the bodies run out, then verifies every receipt with `log_key`.
-pub async fn run(
+pub async fn run_appends(
     client: &Client,
     log_key: &VerifierKey,
     bodies: Vec<Vec<u8>>,
@@ -351,7 +478,7 @@ async fn report(
         .get("/checkpoint")
         .await
         .map_err(|e: ClientError| BenchError::Setup(e.to_string()))?;
-    let tree_size = crate::checkpoint::open(&note, log_key)
+    let tree_size = huella_core::checkpoint::open(&note, log_key)
         .map_err(|e| BenchError::Setup(format!("checkpoint: {e}")))?
         .0
         .size;
@@ -450,7 +577,7 @@ pub async fn run_proofs(
 ) -> Result<ProofReport, BenchError> {
     let setup = |e: ClientError| BenchError::Setup(e.to_string());
     let note = client.get("/checkpoint").await.map_err(setup)?;
-    let (checkpoint, _) = crate::checkpoint::open(&note, log_key)
+    let (checkpoint, _) = huella_core::checkpoint::open(&note, log_key)
         .map_err(|e| BenchError::Setup(format!("checkpoint: {e}")))?;
     if checkpoint.size < 2 {
         return Err(BenchError::Setup("the log needs at least 2 entries".into()));
@@ -536,15 +663,20 @@ pub async fn run_proofs(
 /// The JSON of a proof answer, as far as the bench reads it.
 #[derive(serde::Deserialize)]
 struct ProofBody {
-    proof: Vec<crate::merkle::Hash>,
+    proof: Vec<huella_core::merkle::Hash>,
     #[serde(default)]
-    leaf_hash: Option<crate::merkle::Hash>,
+    leaf_hash: Option<huella_core::merkle::Hash>,
 }
 
 /// check_inclusion verifies an inclusion proof answer against the signed root.
-fn check_inclusion(body: &[u8], index: u64, size: u64, root: &crate::merkle::Hash) -> Option<()> {
+fn check_inclusion(
+    body: &[u8],
+    index: u64,
+    size: u64,
+    root: &huella_core::merkle::Hash,
+) -> Option<()> {
     let answer: ProofBody = serde_json::from_slice(body).ok()?;
-    crate::merkle::verify_inclusion(index, size, &answer.leaf_hash?, &answer.proof, root).ok()
+    huella_core::merkle::verify_inclusion(index, size, &answer.leaf_hash?, &answer.proof, root).ok()
 }
 
 /// histogram_delta reads a Prometheus histogram's cumulative buckets `(le, count)` from two

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
-use crate::merkle::{
+use huella_core::merkle::{
     Frontier, Hash, HashReader, TreeError, split_stored_hash_index, stored_hash_count,
 };
 
@@ -122,7 +122,7 @@ fn from_be(bytes: &[u8]) -> Result<u64, StoreError> {
 /// transactions, which five trees needed, cost more CPU than the writes themselves.
 ///
 /// The tree hashes are in [`HASH_FILE`]: stored hash `i` (see
-/// [`crate::merkle::stored_hash_index`]) is the 32 bytes at offset 32 × `i`. They are written once, in order, and the file is fsynced
+/// [`huella_core::merkle::stored_hash_index`]) is the 32 bytes at offset 32 × `i`. They are written once, in order, and the file is fsynced
 /// before the sled batch that needs them is applied, so every hash of the `size()` leaves
 /// sled holds is on disk; bytes past them are an unfinished commit's, never read, and the
 /// next commit writes over them. Each open checks that every stored hash is the hash of its
@@ -323,7 +323,7 @@ fn rebuild_hashes(log: &sled::Tree, path: &Path, size: u64) -> Result<File, Stor
                 frontier.size()
             )));
         }
-        for (_, hash) in frontier.append(crate::merkle::record_hash(&leaf)) {
+        for (_, hash) in frontier.append(huella_core::merkle::record_hash(&leaf)) {
             out.write_all(&hash.0).map_err(|e| io("writing", e))?;
         }
         if frontier.size() % PROGRESS_ENTRIES == 0 {
@@ -703,7 +703,7 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merkle::{Frontier, inclusion_proof};
+    use huella_core::merkle::{Frontier, inclusion_proof};
 
     /// reopen opens the store in `dir`, waiting up to 5 s for the lock on it: sled's
     /// threads let go of the database a moment after the store that used it is dropped.
@@ -742,7 +742,7 @@ mod tests {
                 let leaf = format!("leaf {i}").into_bytes();
                 batch
                     .hashes
-                    .extend(frontier.append(crate::merkle::record_hash(&leaf)));
+                    .extend(frontier.append(huella_core::merkle::record_hash(&leaf)));
                 batch.leaves.push(leaf);
                 batch.openings.push(b"{}".to_vec());
                 batch.request_keys.push(format!("req-{i}").into_bytes());
@@ -905,7 +905,9 @@ mod tests {
         let mut frontier = Frontier::new();
         commit_leaves(&sled, &mut frontier, 3, 3);
         let leaf = b"leaf 3".to_vec();
-        let mut hashes = frontier.clone().append(crate::merkle::record_hash(&leaf));
+        let mut hashes = frontier
+            .clone()
+            .append(huella_core::merkle::record_hash(&leaf));
         hashes.reverse();
         let batch = Batch {
             start: 3,

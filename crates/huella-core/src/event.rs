@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::commitment::{Commitment, CommitmentError, Field, Opening, Salt};
 use crate::keys::{KeyRef, SignerKey, VerifierKey};
-use crate::text::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
+use crate::values::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
 
 /// EVENT_SIGNING_PREFIX is prepended to the canonical event before signing.
 pub const EVENT_SIGNING_PREFIX: &[u8] = b"huella/event/v1\n";

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::canonical::MAX_SAFE_INTEGER;
 
-/// TextError says which value is malformed and why.
+/// ValueError says which value is malformed and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what}: {why}")]
-pub struct TextError {
+pub struct ValueError {
     /// What kind of value (e.g. "country code").
     pub what: &'static str,
     /// Why it was refused.
@@ -44,10 +44,10 @@ macro_rules! checked_string {
 
         impl $name {
             /// new checks the value and wraps it.
-            pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
+            pub fn new(value: impl Into<String>) -> Result<Self, ValueError> {
                 let value = value.into();
                 let check: fn(&str) -> Result<(), String> = $check;
-                check(&value).map_err(|why| TextError { what: $what, why })?;
+                check(&value).map_err(|why| ValueError { what: $what, why })?;
                 Ok(Self(value))
             }
 
@@ -139,8 +139,8 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// parse reads an RFC 3339 UTC timestamp (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`).
-    pub fn parse(text: &str) -> Result<Timestamp, TextError> {
-        let err = |why: &str| TextError {
+    pub fn parse(text: &str) -> Result<Timestamp, ValueError> {
+        let err = |why: &str| ValueError {
             what: "timestamp",
             why: why.to_string(),
         };
@@ -228,9 +228,9 @@ pub struct Count(u64);
 
 impl Count {
     /// new checks the bound.
-    pub fn new(value: u64) -> Result<Count, TextError> {
+    pub fn new(value: u64) -> Result<Count, ValueError> {
         if value > MAX_SAFE_INTEGER {
-            return Err(TextError {
+            return Err(ValueError {
                 what: "count",
                 why: format!("{value} is above 2^53 - 1"),
             });
@@ -245,8 +245,8 @@ impl Count {
 }
 
 impl TryFrom<u64> for Count {
-    type Error = TextError;
-    fn try_from(value: u64) -> Result<Count, TextError> {
+    type Error = ValueError;
+    fn try_from(value: u64) -> Result<Count, ValueError> {
         Count::new(value)
     }
 }

@@ -11,7 +11,7 @@
 use crate::canonical::{FormatError, parse};
 use crate::event::AccessEvent;
 use crate::keys::{KeyRef, VerifierKey};
-use crate::text::{AgencyId, CountryCode};
+use crate::values::{AgencyId, CountryCode};
 
 /// Submitter is one registered key and what it may submit for.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -22,15 +22,15 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::admission::AdmissionError;
-use crate::canonical::FormatError;
-use crate::checkpoint::parse_decimal;
-use crate::event::{EventError, Submission};
-use crate::merkle::{self, TreeError, stored_hash_index};
-use crate::proof::Receipt;
-use crate::registry::RegistryError;
-use crate::sequencer::{Accepted, Ledger, SubmitError};
+use crate::ledger::{Accepted, Ledger, SubmitError};
 use crate::store::StoreError;
+use huella_core::admission::AdmissionError;
+use huella_core::canonical::FormatError;
+use huella_core::checkpoint::parse_decimal;
+use huella_core::event::{EventError, Submission};
+use huella_core::merkle::{self, TreeError, stored_hash_index};
+use huella_core::proof::Receipt;
+use huella_core::registry::RegistryError;
 
 /// Limits bound what one request may ask for.
 #[derive(Clone, Copy, Debug)]
@@ -368,7 +368,7 @@ async fn submit(
             ApiError::bad_request("malformed", e.body_text())
         }
     })?;
-    let submission: Submission = crate::canonical::parse_without_arrays(&body)?;
+    let submission: Submission = huella_core::canonical::parse_without_arrays(&body)?;
     let accepted = app.ledger.submit(submission).await?;
     let status = if accepted.created {
         StatusCode::CREATED

@@ -1,0 +1,39 @@
+//! Huella's pure core: the formats, hashing, Merkle math, signed notes and verification that
+//! the log, its verifiers and the agencies' own systems share. It does no I/O, reads no clock
+//! and draws no randomness of its own: times, keys and salts are passed in, and tree hashes
+//! are read through [`merkle::HashReader`]. An agency that builds and signs events in its own
+//! Rust system depends on this crate alone.
+//!
+//! # Layout
+//!
+//! In the order data flows:
+//!
+//! - [`canonical`]: RFC 8785 canonical JSON and the strict parser every signed form uses.
+//! - [`values`]: checked values events are made of (agency ids, countries, timestamps, counts).
+//! - [`commitment`]: salted commitments to personal data, and their openings.
+//! - [`keys`]: C2SP signed-note Ed25519 keys: names, ids, verifier and signer strings.
+//! - [`event`]: the access event an agency signs, and the submission that carries it.
+//! - [`registry`]: which key may submit for which agency and country.
+//! - [`admission`]: the checks an event passes before the log accepts it.
+//! - [`entry`]: the logged entry (the Merkle leaf) and its hash chain.
+//! - [`merkle`]: RFC 6962/9162 hashing, stored hashes, inclusion and consistency proofs.
+//! - [`note`]: C2SP signed notes.
+//! - [`checkpoint`]: C2SP tlog-checkpoints, the log's signed tree heads.
+//! - [`proof`]: C2SP tlog-proofs and the JSON receipts agencies keep.
+//! - [`verify`]: the streaming whole-log audit, and the summary it counts.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod admission;
+pub mod canonical;
+pub mod checkpoint;
+pub mod commitment;
+pub mod entry;
+pub mod event;
+pub mod keys;
+pub mod merkle;
+pub mod note;
+pub mod proof;
+pub mod registry;
+pub mod values;
+pub mod verify;

@@ -1,0 +1,229 @@
+//! The full audit: every entry of a log streamed from a [`Source`], checked on every core
+//! (Ed25519 signatures in batches), chained, hashed into the tree and compared with the
+//! signed checkpoint; and the summary it prints.
+
+use std::io::IsTerminal as _;
+use std::time::{Duration, Instant};
+
+use huella_core::checkpoint;
+use huella_core::keys::VerifierKey;
+use huella_core::merkle::Hash;
+use huella_core::registry::Registry;
+use huella_core::verify::{Auditor, Checked, Summary, VerifyError, check_leaves};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::bundle::check_bundle_files;
+use crate::error::AuditError;
+use crate::source::Source;
+
+/// Progress shows a bar on a terminal and nothing otherwise.
+pub struct Progress(ProgressBar);
+
+impl Progress {
+    /// new shows a bar for `total` items labelled `what`, if stderr is a terminal and not
+    /// `quiet`.
+    pub fn new(total: u64, what: &str, quiet: bool) -> Progress {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Progress(ProgressBar::hidden());
+        }
+        let bar = ProgressBar::new(total);
+        let template =
+            format!("{what} [{{bar:40}}] {{pos}}/{{len}} entries, {{per_sec}}, {{eta}} left");
+        if let Ok(style) = ProgressStyle::with_template(&template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Progress(bar)
+    }
+
+    pub(crate) fn set(&self, position: u64) {
+        self.0.set_position(position);
+    }
+
+    pub(crate) fn done(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// check_page checks a page's leaves on their own, split across the machine's cores.
+fn check_page(
+    start: u64,
+    leaves: &[Vec<u8>],
+    registry: &Registry,
+) -> Result<Vec<Checked>, VerifyError> {
+    let cores = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = leaves.len().div_ceil(cores).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = leaves
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, part)| {
+                scope.spawn(move || check_leaves(start + (i * chunk) as u64, part, registry))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(leaves.len());
+        for handle in handles {
+            // Invariant: check_leaves does not panic; if it did, surfacing the panic is right.
+            out.extend(handle.join().expect("leaf checking panicked")?);
+        }
+        Ok(out)
+    })
+}
+
+/// audit_entries feeds entries `auditor.size()..end` from `source` through the auditor.
+pub async fn audit_entries(
+    source: &Source,
+    auditor: &mut Auditor<'_>,
+    end: u64,
+    progress: &Progress,
+) -> Result<(), AuditError> {
+    let mut pages = source.pages(auditor.size(), end);
+    while auditor.size() < end {
+        let (start, leaves) = pages.recv().await.ok_or_else(|| {
+            AuditError::Io(format!(
+                "the entry stream ended at {} of {end}",
+                auditor.size()
+            ))
+        })??;
+        if start != auditor.size() {
+            return Err(AuditError::Io(format!(
+                "page starts at {start}, expected {}",
+                auditor.size()
+            )));
+        }
+        let registry = auditor.registry();
+        let checked = tokio::task::block_in_place(|| check_page(start, &leaves, registry))?;
+        for c in checked {
+            auditor.push_checked(c)?;
+        }
+        progress.set(auditor.size());
+    }
+    // The reader may still judge the source as a whole (extra entries, a manifest mismatch):
+    // wait for its last word.
+    if let Some(more) = pages.recv().await {
+        let (start, _) = more?;
+        return Err(AuditError::Failed(format!(
+            "the source holds entries from index {start}, beyond the {end} expected"
+        )));
+    }
+    Ok(())
+}
+
+/// Verified is the result of a full audit.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Verified {
+    /// The log's origin.
+    pub origin: String,
+    /// Entries verified.
+    pub tree_size: u64,
+    /// The verified root.
+    pub root: Hash,
+    /// The signed checkpoint the log was verified against.
+    pub checkpoint: String,
+    /// Where the registry came from: `file` (trusted) or the source (`log` or `bundle`).
+    pub registry_source: String,
+    /// What the entries show.
+    pub summary: Summary,
+    /// Seconds the audit took.
+    pub seconds: f64,
+}
+
+/// verify_log runs a full audit of `source` against `log_key`, with `registry` if the user
+/// gave one (else the source's, with a warning).
+pub async fn verify_log(
+    source: &Source,
+    log_key: &VerifierKey,
+    registry: Option<Registry>,
+    quiet: bool,
+) -> Result<Verified, AuditError> {
+    let started = Instant::now();
+    let note = source.checkpoint().await?;
+    let (checkpoint, _) = checkpoint::open(&note, log_key)
+        .map_err(|e| AuditError::Failed(format!("checkpoint: {e}")))?;
+    if let Source::Bundle(dir) = source {
+        check_bundle_files(dir, &checkpoint)?;
+    }
+    let (registry, registry_source) = match registry {
+        Some(r) => (r, "file".to_string()),
+        None => {
+            let from = if matches!(source, Source::Http(_)) {
+                "log"
+            } else {
+                "bundle"
+            };
+            eprintln!(
+                "warning: using the submitter registry the {from} serves, which trusts its operator; \
+                 pass --registry FILE with a registry from a source you trust"
+            );
+            (source.registry().await?, from.to_string())
+        }
+    };
+    let mut auditor = Auditor::new(&registry);
+    let progress = Progress::new(checkpoint.size, "verifying", quiet);
+    let result = audit_entries(source, &mut auditor, checkpoint.size, &progress).await;
+    progress.done();
+    result?;
+    auditor.finish(&checkpoint)?;
+    Ok(Verified {
+        origin: checkpoint.origin.clone(),
+        tree_size: checkpoint.size,
+        root: checkpoint.root,
+        checkpoint: String::from_utf8_lossy(&note).into_owned(),
+        registry_source,
+        summary: auditor.summary().clone(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// render writes a verification summary for people.
+pub fn render(v: &Verified) -> String {
+    let mut out = String::new();
+    let s = &v.summary;
+    out.push_str(&format!(
+        "VERIFIED: log {} holds {} entries, all signed by registered agency keys, chained and matching the signed checkpoint.\n",
+        v.origin, v.tree_size
+    ));
+    out.push_str(&format!(
+        "  tree size: {}\n  root:      {}\n",
+        v.tree_size, v.root
+    ));
+    out.push_str("  checkpoint:\n");
+    for line in v.checkpoint.lines() {
+        out.push_str(&format!("    {line}\n"));
+    }
+    if let (Some(from), Some(to)) = (&s.accessed_from, &s.accessed_to) {
+        out.push_str(&format!("  accesses from {from} to {to}\n"));
+    }
+    if let (Some(from), Some(to)) = (&s.integrated_from, &s.integrated_to) {
+        out.push_str(&format!("  logged from   {from} to {to}\n"));
+    }
+    out.push_str(&format!(
+        "  records returned in all: {}\n",
+        s.records_returned
+    ));
+    for (title, map) in [
+        ("requesting agency", &s.by_requesting_agency),
+        ("holder agency", &s.by_holder_agency),
+        ("country pair", &s.by_country_pair),
+        ("data category", &s.by_category),
+        ("purpose", &s.by_purpose),
+        ("outcome", &s.by_outcome),
+    ] {
+        out.push_str(&format!("  by {title}:\n"));
+        for (key, count) in map {
+            out.push_str(&format!("    {count:>10}  {key}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "  registry: {}\n  verified in {:.2} s ({:.0} entries/s)\n",
+        match v.registry_source.as_str() {
+            "file" => "from --registry (trusted)".to_string(),
+            other => format!("served by the {other} (trusts the operator)"),
+        },
+        v.seconds,
+        v.tree_size as f64 / v.seconds.max(1e-9)
+    ));
+    out
+}

@@ -1,0 +1,134 @@
+//! The `huella-verify` command line: `verify`, `export`, `receipt verify` and `monitor`, one
+//! file per subcommand. The `huella` binary embeds the same subcommands, so both take the
+//! same flags, print the same output and exit with the same codes: 0 verified, 1 failed
+//! verification (or a monitor alert), 2 usage or I/O error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use huella_core::keys::VerifierKey;
+use huella_core::registry::Registry;
+
+use crate::client::{Client, ClientError};
+use crate::error::AuditError;
+
+pub mod export;
+pub mod monitor;
+pub mod receipt;
+pub mod verify;
+
+pub use export::ExportArgs;
+pub use monitor::MonitorArgs;
+pub use receipt::{ReceiptCommand, ReceiptVerifyArgs};
+pub use verify::VerifyArgs;
+
+/// huella-verify: check a Huella log from outside, trusting nothing but the log's public key.
+#[derive(Parser, Debug)]
+#[command(name = "huella-verify", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verifier's subcommands; `huella` offers the same ones.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Verify a whole log, from its API or an exported bundle (exit 0 verified, 1 failed,
+    /// 2 usage or I/O error).
+    Verify(VerifyArgs),
+    /// Check a log incrementally, round after round, and alert on rollbacks, forks, bad
+    /// signatures, broken chains and outages.
+    Monitor(MonitorArgs),
+    /// Export a self-contained bundle of a log for offline verification.
+    Export(ExportArgs),
+    /// Receipts (C2SP tlog-proofs).
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
+}
+
+/// ClientArgs are the connection options every subcommand that talks to a log takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClientArgs {
+    /// A CA certificate (PEM) to trust for https:// URLs, besides the system's trust store:
+    /// a test CA, or a government PKI.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl ClientArgs {
+    /// client makes a client for the log at `url` with these options.
+    pub fn client(&self, url: &str) -> Result<Client, ClientError> {
+        Client::with_ca_cert(url, self.ca_cert.as_deref())
+    }
+}
+
+/// CliResult is what a subcommand returns; an error's type decides the exit code.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// main parses the command line and runs the subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    finish("huella-verify", run(cli.command))
+}
+
+/// run runs one verifier subcommand on a new runtime.
+pub fn run(command: Command) -> CliResult {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match command {
+            Command::Verify(args) => verify::run(args).await,
+            Command::Monitor(args) => monitor::run(args).await,
+            Command::Export(args) => export::run(args).await,
+            Command::Receipt(ReceiptCommand::Verify(args)) => receipt::run(args).await,
+        }
+    })
+}
+
+/// finish prints a failed command's error after `program: ` and turns the result into the
+/// exit code: 1 when something failed verification, 2 for usage and I/O errors.
+pub fn finish(program: &str, result: CliResult) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            ExitCode::from(exit_code(e.as_ref()))
+        }
+    }
+}
+
+/// exit_code is 1 for a failed verification or a monitor alert, 2 for anything else.
+pub fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
+    match e.downcast_ref::<AuditError>() {
+        Some(a) => a.exit_code(),
+        None if e.downcast_ref::<monitor::Alerted>().is_some() => 1,
+        None => 2,
+    }
+}
+
+/// parse_log_key reads `--log-key`: the verifier key itself, or a file that holds it (such
+/// as a log's `log.key.pub`).
+pub fn parse_log_key(text: &str) -> Result<VerifierKey, AuditError> {
+    let path = Path::new(text);
+    let key = if path.is_file() {
+        std::fs::read_to_string(path)
+            .map_err(|e| AuditError::Io(format!("--log-key {text}: {e}")))?
+    } else {
+        text.to_string()
+    };
+    VerifierKey::parse(key.trim()).map_err(|e| AuditError::Io(format!("--log-key: {e}")))
+}
+
+/// trusted_registry reads `--registry`, if given.
+pub fn trusted_registry(path: &Option<PathBuf>) -> Result<Option<Registry>, AuditError> {
+    path.as_deref()
+        .map(|p| {
+            let bytes =
+                std::fs::read(p).map_err(|e| AuditError::Io(format!("{}: {e}", p.display())))?;
+            Registry::parse(&bytes).map_err(|e| AuditError::Io(format!("{}: {e}", p.display())))
+        })
+        .transpose()
+}

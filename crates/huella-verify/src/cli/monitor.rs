@@ -1,0 +1,101 @@
+//! `huella-verify monitor`: watch a log round after round and alert on what goes wrong.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::cli::{CliResult, ClientArgs, parse_log_key, trusted_registry};
+use crate::monitor::{self, Alert, AlertKind, MonitorState};
+use crate::source::Source;
+
+/// Arguments of `monitor`.
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// Base URL of the log to watch.
+    #[arg(long)]
+    pub url: String,
+    /// The log's verifier key (or a file holding it), from a source you trust.
+    #[arg(long)]
+    pub log_key: String,
+    /// File keeping the last verified checkpoint between rounds (created on first run).
+    #[arg(long)]
+    pub state: PathBuf,
+    /// Keep watching, one round every SECONDS; without it, run one round.
+    #[arg(long, value_name = "SECONDS")]
+    pub watch: Option<u64>,
+    /// A submitter registry you trust; without it the log's own is used.
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Connection options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Alerted ends a monitor run that raised an alert (already printed).
+#[derive(Debug, thiserror::Error)]
+#[error("the monitor raised an alert; the state file was not advanced")]
+pub struct Alerted;
+fn report_alert(json: bool, url: &str, a: &Alert) {
+    if json {
+        let line = serde_json::json!({"alert": a.alert, "message": a.message, "url": url});
+        eprintln!("{line}");
+    } else {
+        let kind = serde_json::to_value(a.alert)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
+        eprintln!("ALERT {}: {} ({url})", kind.unwrap_or_default(), a.message);
+    }
+}
+
+/// run watches the log: one round, or one every `--watch` seconds.
+pub async fn run(args: MonitorArgs) -> CliResult {
+    let log_key = parse_log_key(&args.log_key)?;
+    let client = args.client.client(&args.url)?;
+    let registry = match trusted_registry(&args.registry)? {
+        Some(r) => r,
+        None => {
+            eprintln!(
+                "warning: using the submitter registry the log serves, which trusts its operator; \
+                 pass --registry FILE with a registry from a source you trust"
+            );
+            Source::Http(client.clone()).registry().await?
+        }
+    };
+    let mut state = MonitorState::load(&args.state)?;
+    loop {
+        match monitor::monitor_round(&client, &log_key, &registry, state.as_ref()).await {
+            Ok((next, new_entries)) => {
+                if state.as_ref() != Some(&next) {
+                    next.save(&args.state)?;
+                }
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"status": "ok", "tree_size": next.size, "root": next.root, "new_entries": new_entries})
+                    );
+                } else {
+                    eprintln!(
+                        "ok: {} verified at size {} (+{new_entries} entries), root {}",
+                        args.url, next.size, next.root
+                    );
+                }
+                state = Some(next);
+            }
+            Err(a) => {
+                report_alert(args.json, &args.url, &a);
+                // An outage may pass: keep watching. Anything else is evidence to keep.
+                if args.watch.is_none() || a.alert != AlertKind::Unreachable {
+                    return Err(Alerted.into());
+                }
+            }
+        }
+        match args.watch {
+            Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds.max(1))).await,
+            None => return Ok(()),
+        }
+    }
+}

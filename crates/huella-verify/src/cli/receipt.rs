@@ -1,0 +1,106 @@
+//! `huella-verify receipt verify`: check a receipt offline, and with `--url` that its entry
+//! is still in the log.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::cli::{CliResult, ClientArgs, parse_log_key, trusted_registry};
+use crate::error::AuditError;
+use crate::receipt;
+
+/// `receipt` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ReceiptCommand {
+    /// Verify a receipt offline; with --url, also that its entry is still in the log.
+    Verify(ReceiptVerifyArgs),
+}
+
+/// Arguments of `receipt verify`.
+#[derive(Args, Debug)]
+pub struct ReceiptVerifyArgs {
+    /// The receipt: a tlog-proof file, or the JSON receipt `huella submit` saves.
+    pub file: PathBuf,
+    /// The log's verifier key (or a file holding it), from a source you trust.
+    #[arg(long)]
+    pub log_key: String,
+    /// Also check, by a consistency proof, that the entry is still in the log at URL.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// A submitter registry you trust, to check the agency's signature too.
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Connection options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// run verifies the receipt and prints what it proves.
+pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
+    let log_key = parse_log_key(&args.log_key)?;
+    let registry = trusted_registry(&args.registry)?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| AuditError::Io(format!("{}: {e}", args.file.display())))?;
+    let file = receipt::ReceiptFile::parse(&bytes)?;
+    let client = args
+        .url
+        .as_deref()
+        .map(|url| args.client.client(url))
+        .transpose()?;
+    let checked = receipt::verify(&file, &log_key, registry.as_ref(), client.as_ref()).await?;
+    let (entry, checkpoint, latest) = (&checked.entry, &checked.checkpoint, &checked.still_in_log);
+    let e = &entry.event;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "verified": true,
+                "index": entry.index.get(),
+                "leaf_hash": entry.leaf_hash(),
+                "checkpoint_size": checkpoint.size,
+                "agency_signature_checked": registry.is_some(),
+                "still_in_log_at_size": latest.as_ref().map(|c| c.size),
+                "entry": entry,
+            })
+        );
+    } else {
+        println!(
+            "VERIFIED: entry {} is in log {} at tree size {} (signed checkpoint, inclusion proof).",
+            entry.index.get(),
+            checkpoint.origin,
+            checkpoint.size
+        );
+        println!(
+            "  {} ({}) accessed {} data held by {} ({}) at {} for {} ({}); outcome {}, {} records",
+            e.requesting_agency,
+            e.requesting_country,
+            e.category.as_str(),
+            e.holder_agency,
+            e.holder_country,
+            e.accessed_at,
+            e.purpose,
+            e.legal_basis,
+            e.outcome.as_str(),
+            e.records_returned.get()
+        );
+        println!(
+            "  logged at {}; leaf hash {}",
+            entry.integrated_at,
+            entry.leaf_hash()
+        );
+        match &registry {
+            Some(_) => println!("  agency signature: verified against --registry"),
+            None => println!("  agency signature: not checked (give --registry to check it)"),
+        }
+        if let Some(latest) = latest {
+            println!(
+                "  still in the log: its tree is a prefix of the current one (size {}), by consistency proof",
+                latest.size
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! `huella-verify verify`: a full audit of a log, from its API or an exported bundle.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::audit;
+use crate::cli::{CliResult, ClientArgs, parse_log_key, trusted_registry};
+use crate::error::AuditError;
+use crate::source::Source;
+
+/// Arguments of `verify`.
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["url", "bundle"])))]
+pub struct VerifyArgs {
+    /// Base URL of the log to verify.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// An exported bundle directory to verify offline.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// The log's verifier key (or a file holding it), from a source you trust (never only
+    /// from the log itself).
+    #[arg(long)]
+    pub log_key: String,
+    /// A submitter registry you trust; without it the log's (or bundle's) own is used.
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+    /// Print a machine-readable JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Connection options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// run verifies the log and prints the report.
+pub async fn run(args: VerifyArgs) -> CliResult {
+    let log_key = parse_log_key(&args.log_key)?;
+    let registry = trusted_registry(&args.registry)?;
+    let source = match (&args.url, &args.bundle) {
+        (Some(url), _) => Source::Http(args.client.client(url)?),
+        (None, Some(dir)) => Source::Bundle(dir.clone()),
+        (None, None) => return Err(AuditError::Io("give --url or --bundle".into()).into()),
+    };
+    match audit::verify_log(&source, &log_key, registry, args.json).await {
+        Ok(verified) => {
+            if args.json {
+                let mut report = serde_json::to_value(&verified)?;
+                report["verified"] = serde_json::Value::Bool(true);
+                println!("{report}");
+            } else {
+                print!("{}", audit::render(&verified));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if args.json {
+                let mut report = serde_json::json!({"verified": false, "error": e.to_string()});
+                if let AuditError::Entry(huella_core::verify::VerifyError::Entry {
+                    index,
+                    failure,
+                    ..
+                }) = &e
+                {
+                    report["index"] = (*index).into();
+                    report["failure"] = serde_json::to_value(failure)?;
+                }
+                println!("{report}");
+            }
+            Err(e.into())
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The monitor: checks a log round after round, only its new entries each time, and raises
+//! an alert on a rollback, a fork, a bad signature, a broken chain or an outage.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use huella_core::checkpoint::{self, Checkpoint};
+use huella_core::entry::GENESIS_PREV;
+use huella_core::keys::VerifierKey;
+use huella_core::merkle::{Frontier, Hash};
+use huella_core::registry::Registry;
+use huella_core::verify::{Auditor, Failure, VerifyError};
+
+use crate::audit::{Progress, audit_entries};
+use crate::client::Client;
+use crate::consistency::check_extends;
+use crate::error::{AuditError, io};
+use crate::source::Source;
+
+/// AlertKind is what a monitor round found wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The log's tree got smaller.
+    Rollback,
+    /// Two incompatible histories: same size and another root, a failed consistency proof,
+    /// or entries that do not match the checkpoint.
+    Fork,
+    /// A checkpoint or an entry signature does not verify.
+    BadSignature,
+    /// An entry's index or `prev` link is wrong.
+    BrokenChain,
+    /// An entry is malformed, unregistered or inconsistent.
+    InvalidEntry,
+    /// The log could not be reached.
+    Unreachable,
+}
+
+/// Alert is one finding of the monitor.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Alert {
+    /// Its kind.
+    pub alert: AlertKind,
+    /// What exactly, for people.
+    pub message: String,
+}
+
+/// MonitorState is what the monitor keeps between rounds: the last verified checkpoint and
+/// enough of the tree and chain to check only new entries next time.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorState {
+    /// The log's origin.
+    pub origin: String,
+    /// Size of the last verified checkpoint.
+    pub size: u64,
+    /// Its root.
+    pub root: Hash,
+    /// The signed checkpoint itself: keep it, it is evidence.
+    pub checkpoint: String,
+    /// The tree's right edge at that size, largest subtree first.
+    pub frontier: Vec<Hash>,
+    /// Leaf hash of the last verified entry.
+    pub prev: Hash,
+}
+
+impl MonitorState {
+    /// load reads a state file; `None` if it does not exist yet.
+    pub fn load(path: &Path) -> Result<Option<MonitorState>, AuditError> {
+        let corrupt = |why: String| {
+            AuditError::Io(format!("state file {} is unusable: {why}", path.display()))
+        };
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let state: MonitorState =
+                    serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+                if Frontier::from_parts(state.size, state.frontier.clone()).is_none() {
+                    return Err(corrupt(format!(
+                        "its frontier does not fit size {}",
+                        state.size
+                    )));
+                }
+                Ok(Some(state))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(AuditError::Io(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// save writes the state atomically: a temporary file, fsync, rename.
+    pub fn save(&self, path: &Path) -> Result<(), AuditError> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let json = serde_json::to_vec_pretty(self).map_err(io)?;
+        let mut file = std::fs::File::create(&tmp)
+            .map_err(|e| AuditError::Io(format!("{}: {e}", tmp.display())))?;
+        file.write_all(&json).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
+        Ok(())
+    }
+}
+
+fn alert(alert: AlertKind, message: impl Into<String>) -> Alert {
+    Alert {
+        alert,
+        message: message.into(),
+    }
+}
+
+/// monitor_round checks the log once against the saved state and returns the new state, or
+/// the first alert. The state only moves on when everything verified.
+pub async fn monitor_round(
+    client: &Client,
+    log_key: &VerifierKey,
+    registry: &Registry,
+    state: Option<&MonitorState>,
+) -> Result<(MonitorState, u64), Alert> {
+    let note = client
+        .get("/checkpoint")
+        .await
+        .map_err(|e| alert(AlertKind::Unreachable, e.to_string()))?;
+    let (latest, _) = checkpoint::open(&note, log_key)
+        .map_err(|e| alert(AlertKind::BadSignature, format!("checkpoint: {e}")))?;
+    let (mut auditor, from) = match state {
+        None => (Auditor::new(registry), 0),
+        Some(old) => {
+            // MonitorState::load refuses a state whose frontier does not fit its size.
+            let frontier =
+                Frontier::from_parts(old.size, old.frontier.clone()).ok_or_else(|| {
+                    alert(
+                        AlertKind::Fork,
+                        "the saved frontier does not fit the saved size",
+                    )
+                })?;
+            let seen = Checkpoint::new(old.origin.clone(), old.size, old.root);
+            check_extends(client, &seen, &latest)
+                .await
+                .map_err(|e| match e {
+                    AuditError::Io(m) => alert(AlertKind::Unreachable, m),
+                    other if latest.size < old.size => {
+                        alert(AlertKind::Rollback, other.to_string())
+                    }
+                    other => alert(AlertKind::Fork, other.to_string()),
+                })?;
+            (Auditor::resume(registry, frontier, old.prev), old.size)
+        }
+    };
+    let source = Source::Http(client.clone());
+    audit_entries(
+        &source,
+        &mut auditor,
+        latest.size,
+        &Progress::new(0, "", true),
+    )
+    .await
+    .map_err(|e| match e {
+        AuditError::Entry(VerifyError::Entry { failure, .. }) => alert(
+            match failure {
+                Failure::Chain => AlertKind::BrokenChain,
+                Failure::Signature => AlertKind::BadSignature,
+                Failure::Format | Failure::Unauthorized | Failure::Inconsistent => {
+                    AlertKind::InvalidEntry
+                }
+            },
+            e.to_string(),
+        ),
+        AuditError::Io(m) => alert(AlertKind::Unreachable, m),
+        other => alert(AlertKind::Fork, other.to_string()),
+    })?;
+    auditor.finish(&latest).map_err(|e| {
+        alert(
+            AlertKind::Fork,
+            format!("the entries served do not match the signed checkpoint: {e}"),
+        )
+    })?;
+    let prev = if latest.size == 0 {
+        GENESIS_PREV
+    } else {
+        auditor.prev()
+    };
+    Ok((
+        MonitorState {
+            origin: latest.origin.clone(),
+            size: latest.size,
+            root: latest.root,
+            checkpoint: String::from_utf8_lossy(&note).into_owned(),
+            frontier: auditor.frontier().subtrees().to_vec(),
+            prev,
+        },
+        latest.size - from,
+    ))
+}

@@ -1,0 +1,161 @@
+//! What `serve` and `demo` share: the service options, opening the log in a data
+//! directory, the HTTP limits, and the shutdown signal.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use huella_core::admission::Window;
+use huella_core::keys::KeyName;
+use huella_core::registry::Registry;
+
+use crate::http::Limits;
+use crate::keyfile;
+use crate::ledger::{Ledger, Options, RateLimit, SystemClock};
+use crate::store::SledStore;
+
+/// Options shared by `serve` and `demo`.
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The log's origin (its key name), used when the log key is first created.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Memory for sled's page cache, in MiB: entries, openings and request ids. More serves
+    /// reads of a large log faster, at the cost of resident memory; proofs read the tree
+    /// hashes from their own file (see docs/benchmarks.md).
+    #[arg(long, value_name = "MIB", default_value_t = crate::store::SLED_CACHE_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub cache_mb: u64,
+    /// How old an access may be when submitted, in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub max_age: u64,
+    /// How far in the future an access time may be, in seconds (clock skew).
+    #[arg(long, default_value_t = 300)]
+    pub max_future: u64,
+    /// Most entries per batch (group commit).
+    #[arg(long, default_value_t = 1024)]
+    pub max_batch: usize,
+    /// How long a batch waits for more entries, in milliseconds.
+    #[arg(long, default_value_t = 2)]
+    pub batch_wait_ms: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_body: usize,
+    /// Sustained submissions per second allowed to each agency (0: no limit); over it,
+    /// 429 with Retry-After.
+    #[arg(long, default_value_t = 10_000)]
+    pub rate_limit: u32,
+    /// Submissions an agency may send at once before its rate limit applies.
+    /// (The default is a quarter of the pool, so one agency alone cannot fill it.)
+    #[arg(long, default_value_t = 4_096)]
+    pub rate_burst: u32,
+    /// Longest a request may take, in seconds, body upload included (408 after it; at most
+    /// a day).
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Seconds a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed (at most a day).
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout: u64,
+}
+
+/// DEFAULT_ORIGIN names a log whose key is created without `--origin`.
+pub const DEFAULT_ORIGIN: &str = "huella.localhost/log";
+
+/// open_log loads or creates the log key in `data` and opens the ledger over sled there.
+pub fn open_log(
+    data: &Path,
+    registry: Registry,
+    args: &LogArgs,
+) -> Result<Arc<Ledger>, Box<dyn std::error::Error>> {
+    // Owner only, even if it already existed: the database holds the openings (personal
+    // data) and the directory the log key.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data)
+        .map_err(|e| format!("{}: {e}", data.display()))?;
+    // A directory someone else owns (a volume the service writes through its group) cannot
+    // be changed; say so rather than refuse to start.
+    if let Err(e) = std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700)) {
+        eprintln!(
+            "warning: could not make {} owner-only ({e}); it holds personal data (the openings)",
+            data.display()
+        );
+    }
+    let origin = KeyName::new(args.origin.as_deref().unwrap_or(DEFAULT_ORIGIN))?;
+    let key_path = data.join("log.key");
+    let (log_key, created) = keyfile::load_or_create(&key_path, &origin)?;
+    if let Some(wanted) = &args.origin
+        && log_key.name().as_str() != wanted
+    {
+        return Err(format!(
+            "{} holds the key of log {:?}, not --origin {wanted:?}",
+            key_path.display(),
+            log_key.name().as_str()
+        )
+        .into());
+    }
+    if created {
+        eprintln!("created the log key in {} (mode 0600)", key_path.display());
+    }
+    let store = SledStore::open_with_cache(&data.join("db"), args.cache_mb << 20)?;
+    let options = Options {
+        max_batch: args.max_batch.max(1),
+        batch_wait: Duration::from_millis(args.batch_wait_ms),
+        checkpoint_copy: Some(data.join("checkpoint")),
+        window: Window {
+            max_age_millis: args.max_age.saturating_mul(1000),
+            max_future_millis: args.max_future.saturating_mul(1000),
+        },
+        rate_limit: NonZeroU32::new(args.rate_limit).map(|per_second| RateLimit {
+            per_second,
+            burst: NonZeroU32::new(args.rate_burst).unwrap_or(per_second),
+        }),
+        ..Options::default()
+    };
+    let ledger = Ledger::open(
+        Arc::new(store),
+        log_key,
+        registry,
+        Arc::new(SystemClock),
+        options,
+    )?;
+    Ok(Arc::new(ledger))
+}
+
+/// read_registry reads the submitter registry file.
+pub fn read_registry(path: &Path) -> Result<Registry, Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!(
+            "{}: {e} (see keys/README.md for the registry format)",
+            path.display()
+        )
+    })?;
+    Ok(Registry::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+/// shutdown_signal resolves on Ctrl-C.
+pub async fn shutdown_signal() {
+    // If the signal handler cannot be installed, serve until killed.
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// http_limits are the HTTP limits the options ask for.
+pub fn http_limits(args: &LogArgs) -> Limits {
+    Limits {
+        max_body: args.max_body,
+        // Bounded to a day: hyper adds the idle timeout to the clock, which must not overflow.
+        request_timeout: Duration::from_secs(args.request_timeout.clamp(1, 86_400)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.clamp(1, 86_400)),
+        ..Limits::default()
+    }
+}

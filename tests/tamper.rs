@@ -2150,3 +2150,69 @@ fn the_service_refuses_to_start_on_corrupt_data() {
         "no log key printed: it did not serve"
     );
 }
+
+/// A JSON receipt's `index`, `leaf_hash` and `checkpoint` repeat parts of its `tlog_proof`;
+/// a receipt file where any of them says something else is refused, naming the field, even
+/// though the proof itself verifies. A field the format does not define is refused too.
+#[test]
+fn a_json_receipt_whose_fields_contradict_its_proof_is_refused() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let key = log_key().to_string();
+    let honest = &f.receipts[7];
+    let other = &f.receipts[8];
+    type Change = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: [(&str, Change); 4] = [
+        ("index", Box::new(|r| r["index"] = 8.into())),
+        (
+            "leaf_hash",
+            Box::new(|r| r["leaf_hash"] = serde_json::to_value(other.leaf_hash).unwrap()),
+        ),
+        (
+            "checkpoint",
+            Box::new(|r| r["checkpoint"] = other.checkpoint.clone().into()),
+        ),
+        ("unknown", Box::new(|r| r["note"] = "trust me".into())),
+    ];
+    for (field, change) in cases {
+        let mut json = serde_json::to_value(honest).unwrap();
+        change(&mut json);
+        let path = dir.path().join(format!("{field}.json"));
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        // The library says which field.
+        let receipt = serde_json::from_value::<huella_core::proof::Receipt>(json);
+        match (field, receipt) {
+            ("unknown", Err(_)) => {}
+            (_, Ok(receipt)) => assert!(
+                matches!(
+                    receipt.open(&log_key()),
+                    Err(huella_core::proof::ReceiptError::FieldMismatch { field: f, .. }) if f == field
+                ),
+                "{field}"
+            ),
+            (_, Err(e)) => panic!("{field}: {e}"),
+        }
+        // The command line fails verification (exit 1) and names it.
+        let out = run(&[
+            "receipt",
+            "verify",
+            path.to_str().unwrap(),
+            "--log-key",
+            &key,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{field}: {}", stderr(&out));
+        let named = if field == "unknown" { "note" } else { field };
+        assert!(stderr(&out).contains(named), "{field}: {}", stderr(&out));
+    }
+    // The honest receipt verifies.
+    let path = dir.path().join("honest.json");
+    std::fs::write(&path, serde_json::to_vec(honest).unwrap()).unwrap();
+    let out = run(&[
+        "receipt",
+        "verify",
+        path.to_str().unwrap(),
+        "--log-key",
+        &key,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

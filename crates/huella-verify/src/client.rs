@@ -151,17 +151,19 @@ fn describe(e: &reqwest::Error) -> String {
     let mut causes = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(cause) = next {
-        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-            return format!("TLS failure: {tls}");
+        if let Some(tls) = tls_error(cause) {
+            let hint = match tls {
+                rustls::Error::InvalidMessage(_) => {
+                    " (is the server speaking plain HTTP? then use an http:// URL)"
+                }
+                _ => "",
+            };
+            return format!("TLS failure: {tls}{hint}");
         }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return "connection refused (is the log running, and is this its address?)".into();
-            }
-            // rustls reports handshake failures as I/O errors that wrap its own.
-            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return format!("TLS failure: {tls}");
-            }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return "connection refused (is the log running, and is this its address?)".into();
         }
         causes.push(cause.to_string());
         next = cause.source();
@@ -173,6 +175,16 @@ fn describe(e: &reqwest::Error) -> String {
         Some(innermost) => format!("{e}: {innermost}"),
         None => e.to_string(),
     }
+}
+
+/// tls_error finds a rustls error in `e`, which hyper and tokio wrap in I/O errors, sometimes
+/// twice: an I/O error's `source` skips the error it wraps, so look inside it.
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    tls_error(inner)
 }
 
 /// install_crypto makes ring rustls's process-wide provider, once; reqwest is built without

@@ -50,6 +50,35 @@ pub enum AdmissionError {
     Commitment(#[from] CommitmentError),
 }
 
+/// Admitted is an event that passed every check of [`admit`], with its openings. Only
+/// [`admit`] makes one (its fields are private), so a log that appends only `Admitted` values
+/// appends nothing unchecked: the server's sequencer takes nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    /// The signed event.
+    signed: SignedEvent,
+    /// Its openings, checked against its commitments.
+    openings: Openings,
+}
+
+impl Admitted {
+    /// signed is the admitted signed event.
+    pub fn signed(&self) -> &SignedEvent {
+        &self.signed
+    }
+
+    /// openings are the admitted event's openings.
+    pub fn openings(&self) -> &Openings {
+        &self.openings
+    }
+
+    /// into_parts gives the signed event and the openings back (an `Admitted` cannot be
+    /// rebuilt from them).
+    pub fn into_parts(self) -> (SignedEvent, Openings) {
+        (self.signed, self.openings)
+    }
+}
+
 /// check_signed_event checks what anyone can check from public data: the key is registered
 /// for the event's agency and country, and its signature verifies.
 pub fn check_signed_event(signed: &SignedEvent, registry: &Registry) -> Result<(), AdmissionError> {
@@ -65,7 +94,7 @@ pub fn admit(
     registry: &Registry,
     now_millis: u64,
     window: Window,
-) -> Result<(SignedEvent, Openings), AdmissionError> {
+) -> Result<Admitted, AdmissionError> {
     let (signed, openings) = submission.into_parts();
     check_signed_event(&signed, registry)?;
     signed.event.check()?;
@@ -93,5 +122,5 @@ pub fn admit(
         });
     }
     openings.check(&signed.event)?;
-    Ok((signed, openings))
+    Ok(Admitted { signed, openings })
 }

@@ -1,0 +1,176 @@
+//! The one place where failures become HTTP statuses: [`ApiError`] is a status, a stable
+//! machine-readable code and a message for people, and every error type of the layers below
+//! converts into it here.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use huella_core::admission::AdmissionError;
+use huella_core::canonical::FormatError;
+use huella_core::event::EventError;
+use huella_core::merkle::TreeError;
+use huella_core::registry::RegistryError;
+
+use crate::ledger::{ReadError, SubmitError};
+use crate::store::StoreError;
+
+/// ApiError is an error response: a status, a stable code and a message for people.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What was wrong, for people.
+    pub message: String,
+    /// Seconds after which a retry may succeed (429 and 503).
+    pub retry_after: Option<u64>,
+}
+
+/// The error code of an error response, for the metrics layer to count.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ErrorCode(pub(crate) &'static str);
+
+impl ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": self.code, "message": self.message});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response.extensions_mut().insert(ErrorCode(self.code));
+        response
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            SubmitError::Admission(a) => match a {
+                AdmissionError::Registry(RegistryError::UnknownKey(_)) => {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "unknown_key", message)
+                }
+                AdmissionError::Registry(_) => {
+                    ApiError::new(StatusCode::FORBIDDEN, "unauthorized_key", message)
+                }
+                AdmissionError::Event(EventError::Inconsistent(_)) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "inconsistent_event",
+                    message,
+                ),
+                AdmissionError::Event(EventError::MalformedSignature(_)) => {
+                    ApiError::bad_request("malformed", message)
+                }
+                AdmissionError::Event(_) => {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", message)
+                }
+                AdmissionError::OutOfWindow { .. } => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "access_time_out_of_window",
+                    message,
+                ),
+                AdmissionError::Commitment(_) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "commitment_mismatch",
+                    message,
+                ),
+            },
+            SubmitError::Conflict { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            SubmitError::RateLimited { retry_after_ms, .. } => ApiError {
+                retry_after: Some(retry_after_ms.div_ceil(1000)),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            },
+            SubmitError::PoolFull(_) => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+            },
+            SubmitError::Unavailable(_) => ApiError {
+                retry_after: Some(30),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!("storage: {e}");
+        ApiError {
+            retry_after: Some(30),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage",
+                format!("storage failure: {e}"),
+            )
+        }
+    }
+}
+
+impl From<TreeError> for ApiError {
+    fn from(e: TreeError) -> ApiError {
+        match e {
+            TreeError::IndexOutOfRange { .. } | TreeError::SizeOrder { .. } => {
+                ApiError::bad_request("out_of_range", e.to_string())
+            }
+            other => {
+                tracing::error!("reading the tree: {other}");
+                ApiError {
+                    retry_after: Some(30),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "storage",
+                        format!("storage failure: {other}"),
+                    )
+                }
+            }
+        }
+    }
+}
+
+impl From<FormatError> for ApiError {
+    fn from(e: FormatError) -> ApiError {
+        ApiError::bad_request("malformed", e.to_string())
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            ReadError::Beyond { .. }
+            | ReadError::NoEntry { .. }
+            | ReadError::NotInTree { .. }
+            | ReadError::NoCheckpoint(_) => ApiError::not_found(message),
+            ReadError::Range { .. } => ApiError::bad_request("bad_range", message),
+            ReadError::Tree(e) => e.into(),
+            ReadError::Store(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The handlers, one per endpoint of `docs/api.md`. Reads go through a
+//! [`Snapshot`](crate::ledger::Snapshot) of the published checkpoint, which refuses whatever
+//! lies beyond it; submissions through the [`Appender`](crate::ledger::Appender), which
+//! answers with the finished receipt.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use huella_core::checkpoint::parse_decimal;
+use huella_core::event::Submission;
+
+use crate::http::Limits;
+use crate::http::error::ApiError;
+use crate::ledger::Ledger;
+
+#[derive(Clone)]
+pub(crate) struct App {
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) limits: Limits,
+}
+
+fn decimal(name: &str, value: &str) -> Result<u64, ApiError> {
+    parse_decimal(value).ok_or_else(|| {
+        // A plain decimal that still does not parse has more than 64 bits.
+        let why = if !value.is_empty()
+            && !value.starts_with('0')
+            && value.bytes().all(|b| b.is_ascii_digit())
+        {
+            format!("is too large (above {})", u64::MAX)
+        } else {
+            "must be a decimal integer without sign or leading zeros".to_string()
+        };
+        ApiError::bad_request("bad_parameter", format!("{name} {why}, got {value:?}"))
+    })
+}
+
+fn optional(name: &str, value: &Option<String>) -> Result<Option<u64>, ApiError> {
+    value.as_deref().map(|v| decimal(name, v)).transpose()
+}
+
+fn required(name: &str, value: &Option<String>) -> Result<u64, ApiError> {
+    optional(name, value)?
+        .ok_or_else(|| ApiError::bad_request("bad_parameter", format!("missing parameter {name}")))
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::bad_request("bad_parameter", e.body_text()))
+}
+
+fn text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+pub(crate) async fn submit(
+    State(app): State<App>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let arrived = Instant::now();
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("request body is larger than {} bytes", app.limits.max_body),
+            )
+        } else {
+            ApiError::bad_request("malformed", e.body_text())
+        }
+    })?;
+    let submission: Submission = huella_core::canonical::parse_without_arrays(&body)?;
+    let submitted = app.ledger.appender().submit(submission).await?;
+    let status = if submitted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let response = (status, axum::Json(submitted.receipt)).into_response();
+    app.ledger
+        .metrics()
+        .append_seconds
+        .observe(arrived.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+pub(crate) async fn checkpoint(State(app): State<App>) -> Response {
+    text(app.ledger.published().note.to_string())
+}
+
+pub(crate) async fn entry(
+    State(app): State<App>,
+    Path(index): Path<String>,
+) -> Result<Response, ApiError> {
+    let index = decimal("index", &index)?;
+    let leaf = app.ledger.reader().snapshot().leaf(index)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], leaf).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct PageParams {
+    start: Option<String>,
+    limit: Option<String>,
+}
+
+pub(crate) async fn entries(
+    State(app): State<App>,
+    q: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let start = optional("start", &q.start)?.unwrap_or(0);
+    let limit = optional("limit", &q.limit)?.unwrap_or(100);
+    if limit == 0 || limit > app.limits.max_page {
+        return Err(ApiError::bad_request(
+            "bad_limit",
+            format!("limit must be between 1 and {}", app.limits.max_page),
+        ));
+    }
+    let leaves = app.ledger.reader().snapshot().leaves(start, limit)?;
+    let mut body = Vec::with_capacity(leaves.iter().map(|l| l.len() + 1).sum());
+    for leaf in leaves {
+        body.extend_from_slice(&leaf);
+        body.push(b'\n');
+    }
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct InclusionParams {
+    index: Option<String>,
+    tree_size: Option<String>,
+}
+
+pub(crate) async fn inclusion(
+    State(app): State<App>,
+    q: Result<Query<InclusionParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let q = query(q)?;
+    let index = required("index", &q.index)?;
+    let tree_size = optional("tree_size", &q.tree_size)?;
+    let proof = app.ledger.reader().snapshot().inclusion(index, tree_size)?;
+    let response = axum::Json(serde_json::json!({
+        "index": index,
+        "tree_size": proof.tree_size,
+        "leaf_hash": proof.leaf_hash,
+        "proof": proof.proof,
+    }))
+    .into_response();
+    observe_proof(&app, started);
+    Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct ConsistencyParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+pub(crate) async fn consistency(
+    State(app): State<App>,
+    q: Result<Query<ConsistencyParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let q = query(q)?;
+    let from = required("from", &q.from)?;
+    let to = optional("to", &q.to)?;
+    let (to, proof) = app.ledger.reader().snapshot().consistency(from, to)?;
+    let response =
+        axum::Json(serde_json::json!({"from": from, "to": to, "proof": proof})).into_response();
+    observe_proof(&app, started);
+    Ok(response)
+}
+
+/// observe_proof counts the time one proof answer took to build.
+fn observe_proof(app: &App, started: Instant) {
+    app.ledger
+        .metrics()
+        .proof_seconds
+        .observe(started.elapsed().as_secs_f64());
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct ReceiptParams {
+    tree_size: Option<String>,
+}
+
+pub(crate) async fn receipt(
+    State(app): State<App>,
+    Path(index): Path<String>,
+    q: Result<Query<ReceiptParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let index = decimal("index", &index)?;
+    let q = query(q)?;
+    let tree_size = optional("tree_size", &q.tree_size)?;
+    let proof = app.ledger.reader().snapshot().receipt(index, tree_size)?;
+    Ok(text(proof.to_text()))
+}
+
+pub(crate) async fn keys(State(app): State<App>) -> Response {
+    axum::Json(serde_json::json!({
+        "origin": app.ledger.log_key().name().as_str(),
+        "log_key": app.ledger.log_key().to_string(),
+        "submitters": app.ledger.registry().submitters,
+    }))
+    .into_response()
+}
+
+pub(crate) async fn metrics(State(app): State<App>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.ledger.metrics().render(),
+    )
+        .into_response()
+}
+
+pub(crate) async fn healthz(State(app): State<App>) -> Result<Response, ApiError> {
+    let size = app.ledger.published().size;
+    if let Some(failure) = app.ledger.appender().write_failure() {
+        return Err(ApiError {
+            retry_after: Some(30),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("reads work (tree size {size}) but writes are refused: {failure}"),
+            )
+        });
+    }
+    Ok(axum::Json(serde_json::json!({"status": "ok", "tree_size": size})).into_response())
+}

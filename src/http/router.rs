@@ -1,0 +1,67 @@
+//! The routes of the API, and the middleware every request passes: the request timeout
+//! and the count of error responses.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::http::Limits;
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::handlers::{
+    App, checkpoint, consistency, entries, entry, healthz, inclusion, keys, metrics, receipt,
+    submit,
+};
+use crate::ledger::Ledger;
+
+/// router builds the API over a running ledger.
+pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
+    let app = App { ledger, limits };
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/v1/entries", post(submit).get(entries))
+        .route("/v1/entries/{index}", get(entry))
+        .route("/v1/proofs/inclusion", get(inclusion))
+        .route("/v1/proofs/consistency", get(consistency))
+        .route("/v1/receipts/{index}", get(receipt))
+        .route("/v1/keys", get(keys))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here",
+            )
+        })
+        .layer(DefaultBodyLimit::max(limits.max_body))
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+/// guard bounds every request by [`Limits::request_timeout`] and counts error responses.
+async fn guard(State(app): State<App>, request: Request, next: Next) -> Response {
+    let response = match tokio::time::timeout(app.limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        // A submission cut off here may still be logged; its retry is idempotent and gets
+        // the original receipt.
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the request took longer than {} s",
+                app.limits.request_timeout.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    };
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        app.ledger.metrics().reject(code);
+    }
+    response
+}

@@ -1,0 +1,291 @@
+//! The appender: everything between a submission and its receipt. Admission (the pure
+//! checks of [`huella_core::admission`], which return an [`Admitted`] value: the sequencer
+//! takes nothing else), the per-agency rate limit, the pool, and the sequencer thread; then
+//! the receipt, built once the entry is durable.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use governor::clock::Clock as _;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use huella_core::admission::{AdmissionError, Window, admit};
+use huella_core::event::Submission;
+use huella_core::proof::Receipt;
+use huella_core::registry::Registry;
+use tokio::sync::oneshot;
+
+use crate::ledger::clock::Clock;
+use crate::ledger::reader::LogReader;
+use crate::ledger::sequencer::{Accepted, Pending, Shared, already_logged, lock, request_key};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Options tune the ledger; the defaults suit a single server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Most entries in one batch.
+    pub max_batch: usize,
+    /// How long the sequencer waits, after the first event of a batch, for more.
+    pub batch_wait: Duration,
+    /// Accepted events that may wait for the sequencer; beyond this, submissions get 503.
+    pub pool_capacity: usize,
+    /// How far `accessed_at` may be from now.
+    pub window: Window,
+    /// A file outside the store that keeps a copy of the newest signed checkpoint, written
+    /// after every batch. Start-up refuses a store that is behind it: a store can lose its
+    /// tail without noticing (sled drops a corrupt tail as if it were a torn write), and a
+    /// log that restarted on it would sign a fork of what agencies hold receipts for.
+    pub checkpoint_copy: Option<PathBuf>,
+    /// How fast each submitting agency may append; `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// RateLimit bounds one agency's submissions: a token bucket that refills at `per_second`
+/// and holds at most `burst`. It counts only submissions whose signature checked, so nobody
+/// but the key holder can spend an agency's allowance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained submissions per second.
+    pub per_second: NonZeroU32,
+    /// Submissions that may arrive at once.
+    pub burst: NonZeroU32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            max_batch: 1024,
+            batch_wait: Duration::from_millis(2),
+            pool_capacity: 16 * 1024,
+            window: Window::default(),
+            checkpoint_copy: None,
+            rate_limit: None,
+        }
+    }
+}
+
+/// SubmitError says why a submission was not logged.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// A check refused the event.
+    #[error(transparent)]
+    Admission(#[from] AdmissionError),
+    /// The agency's request id is already logged with other content.
+    #[error(
+        "request id {request_id} of {agency} is already logged at index {index} with other content"
+    )]
+    Conflict {
+        /// Where the original is.
+        index: u64,
+        /// The agency.
+        agency: String,
+        /// Its request id.
+        request_id: String,
+    },
+    /// The pool is full: try again shortly.
+    #[error("the log is busy: {0} events are waiting; retry shortly")]
+    PoolFull(usize),
+    /// The agency submits faster than its rate limit allows.
+    #[error("{agency} is over its rate limit; retry in {retry_after_ms} ms")]
+    RateLimited {
+        /// The agency.
+        agency: String,
+        /// When a token will be available again.
+        retry_after_ms: u64,
+    },
+    /// The log cannot write now (storage failure, or shutting down).
+    #[error("the log cannot accept writes: {0}")]
+    Unavailable(String),
+}
+
+/// Submitted is a receipt and whether the log created the entry (false: an idempotent retry).
+#[derive(Clone, Debug)]
+pub struct Submitted {
+    /// The receipt, against the checkpoint committed with the entry.
+    pub receipt: Receipt,
+    /// True when this submission created the entry.
+    pub created: bool,
+}
+
+/// Appender admits submissions and hands them to the sequencer.
+pub struct Appender {
+    /// Where the log lives, for idempotent retries after the window.
+    store: Arc<dyn Store>,
+    /// Who may submit.
+    registry: Registry,
+    /// Time source for admission.
+    clock: Arc<dyn Clock>,
+    /// Admission window.
+    window: Window,
+    /// The failure flag the sequencer sets.
+    shared: Arc<Shared>,
+    /// Reads for receipts, bounded by the published checkpoint.
+    reader: LogReader,
+    /// The pool; `None` once closed.
+    pool: Mutex<Option<SyncSender<Pending>>>,
+    /// Pool capacity, for error messages.
+    pool_capacity: usize,
+    /// The sequencer thread, joined on close.
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Per-agency token buckets, if submissions are rate limited.
+    limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// Operational metrics, shared with the sequencer and the HTTP layer.
+    metrics: Arc<Metrics>,
+}
+
+/// Parts is what [`Appender::new`] is built from.
+pub(crate) struct Parts {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) registry: Registry,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) reader: LogReader,
+    pub(crate) pool: SyncSender<Pending>,
+    pub(crate) thread: JoinHandle<()>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Appender {
+    /// new assembles an appender around a started sequencer.
+    pub(crate) fn new(parts: Parts, options: &Options) -> Appender {
+        Appender {
+            store: parts.store,
+            registry: parts.registry,
+            clock: parts.clock,
+            window: options.window,
+            shared: parts.shared,
+            reader: parts.reader,
+            pool: Mutex::new(Some(parts.pool)),
+            pool_capacity: options.pool_capacity,
+            thread: Mutex::new(Some(parts.thread)),
+            limiter: options
+                .rate_limit
+                .map(|r| RateLimiter::keyed(Quota::per_second(r.per_second).allow_burst(r.burst))),
+            metrics: parts.metrics,
+        }
+    }
+
+    /// submit checks a submission, waits until its entry is durable, and returns its
+    /// receipt.
+    pub async fn submit(&self, submission: Submission) -> Result<Submitted, SubmitError> {
+        let accepted = self.append(submission).await?;
+        let receipt = self
+            .reader
+            .receipt(
+                accepted.index,
+                accepted.leaf,
+                accepted.checkpoint_size,
+                &accepted.checkpoint,
+            )
+            .map_err(|e| SubmitError::Unavailable(format!("building the receipt: {e}")))?;
+        Ok(Submitted {
+            receipt,
+            created: accepted.created,
+        })
+    }
+
+    /// append admits a submission and waits until its entry is durable.
+    async fn append(&self, submission: Submission) -> Result<Accepted, SubmitError> {
+        let admitted = match admit(
+            submission,
+            &self.registry,
+            self.clock.now_millis(),
+            self.window,
+        ) {
+            Ok(admitted) => admitted,
+            Err(AdmissionError::OutOfWindow {
+                accessed_at,
+                detail,
+                signed,
+            }) => {
+                // A retry that arrives after the window has passed still gets its receipt,
+                // but only from what is durable: the store may hold a batch whose flush is
+                // still running, or failed. `published` moves only after a flush, so read it
+                // after the store.
+                if let Ok(Some(Ok(original))) =
+                    already_logged(self.store.as_ref(), &signed, &request_key(&signed))
+                    && original.checkpoint_size <= self.reader.published().size
+                {
+                    return Ok(original);
+                }
+                return Err(AdmissionError::OutOfWindow {
+                    accessed_at,
+                    detail,
+                    signed,
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(failure) = lock(&self.shared.failure).clone() {
+            return Err(SubmitError::Unavailable(failure));
+        }
+        if let Some(limiter) = &self.limiter {
+            let agency = admitted.signed().event.requesting_agency.as_str();
+            // Allocates the key only for the check; agencies are few and short-named.
+            if let Err(not_until) = limiter.check_key(&agency.to_string()) {
+                let wait = not_until.wait_time_from(limiter.clock().now());
+                return Err(SubmitError::RateLimited {
+                    agency: agency.to_string(),
+                    retry_after_ms: wait.as_millis().max(1) as u64,
+                });
+            }
+        }
+        let (reply, wait) = oneshot::channel();
+        let pending = Pending {
+            request_key: request_key(admitted.signed()),
+            admitted,
+            reply,
+        };
+        {
+            let pool = lock(&self.pool);
+            let Some(pool) = pool.as_ref() else {
+                return Err(SubmitError::Unavailable("the log is shutting down".into()));
+            };
+            // Counted before it is sent, so the sequencer's decrement never comes first.
+            self.metrics.queue_depth.inc();
+            match pool.try_send(pending) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.metrics.queue_depth.dec();
+                    return Err(SubmitError::PoolFull(self.pool_capacity));
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    self.metrics.queue_depth.dec();
+                    return Err(SubmitError::Unavailable("the sequencer has stopped".into()));
+                }
+            }
+        }
+        wait.await
+            .unwrap_or_else(|_| Err(SubmitError::Unavailable("the sequencer has stopped".into())))
+    }
+
+    /// write_failure says why writes are refused, if they are.
+    pub fn write_failure(&self) -> Option<String> {
+        lock(&self.shared.failure).clone()
+    }
+
+    /// registry is the submitter registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// close stops the sequencer after it finishes the batches already queued.
+    pub fn close(&self) {
+        lock(&self.pool).take();
+        if let Some(thread) = lock(&self.thread).take() {
+            // A panicking sequencer has already failed its waiters; nothing more to do here.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Appender {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

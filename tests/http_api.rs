@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::{NOW, TestLog, agencies, sealed};
 use huella::demo::Agency;
 use huella::http::Limits;
-use huella::store::{MemoryStore, SledStore};
+use huella::store::{Fault, FaultyStore, MemoryStore, SledStore, Step};
 use huella_core::checkpoint;
 use huella_core::event::{SignedEvent, Submission};
 use huella_core::keys::{KeyName, SignerKey};
@@ -426,21 +426,20 @@ async fn every_error_class_has_its_status_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_failure_is_503_keeps_reads_and_loses_nothing() {
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(FaultyStore::new());
     let (agencies, _) = agencies();
     let log = TestLog::start(store.clone(), Limits::default()).await;
     for n in 0..5 {
         log.client.submit(&sealed(&agencies, n)).await.unwrap();
     }
-    store.fail_commits(true);
+    store.inject(Fault::Fail(Step::BeforeTreeHashes));
     let response = log
         .post(serde_json::to_string(&sealed(&agencies, 5)).unwrap())
         .await;
     assert!(response.headers().contains_key("retry-after"));
     expect(&log, response, 503, "unavailable").await;
-    // Writes stay refused even once the fault clears: the store's state is unknown until a
-    // restart re-checks it.
-    store.fail_commits(false);
+    // Writes stay refused even though the fault was one commit's: the store's state is
+    // unknown until a restart re-checks it.
     let response = log
         .post(serde_json::to_string(&sealed(&agencies, 6)).unwrap())
         .await;
@@ -450,7 +449,7 @@ async fn storage_failure_is_503_keeps_reads_and_loses_nothing() {
     assert_eq!(log.check_log().await.0.size, 5);
     log.stop().await;
 
-    let log = TestLog::start(store, Limits::default()).await;
+    let log = TestLog::start(Arc::new(store.reopen()), Limits::default()).await;
     assert_eq!(log.get("/healthz").await.status(), 200);
     assert_eq!(
         log.client
@@ -570,12 +569,12 @@ async fn a_retry_after_the_window_has_passed_still_gets_its_original_receipt() {
 
 #[tokio::test]
 async fn a_late_retry_is_never_answered_from_an_unflushed_batch() {
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(FaultyStore::new());
     let log = TestLog::start(store.clone(), Limits::default()).await;
     let (agencies, _) = agencies();
     let first = sealed(&agencies, 1);
     // The batch reaches the store, where reads see it, but its flush fails: no receipt.
-    store.fail_flushes(true);
+    store.inject(Fault::Fail(Step::AfterRecords));
     let response = log.post(serde_json::to_string(&first).unwrap()).await;
     expect(&log, response, 503, "unavailable").await;
     // Days later a retry must not get a receipt for what was never durable.

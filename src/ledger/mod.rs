@@ -6,28 +6,44 @@
 //! - [`reader`]: [`LogReader`], every read bounded by the published checkpoint.
 //! - [`clock`]: the time admission and entries read, injectable for tests.
 //!
-//! # Commit order, and what a crash between steps leaves
+//! # Commit order, and what a crash at each step leaves
 //!
-//! For each batch the sequencer, a single thread and the only writer:
+//! For each batch the sequencer, a single thread and the only writer, does the following.
+//! After each step that writes, the note says what a crash there leaves on disk and how
+//! start-up ([`Ledger::open`], in [`recovery`]) repairs or refuses it. `tests/commit_steps.rs`
+//! crashes a [`crate::store::FaultyStore`] at each of the steps marked (*Step*), with the
+//! step's not-yet-durable writes persisting and not, then restarts and verifies the whole log
+//! and every receipt already given.
 //!
-//! 1. checks idempotency (request id already logged, or already in this batch);
-//! 2. assigns dense indices, chains `prev`, and appends leaf hashes to the in-memory frontier
-//!    (a copy: the live one changes only after step 5);
-//! 3. signs a checkpoint for the new size (kept private until step 5);
-//! 4. writes leaves, hashes, openings, request ids and the checkpoint in one atomic batch;
-//! 5. flushes (fsync), then publishes the checkpoint and moves the live frontier on;
-//! 6. answers every waiting request;
-//! 7. copies the checkpoint to a file outside the store ([`Options::checkpoint_copy`]).
+//! 1. Checks idempotency (request id already logged, or already in this batch), assigns
+//!    dense indices, chains `prev`, and appends leaf hashes to a copy of the frontier (the
+//!    live one changes only at step 6).
+//! 2. Signs a checkpoint for the new size, kept private until step 6.
+//!    (*BeforeTreeHashes*) A crash up to here wrote nothing: the batch is lost, and none of
+//!    its waiters had an answer. Start-up finds the log as it was.
+//! 3. The store writes the batch's tree hashes after the last ones in the hash file and
+//!    fsyncs it. (*AfterTreeHashes*) A crash here, whether the hashes reached the disk or
+//!    not, leaves at most a tail of hashes past the stored entries: start-up reads only the
+//!    hashes of the entries sled holds, and the next commit writes over the tail.
+//! 4. The store applies the batch's records (leaves, openings, request ids and the signed
+//!    checkpoint) as one atomic sled batch. (*AfterRecords*) Until the flush, a crash keeps
+//!    either the whole batch, checkpoint included, or none of it. Kept, it is a complete log
+//!    whose checkpoint nobody was given yet; its waiters' retries get the original receipts.
+//!    Lost, the log is as it was, with a hash tail as in step 3.
+//! 5. The store flushes (fsync). (*AfterFlush*) The batch is durable. A crash before the
+//!    answers leaves a durable batch nobody has a receipt for, as in step 4.
+//! 6. Publishes the checkpoint and moves the live frontier on; reads now serve the batch.
+//! 7. Answers every waiting request with its receipt.
+//! 8. Copies the checkpoint to a file outside the store ([`Options::checkpoint_copy`]).
+//!    (*AfterCheckpoint*) A crash before the copy leaves it behind the store, which start-up
+//!    accepts (it refuses only a store behind the copy: a store that lost its tail). The
+//!    copy is replaced by rename, so it is the old one or the new one.
 //!
-//! A crash before step 5 completes leaves either nothing of the batch (the batch is
-//! atomic) or all of it, checkpoint included; no receipt had left, so nothing acknowledged is
-//! lost. A crash after step 6 leaves the copy behind the store, which is harmless. Start-up
-//! ([`Ledger::open`]) checks that the stored leaves, tree hashes, chain head and latest
-//! checkpoint agree, and that the store is not behind the copy (a store that lost its tail),
-//! and refuses to start, saying what is wrong, if they do not. If a
-//! commit fails, the sequencer stops accepting writes (503) until a restart has re-checked
-//! the store, because a failed commit leaves the store's state unknown: writing on could
-//! sign two different trees of the same size.
+//! Start-up checks that the stored leaves, tree hashes, chain head and latest checkpoint
+//! agree, and that the store is not behind the copy, and refuses to start, saying what is
+//! wrong, if they do not. If a commit fails, the sequencer stops accepting writes (503)
+//! until a restart has re-checked the store, because a failed commit leaves the store's
+//! state unknown: writing on could sign two different trees of the same size.
 
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex, RwLock};

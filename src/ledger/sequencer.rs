@@ -160,7 +160,7 @@ impl Sequencer {
                 }
                 continue;
             }
-            // 2. Index, chain, tree.
+            // 1. Index, chain, tree.
             let position = out.leaves.len();
             let index = start + position as u64;
             let Ok(count) = Count::new(index) else {
@@ -184,7 +184,7 @@ impl Sequencer {
             // always follows a new entry, so `replies` is empty too).
             return;
         }
-        // 3. Sign the checkpoint for the new size. It extends the durable tree by
+        // 2. Sign the checkpoint for the new size. It extends the durable tree by
         // construction: `frontier` is the durable frontier with these leaves appended.
         let size = frontier.size();
         let note = match Checkpoint::new(self.signer.name().as_str(), size, frontier.root())
@@ -195,7 +195,7 @@ impl Sequencer {
         };
         out.checkpoint_size = size;
         out.checkpoint = note.clone().into_bytes();
-        // 4 and 5. Write and flush.
+        // 3 to 5. Tree hashes, records, flush: the store does them in this order.
         let started = Instant::now();
         if let Err(e) = self.store.commit(&out) {
             return self.stop(
@@ -220,7 +220,7 @@ impl Sequencer {
             size,
             note: note.clone(),
         });
-        // 6. Answer.
+        // 7. Answer (step 6, publishing, is just above).
         for (reply, kind) in replies {
             let (position, created) = match kind {
                 Reply::New(p) => (p, true),
@@ -234,7 +234,7 @@ impl Sequencer {
                 created,
             }));
         }
-        // 7. Keep the copy outside the store. After the answers, so it adds no latency; a
+        // 8. Keep the copy outside the store. After the answers, so it adds no latency; a
         // crash here leaves the copy behind the store, which start-up accepts.
         if let Some(path) = &self.options.checkpoint_copy
             && let Err(e) = write_copy(path, &note)

@@ -1,0 +1,710 @@
+//! The default store: sled for the records, and a flat file beside it for the tree hashes.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, BufWriter, Read as _, Write as _};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use huella_core::merkle::{
+    Frontier, Hash, HashReader, TreeError, split_stored_hash_index, stored_hash_count,
+};
+
+use crate::store::{Batch, Store, StoreError};
+
+fn be(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+fn from_be(bytes: &[u8]) -> Result<u64, StoreError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| {
+        StoreError::Corrupt(format!(
+            "expected an 8-byte integer, found {} bytes",
+            bytes.len()
+        ))
+    })?;
+    Ok(u64::from_be_bytes(array))
+}
+
+/// SledStore keeps the log's records in one sled tree, `log`, whose keys start with a byte
+/// that says what kind of record follows, and its tree hashes in a file beside sled's:
+///
+/// | prefix | key | value |
+/// | --- | --- | --- |
+/// | `L` | entry index, 8 bytes big-endian | leaf bytes |
+/// | `O` | entry index | openings (personal data: kept apart from the public records, erasable) |
+/// | `R` | agency, 0x00, request id | entry index |
+/// | `C` | tree size | signed checkpoint |
+///
+/// One tree lets a batch's records go in as one atomic `apply_batch`: sled's multi-tree
+/// transactions, which five trees needed, cost more CPU than the writes themselves.
+///
+/// The tree hashes are in [`HASH_FILE`]: stored hash `i` (see
+/// [`huella_core::merkle::stored_hash_index`]) is the 32 bytes at offset 32 × `i`. They are written once, in order, and the file is fsynced
+/// before the sled batch that needs them is applied, so every hash of the `size()` leaves
+/// sled holds is on disk; bytes past them are an unfinished commit's, never read, and the
+/// next commit writes over them. Each open checks that every stored hash is the hash of its
+/// two children (the sequencer then checks the root against the signed checkpoint), so a
+/// changed hash is refused rather than served. A flat file keeps the tree's 64 bytes of
+/// hashes per entry dense on disk and in the page cache, where sled spread them over nodes
+/// of at most 16 keys, one disk read per node (docs/benchmarks.md). When the file is
+/// missing, open computes it from the entries: for a new log, for a log whose file was lost
+/// or removed, and for a log of an earlier version, which kept the hashes in sled under
+/// prefix `H`. Those records stay in sled, never read again: removing 20 million keys from
+/// sled 0.34 at start-up took minutes per million or many GB of memory (docs/benchmarks.md),
+/// so only logs begun with this layout are without their memory and disk cost.
+pub struct SledStore {
+    /// The database, for flushing.
+    db: sled::Db,
+    /// Every record, by prefixed key.
+    log: sled::Tree,
+    /// Every stored tree hash, by stored hash index.
+    hashes: File,
+    /// How many stored hashes are committed: those of the tree of `size()` leaves.
+    hash_count: AtomicU64,
+    /// The stored hashes at level [`UPPER_LEVEL`] and above, also kept in memory.
+    upper: RwLock<UpperHashes>,
+}
+
+/// HASH_FILE is the name of the file, in the database directory, that holds the tree hashes.
+pub const HASH_FILE: &str = "tree-hashes";
+
+/// Bytes per stored hash in [`HASH_FILE`].
+const HASH_LEN: u64 = 32;
+
+/// UPPER_LEVEL is the lowest level of tree hashes [`SledStore`] also keeps in memory. A
+/// proof's hashes below it lie near its leaf, within 16 KB of the hash file; those above
+/// are scattered across the whole file, and there are few of them: one per 2^8 = 256 leaves
+/// at level 8, about 2.5 MB for 10,000,000 entries, read as the file is checked at open.
+/// Level 8 is also the height of a tlog-tiles tile.
+pub const UPPER_LEVEL: u8 = 8;
+
+/// UpperHashes holds the stored hashes at level [`UPPER_LEVEL`] and above, by level and
+/// then by position: `levels[l - UPPER_LEVEL][n]` is `(l, n)`.
+#[derive(Default)]
+struct UpperHashes {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl UpperHashes {
+    /// get returns the hash at `(level, n)`, if held.
+    fn get(&self, level: u8, n: u64) -> Option<Hash> {
+        let row = self
+            .levels
+            .get(usize::from(level.checked_sub(UPPER_LEVEL)?))?;
+        row.get(usize::try_from(n).ok()?).copied()
+    }
+
+    /// add keeps the hash at `(level, n)` if it is the next one of its level; hashes are
+    /// written in order, so every upper hash of a log arrives that way.
+    fn add(&mut self, level: u8, n: u64, hash: Hash) {
+        let Some(at) = level.checked_sub(UPPER_LEVEL) else {
+            return;
+        };
+        let at = usize::from(at);
+        if self.levels.len() <= at {
+            self.levels.resize_with(at + 1, Vec::new);
+        }
+        let row = &mut self.levels[at];
+        if row.len() as u64 == n {
+            row.push(hash);
+        }
+    }
+}
+
+/// Key prefixes; see [`SledStore`].
+const LEAF: u8 = b'L';
+/// Tree hashes of logs written before [`HASH_FILE`]: no longer read or written; tests
+/// write them to make a log of that layout.
+#[cfg(test)]
+const HASH: u8 = b'H';
+const OPENING: u8 = b'O';
+const REQUEST: u8 = b'R';
+const CHECKPOINT: u8 = b'C';
+
+/// key is a record key: its prefix, then the big-endian number.
+fn key(prefix: u8, n: u64) -> [u8; 9] {
+    let mut k = [prefix; 9];
+    k[1..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// number reads the big-endian number back out of a record key.
+fn number(key: &[u8]) -> Result<u64, StoreError> {
+    from_be(key.get(1..).unwrap_or_default())
+}
+
+fn request_key(request: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + request.len());
+    k.push(REQUEST);
+    k.extend_from_slice(request);
+    k
+}
+
+/// Memory sled may use for its page cache by default; kept small so the server's memory
+/// stays low. Proofs do not need it: the tree hashes are in [`HASH_FILE`].
+pub const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Trees of the earlier layout (one per kind of record), which this version does not read.
+const OLD_TREES: [&str; 5] = ["leaves", "hashes", "openings", "requests", "checkpoints"];
+
+impl SledStore {
+    /// open opens (or creates) the database in `dir`, with the default page cache.
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open_with_cache(dir, SLED_CACHE_BYTES)
+    }
+
+    /// open_with_cache opens (or creates) the database in `dir`, with a page cache of
+    /// `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()?;
+        for name in db.tree_names() {
+            if OLD_TREES.iter().any(|old| name == old.as_bytes())
+                && !db.open_tree(&name)?.is_empty()
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "{} holds a log in the layout of an earlier Huella version (one sled tree per \
+                     kind of record); export it with that version and start a new log",
+                    dir.display()
+                )));
+            }
+        }
+        let log = db.open_tree("log")?;
+        let size = stored_size(&log)?;
+        let count = stored_hash_count(size);
+        let path = dir.join(HASH_FILE);
+        let hashes = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                rebuild_hashes(&log, &path, size)?
+            }
+            Err(e) => return Err(StoreError::Io(format!("opening {}: {e}", path.display()))),
+        };
+        let upper = check_hashes(&hashes, size, &path)?;
+        Ok(SledStore {
+            db,
+            log,
+            hashes,
+            hash_count: AtomicU64::new(count),
+            upper: RwLock::new(upper),
+        })
+    }
+}
+
+/// stored_size is the number of entries in `log`: one past the last entry's index.
+fn stored_size(log: &sled::Tree) -> Result<u64, StoreError> {
+    match last(log, LEAF)? {
+        None => Ok(0),
+        Some((k, _)) => Ok(number(&k)? + 1),
+    }
+}
+
+/// last returns the last record in `log` with this prefix.
+fn last(log: &sled::Tree, prefix: u8) -> Result<Option<(sled::IVec, sled::IVec)>, StoreError> {
+    Ok(log.range([prefix]..[prefix + 1]).next_back().transpose()?)
+}
+
+/// Stored hashes between two progress lines of the check at open.
+const PROGRESS_EVERY: u64 = 4_000_000;
+
+/// Entries between two progress lines of a rebuild of the hash file.
+const PROGRESS_ENTRIES: u64 = 1_000_000;
+
+/// rebuild_hashes writes the hash file of a log of `size` leaves from its leaves: a new
+/// log's (empty), a log of an earlier version's (which kept the hashes in sled), or a log
+/// whose file was lost. It writes a temporary file, fsyncs it and renames it into place,
+/// and returns it open. The result is checked like any other file, and its root against
+/// the signed checkpoint, so a leaf that was changed is refused at start-up.
+fn rebuild_hashes(log: &sled::Tree, path: &Path, size: u64) -> Result<File, StoreError> {
+    let io =
+        |what: &str, e: std::io::Error| StoreError::Io(format!("{what} {}: {e}", path.display()));
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    let file = File::create(&tmp).map_err(|e| io("creating a temporary file for", e))?;
+    let mut out = BufWriter::with_capacity(1 << 20, &file);
+    if size > 0 {
+        tracing::info!(
+            entries = size,
+            "{} is missing: computing the tree hashes from the entries",
+            path.display()
+        );
+    }
+    let mut frontier = Frontier::new();
+    for kv in log.range(key(LEAF, 0)..key(LEAF, size)) {
+        let (k, leaf) = kv?;
+        let index = number(&k)?;
+        if index != frontier.size() {
+            return Err(StoreError::Corrupt(format!(
+                "entry {} is missing from a log of {size} entries",
+                frontier.size()
+            )));
+        }
+        for (_, hash) in frontier.append(huella_core::merkle::record_hash(&leaf)) {
+            out.write_all(&hash.0).map_err(|e| io("writing", e))?;
+        }
+        if frontier.size() % PROGRESS_ENTRIES == 0 {
+            tracing::info!(
+                "computed the tree hashes of {} of {size} entries",
+                frontier.size()
+            );
+        }
+    }
+    if frontier.size() != size {
+        return Err(StoreError::Corrupt(format!(
+            "entry {} is missing from a log of {size} entries",
+            frontier.size()
+        )));
+    }
+    out.flush().map_err(|e| io("writing", e))?;
+    drop(out);
+    file.sync_all().map_err(|e| io("syncing", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io("renaming the temporary file to", e))?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("syncing the directory of", e))?;
+    }
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io("opening", e))
+}
+
+/// check_hashes reads the hash file of a log of `size` leaves from the start and checks that
+/// each stored hash above the leaves is the hash of its two children, as appending the
+/// stored leaf hashes one by one recomputes them. It returns the hashes from
+/// [`UPPER_LEVEL`] up, for memory.
+fn check_hashes(file: &File, size: u64, path: &Path) -> Result<UpperHashes, StoreError> {
+    let count = stored_hash_count(size);
+    let len = file.metadata()?.len();
+    if len < count * HASH_LEN {
+        return Err(StoreError::Corrupt(format!(
+            "{} holds {} tree hashes, but the log's {size} entries need {count} (if an \
+             earlier Huella version wrote to this log since, remove the file: the next start \
+             computes it again from the entries)",
+            path.display(),
+            len / HASH_LEN
+        )));
+    }
+    let started = std::time::Instant::now();
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut next = || -> Result<Hash, StoreError> {
+        let mut bytes = [0u8; HASH_LEN as usize];
+        reader.read_exact(&mut bytes)?;
+        Ok(Hash(bytes))
+    };
+    let mut frontier = Frontier::new();
+    let mut upper = UpperHashes::default();
+    let mut at = 0u64;
+    for n in 0..size {
+        let written = frontier.append(next()?);
+        at += 1;
+        for (level, &(index, want)) in written.iter().enumerate().skip(1) {
+            let stored = next()?;
+            if index != at || stored != want {
+                return Err(StoreError::Corrupt(format!(
+                    "stored tree hash {at} in {} is not the hash of its two children (a \
+                     damaged file can be removed: the next start computes it again from the \
+                     entries)",
+                    path.display()
+                )));
+            }
+            at += 1;
+            upper.add(level as u8, n >> level, stored);
+        }
+        if at / PROGRESS_EVERY != (at - written.len() as u64) / PROGRESS_EVERY {
+            tracing::info!("checked {at} of {count} tree hashes");
+        }
+    }
+    debug_assert_eq!(at, count);
+    if size > 0 {
+        tracing::info!(
+            count,
+            seconds = started.elapsed().as_secs_f64(),
+            "checked the tree hashes"
+        );
+    }
+    Ok(upper)
+}
+
+impl HashReader for SledStore {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        let count = self.hash_count.load(Ordering::Acquire);
+        if let Some(&i) = indexes.iter().find(|&&i| i >= count) {
+            return Err(TreeError::MissingHash(i));
+        }
+        // Take what memory holds, then read the rest from the file without holding the lock,
+        // so that a slow read never keeps a commit waiting.
+        let held: Vec<Option<Hash>> = {
+            let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
+            indexes
+                .iter()
+                .map(|&i| {
+                    let (level, n) = split_stored_hash_index(i);
+                    upper.get(level, n)
+                })
+                .collect()
+        };
+        indexes
+            .iter()
+            .zip(held)
+            .map(|(&i, held)| match held {
+                Some(hash) => Ok(hash),
+                None => {
+                    let mut bytes = [0u8; HASH_LEN as usize];
+                    self.hashes
+                        .read_exact_at(&mut bytes, i * HASH_LEN)
+                        .map_err(|e| TreeError::Storage(format!("reading stored hash {i}: {e}")))?;
+                    Ok(Hash(bytes))
+                }
+            })
+            .collect()
+    }
+}
+
+impl Store for SledStore {
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        let size = self.size()?;
+        if batch.start != size {
+            return Err(StoreError::NotAppend {
+                start: batch.start,
+                size,
+            });
+        }
+        // The batch's tree hashes are the next ones, in order: write them after the last, and
+        // make them durable before sled can make the batch's entries durable.
+        let first = stored_hash_count(batch.start);
+        let end = stored_hash_count(batch.start + batch.leaves.len() as u64);
+        if !batch.hashes.iter().map(|(index, _)| *index).eq(first..end) {
+            return Err(StoreError::Corrupt(format!(
+                "a batch of entries {}..{} must carry stored hashes {first}..{end} in order",
+                batch.start,
+                batch.start + batch.leaves.len() as u64
+            )));
+        }
+        if !batch.hashes.is_empty() {
+            let bytes: Vec<u8> = batch.hashes.iter().flat_map(|(_, h)| h.0).collect();
+            self.hashes.write_all_at(&bytes, first * HASH_LEN)?;
+            self.hashes.sync_data()?;
+        }
+        let mut writes = sled::Batch::default();
+        for (i, leaf) in batch.leaves.iter().enumerate() {
+            let index = batch.start + i as u64;
+            writes.insert(&key(LEAF, index), leaf.as_slice());
+            writes.insert(&key(OPENING, index), batch.openings[i].as_slice());
+            writes.insert(request_key(&batch.request_keys[i]), &be(index));
+        }
+        writes.insert(
+            &key(CHECKPOINT, batch.checkpoint_size),
+            batch.checkpoint.as_slice(),
+        );
+        // Atomic: after a crash the batch is wholly visible or not at all.
+        self.log.apply_batch(writes)?;
+        // The hashes readers may read, and the in-memory upper ones, follow what sled shows,
+        // flushed or not, as reads do.
+        self.hash_count.store(end, Ordering::Release);
+        {
+            let mut upper = self.upper.write().unwrap_or_else(|e| e.into_inner());
+            for (index, hash) in &batch.hashes {
+                let (level, n) = split_stored_hash_index(*index);
+                upper.add(level, n, *hash);
+            }
+        }
+        // sled splits an overfull B-tree node lazily, on the next traversal, and a split is a
+        // write. Once a write to disk has failed, sled fails every later write, and so every
+        // read that meets an overfull node: on a full disk, proofs would fail until a restart.
+        // Reading every key this batch touched, while writes work, does those splits before
+        // the flush (and with it), so that reads keep working if the flush fails. Entry and
+        // opening keys only grow, so their last keys are enough; request keys land anywhere,
+        // so each is read.
+        if let Some(last) = batch.leaves.len().checked_sub(1) {
+            let index = batch.start + last as u64;
+            self.log.get(key(LEAF, index))?;
+            self.log.get(key(OPENING, index))?;
+        }
+        for request in &batch.request_keys {
+            self.log.get(request_key(request))?;
+        }
+        self.log.get(key(CHECKPOINT, batch.checkpoint_size))?;
+        // Durable once flush returns: sled fsyncs its log here.
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn size(&self) -> Result<u64, StoreError> {
+        stored_size(&self.log)
+    }
+
+    fn leaves(&self, start: u64, limit: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let end = start.saturating_add(limit);
+        self.log
+            .range(key(LEAF, start)..key(LEAF, end))
+            .map(|kv| kv.map(|(_, v)| v.to_vec()).map_err(StoreError::from))
+            .collect()
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.log.get(key(CHECKPOINT, size))?.map(|v| v.to_vec()))
+    }
+
+    fn checkpoint_covering(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let Some(first) = index.checked_add(1) else {
+            return Ok(None);
+        };
+        let (from, end) = (key(CHECKPOINT, first), [CHECKPOINT + 1]);
+        match self.log.range(&from[..]..&end[..]).next() {
+            None => Ok(None),
+            Some(kv) => {
+                let (k, v) = kv?;
+                Ok(Some((number(&k)?, v.to_vec())))
+            }
+        }
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        match last(&self.log, CHECKPOINT)? {
+            None => Ok(None),
+            Some((k, v)) => Ok(Some((number(&k)?, v.to_vec()))),
+        }
+    }
+
+    fn request_index(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+        self.log
+            .get(request_key(key))?
+            .map(|v| from_be(&v))
+            .transpose()
+    }
+
+    fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.log.get(key(OPENING, index))?.map(|v| v.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use huella_core::merkle::{Frontier, inclusion_proof};
+
+    /// reopen opens the store in `dir`, waiting up to 5 s for the lock on it: sled's
+    /// threads let go of the database a moment after the store that used it is dropped.
+    fn reopen(dir: &Path) -> Result<SledStore, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match SledStore::open(dir) {
+                Err(StoreError::Io(e))
+                    if e.contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// commit_leaves appends `count` leaves in batches of `per_batch`, adding their hashes
+    /// to `frontier`.
+    fn commit_leaves(store: &dyn Store, frontier: &mut Frontier, count: u64, per_batch: u64) {
+        let mut start = store.size().unwrap();
+        let end = start + count;
+        while start < end {
+            let n = per_batch.min(end - start);
+            let mut batch = Batch {
+                start,
+                leaves: Vec::new(),
+                openings: Vec::new(),
+                request_keys: Vec::new(),
+                hashes: Vec::new(),
+                checkpoint_size: start + n,
+                checkpoint: format!("checkpoint {}", start + n).into_bytes(),
+            };
+            for i in start..start + n {
+                let leaf = format!("leaf {i}").into_bytes();
+                batch
+                    .hashes
+                    .extend(frontier.append(huella_core::merkle::record_hash(&leaf)));
+                batch.leaves.push(leaf);
+                batch.openings.push(b"{}".to_vec());
+                batch.request_keys.push(format!("req-{i}").into_bytes());
+            }
+            store.commit(&batch).unwrap();
+            start += n;
+        }
+    }
+
+    #[test]
+    fn sled_reads_every_hash_the_same_from_memory_and_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = MemoryStore::default();
+        let mut frontier = Frontier::new();
+        let mut copy = Frontier::new();
+        let size = 5_000;
+        let all: Vec<u64> = (0..stored_hash_count(size)).collect();
+        let want = {
+            let sled = reopen(dir.path()).unwrap();
+            // Batches of odd sizes, so level-8 and higher hashes land mid-batch.
+            commit_leaves(&sled, &mut frontier, size, 37);
+            commit_leaves(&memory, &mut copy, size, 512);
+            let want = memory.read_hashes(&all).unwrap();
+            assert_eq!(sled.read_hashes(&all).unwrap(), want);
+            let upper = sled.upper.read().unwrap();
+            // 5,000 leaves: 19 hashes at level 8, 9 at level 9, 4, 2, 1 above.
+            let counts: Vec<usize> = upper.levels.iter().map(Vec::len).collect();
+            assert_eq!(counts, [19, 9, 4, 2, 1]);
+            // Nothing past the tree is read, even where the file might hold bytes.
+            let past = stored_hash_count(size);
+            assert!(matches!(
+                sled.read_hashes(&[past]),
+                Err(TreeError::MissingHash(i)) if i == past
+            ));
+            want
+        };
+        // The hashes are in the file, 32 bytes each, and not in sled.
+        let file = std::fs::read(dir.path().join(HASH_FILE)).unwrap();
+        assert_eq!(file.len() as u64, stored_hash_count(size) * 32);
+        let sled = reopen(dir.path()).unwrap();
+        assert!(sled.log.range([HASH]..[HASH + 1]).next().is_none());
+        // Reopened, the upper hashes come from the file, and proofs still match.
+        assert_eq!(sled.upper.read().unwrap().levels.len(), 5);
+        assert_eq!(sled.read_hashes(&all).unwrap(), want);
+        for index in [0, 1, 255, 256, 4095, 4096, 4999] {
+            for tree in [index + 1, 4096, size] {
+                if index < tree {
+                    assert_eq!(
+                        inclusion_proof(index, tree, &sled).unwrap(),
+                        inclusion_proof(index, tree, &memory).unwrap(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// reopen_with_file opens the store in `dir` after `change` rewrote its hash file.
+    fn reopen_with_file(dir: &Path, change: impl FnOnce(&mut Vec<u8>)) -> Result<(), String> {
+        let path = dir.join(HASH_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        change(&mut bytes);
+        std::fs::write(&path, bytes).unwrap();
+        reopen(dir).map(drop).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_changed_or_short_hash_file_is_refused_and_an_unfinished_tail_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 1_000;
+        {
+            let sled = reopen(dir.path()).unwrap();
+            commit_leaves(&sled, &mut Frontier::new(), size, 100);
+        }
+        let count = stored_hash_count(size) as usize;
+        // Bytes past the log's hashes are an unfinished commit's: opened as before.
+        reopen_with_file(dir.path(), |b| b.extend_from_slice(&[7; 100])).unwrap();
+        // A flipped bit in a hash with a parent is refused: leaf hashes and hashes above.
+        for index in [0, 1, 2, 500, count - 30] {
+            let err = reopen_with_file(dir.path(), |b| b[index * 32 + 5] ^= 1).unwrap_err();
+            assert!(
+                err.contains("not the hash of its two children"),
+                "{index}: {err}"
+            );
+            reopen_with_file(dir.path(), |b| b[index * 32 + 5] ^= 1).unwrap();
+        }
+        // A file that lost hashes the log needs is refused.
+        let err = reopen_with_file(dir.path(), |b| b.truncate(count * 32 - 32)).unwrap_err();
+        assert!(err.contains(&format!("need {count}")), "{err}");
+    }
+
+    #[test]
+    fn a_missing_hash_file_is_computed_from_the_entries() {
+        for size in [0, 1, 2, 3, 256, 257, 1_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let memory = MemoryStore::default();
+            commit_leaves(&memory, &mut Frontier::new(), size, 100);
+            let all: Vec<u64> = (0..stored_hash_count(size)).collect();
+            let want = memory.read_hashes(&all).unwrap();
+            {
+                let sled = reopen(dir.path()).unwrap();
+                commit_leaves(&sled, &mut Frontier::new(), size, 100);
+            }
+            // Lost, and a stale temporary file left by a rebuild cut short.
+            let path = dir.path().join(HASH_FILE);
+            std::fs::remove_file(&path).unwrap();
+            std::fs::write(format!("{}.tmp", path.display()), [9; 100]).unwrap();
+            let sled = reopen(dir.path()).unwrap();
+            assert_eq!(sled.read_hashes(&all).unwrap(), want, "size {size}");
+            assert!(!dir.path().join(format!("{HASH_FILE}.tmp")).exists());
+            drop(sled);
+            // And it reopens, checked, as written.
+            let sled = reopen(dir.path()).unwrap();
+            assert_eq!(sled.read_hashes(&all).unwrap(), want, "size {size}");
+        }
+    }
+
+    #[test]
+    fn a_log_of_the_earlier_layout_gets_its_hash_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = MemoryStore::default();
+        let size = 3_000;
+        commit_leaves(&memory, &mut Frontier::new(), size, 256);
+        let all: Vec<u64> = (0..stored_hash_count(size)).collect();
+        let want = memory.read_hashes(&all).unwrap();
+        {
+            // Write the log as the earlier version did: every record in sled, no hash file.
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let log = db.open_tree("log").unwrap();
+            let state = memory.state();
+            for (i, leaf) in state.leaves.iter().enumerate() {
+                log.insert(key(LEAF, i as u64), leaf.as_slice()).unwrap();
+            }
+            for (i, hash) in &state.hashes {
+                log.insert(key(HASH, *i), &hash.0).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let sled = reopen(dir.path()).unwrap();
+        assert_eq!(sled.read_hashes(&all).unwrap(), want);
+        let file = std::fs::read(dir.path().join(HASH_FILE)).unwrap();
+        assert_eq!(file.len(), all.len() * 32);
+        drop(sled);
+        // An entry missing from such a log is refused, not hashed around.
+        std::fs::remove_dir_all(dir.path()).unwrap();
+        {
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let log = db.open_tree("log").unwrap();
+            log.insert(key(LEAF, 0), b"leaf 0".as_slice()).unwrap();
+            log.insert(key(LEAF, 2), b"leaf 2".as_slice()).unwrap();
+            db.flush().unwrap();
+        }
+        let err = reopen(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains("entry 1 is missing"), "{err}");
+    }
+
+    #[test]
+    fn a_batch_must_carry_the_next_hashes_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let sled = reopen(dir.path()).unwrap();
+        let mut frontier = Frontier::new();
+        commit_leaves(&sled, &mut frontier, 3, 3);
+        let leaf = b"leaf 3".to_vec();
+        let mut hashes = frontier
+            .clone()
+            .append(huella_core::merkle::record_hash(&leaf));
+        hashes.reverse();
+        let batch = Batch {
+            start: 3,
+            leaves: vec![leaf],
+            openings: vec![b"{}".to_vec()],
+            request_keys: vec![b"req-3".to_vec()],
+            hashes,
+            checkpoint_size: 4,
+            checkpoint: b"checkpoint 4".to_vec(),
+        };
+        let err = sled.commit(&batch).unwrap_err();
+        assert!(err.to_string().contains("in order"), "{err}");
+        assert_eq!(sled.size().unwrap(), 3);
+    }
+}

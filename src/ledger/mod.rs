@@ -63,7 +63,7 @@ pub mod sequencer;
 pub use appender::{Appender, Options, RateLimit, SubmitError, Submitted};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use reader::{LogReader, Published, ReadError, Snapshot};
-pub use recovery::StartError;
+pub use recovery::{Inconsistency, StartError};
 
 /// Ledger is a running log: its appender, its reader, its key and its metrics.
 pub struct Ledger {
@@ -92,10 +92,7 @@ impl Ledger {
             recovery::recover(store.as_ref(), &signer, options.checkpoint_copy.as_deref())?;
         if let Some(path) = &options.checkpoint_copy {
             recovery::write_copy(path, &recovered.published.note).map_err(|e| {
-                StoreError::Io(format!(
-                    "writing the checkpoint copy {}: {e}",
-                    path.display()
-                ))
+                StoreError::io(format!("writing the checkpoint copy {}", path.display()), e)
             })?;
         }
         let log_key = signer.verifier();
@@ -120,9 +117,7 @@ impl Ledger {
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || sequencer.run(rx))
-            .map_err(|e| {
-                StartError::Store(StoreError::Io(format!("starting the sequencer: {e}")))
-            })?;
+            .map_err(|e| StartError::Store(StoreError::io("starting the sequencer", e)))?;
         let appender = Appender::new(
             appender::Parts {
                 store: store.clone(),

@@ -9,7 +9,7 @@ use huella_core::merkle::{self, Hash, TreeError, record_hash, stored_hash_index}
 use huella_core::proof::{Receipt, TlogProof};
 
 use crate::ledger::sequencer::Shared;
-use crate::store::{Store, StoreError};
+use crate::store::{Corruption, Store, StoreError};
 
 /// Published is the newest durable checkpoint: all reads are bounded by it, so nothing
 /// unflushed is ever served.
@@ -222,7 +222,7 @@ impl Snapshot {
                     .checkpoint(n)?
                     .ok_or(ReadError::NoCheckpoint(n))?;
                 let note = String::from_utf8(note)
-                    .map_err(|_| StoreError::Corrupt(format!("checkpoint {n} is not UTF-8")))?;
+                    .map_err(|_| StoreError::from(Corruption::CheckpointNotUtf8(n)))?;
                 (n, note)
             }
             None => (self.size(), self.note().to_string()),
@@ -240,7 +240,7 @@ fn stored_leaf(store: &dyn Store, index: u64) -> Result<Vec<u8>, ReadError> {
     Ok(store
         .leaves(index, 1)?
         .pop()
-        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?)
+        .ok_or(StoreError::from(Corruption::PublishedEntryMissing(index)))?)
 }
 
 /// tlog_proof builds the C2SP tlog-proof of entry `index` against the signed checkpoint

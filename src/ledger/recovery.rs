@@ -8,10 +8,11 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use huella_core::checkpoint::{self, Checkpoint};
+use huella_core::canonical::FormatError;
+use huella_core::checkpoint::{self, Checkpoint, CheckpointError};
 use huella_core::entry::{Entry, GENESIS_PREV};
 use huella_core::keys::{SignerKey, VerifierKey};
-use huella_core::merkle::{self, Frontier, Hash, record_hash, stored_hash_index};
+use huella_core::merkle::{self, Frontier, Hash, TreeError, record_hash, stored_hash_index};
 
 use crate::ledger::reader::Published;
 use crate::store::{Batch, Store, StoreError};
@@ -22,9 +23,138 @@ pub enum StartError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// What is stored does not agree with itself; the message says what.
+    /// What is stored does not agree with itself, or with the checkpoint copy.
     #[error("refusing to start: {0}")]
-    Inconsistent(String),
+    Inconsistent(#[from] Inconsistency),
+}
+
+/// Inconsistency is what start-up found wrong, one case per check.
+#[derive(Debug, thiserror::Error)]
+pub enum Inconsistency {
+    /// The checkpoint copy exists but cannot be read.
+    #[error("reading the checkpoint copy {path}: {error}")]
+    CopyUnreadable {
+        /// The copy's path.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The checkpoint copy is not signed by the log key.
+    #[error("the checkpoint copy {path} does not verify with the log key: {error}")]
+    CopyUnsigned {
+        /// The copy's path.
+        path: String,
+        /// Why.
+        error: CheckpointError,
+    },
+    /// The store holds fewer entries than the log already signed for: it lost its tail.
+    #[error(
+        "the store holds {stored} entries, but the log already signed a checkpoint of size \
+         {signed} ({path}): the store is corrupt or was rolled back and lost entries; restore \
+         the data directory from a backup"
+    )]
+    BehindCopy {
+        /// Entries in the store.
+        stored: u64,
+        /// Size of the copy's checkpoint.
+        signed: u64,
+        /// The copy's path.
+        path: String,
+    },
+    /// The stored tree at the copy's size has another root than the copy.
+    #[error(
+        "the stored tree has root {stored} at size {size}, but the log signed {signed} ({path})"
+    )]
+    CopyRootMismatch {
+        /// The size.
+        size: u64,
+        /// The root the store gives.
+        stored: Hash,
+        /// The root the copy says.
+        signed: Hash,
+        /// The copy's path.
+        path: String,
+    },
+    /// The stored tree hashes could not be read.
+    #[error("reading the tree at size {size}: {error}")]
+    TreeUnreadable {
+        /// The size.
+        size: u64,
+        /// Why.
+        error: TreeError,
+    },
+    /// Entries but no checkpoint.
+    #[error("the store holds {0} entries but no checkpoint")]
+    NoCheckpoint(u64),
+    /// The first checkpoint could not be signed.
+    #[error("signing the first checkpoint: {0}")]
+    FirstCheckpoint(String),
+    /// The latest stored checkpoint is not signed by the log key.
+    #[error("the latest stored checkpoint does not verify with the log key {key}: {error}")]
+    CheckpointUnsigned {
+        /// The log key.
+        key: String,
+        /// Why.
+        error: CheckpointError,
+    },
+    /// A checkpoint stored under one size says another.
+    #[error("checkpoint stored under size {stored_under} says size {says}")]
+    CheckpointMisfiled {
+        /// The size it is stored under.
+        stored_under: u64,
+        /// The size it says.
+        says: u64,
+    },
+    /// The latest checkpoint is for another size than the store holds.
+    #[error("the store holds {stored} entries but the latest checkpoint is for {checkpoint}")]
+    SizeMismatch {
+        /// Entries in the store.
+        stored: u64,
+        /// The checkpoint's size.
+        checkpoint: u64,
+    },
+    /// The stored tree hashes give another root than the latest checkpoint.
+    #[error(
+        "stored tree hashes give root {stored} at size {size}, but the checkpoint says {signed}"
+    )]
+    RootMismatch {
+        /// The size.
+        size: u64,
+        /// The root the hashes give.
+        stored: Hash,
+        /// The root the checkpoint says.
+        signed: Hash,
+    },
+    /// The last entry is missing.
+    #[error("entry {0} is missing")]
+    MissingEntry(u64),
+    /// The last entry does not parse.
+    #[error("entry {index}: {error}")]
+    BadEntry {
+        /// Its index.
+        index: u64,
+        /// Why.
+        error: FormatError,
+    },
+    /// The last entry says another index.
+    #[error("entry {index} says index {says}")]
+    WrongIndex {
+        /// Where it is stored.
+        index: u64,
+        /// What it says.
+        says: u64,
+    },
+    /// The last entry's hash is not the stored leaf hash.
+    #[error("entry {index} hashes to {hash} but the tree stores another leaf hash")]
+    LeafHashMismatch {
+        /// Its index.
+        index: u64,
+        /// What it hashes to.
+        hash: Hash,
+    },
+    /// The latest checkpoint is not UTF-8.
+    #[error("checkpoint is not UTF-8")]
+    CheckpointNotUtf8,
 }
 
 /// Recovered is the state start-up reconstructs from the store.
@@ -40,42 +170,39 @@ pub(crate) struct Recovered {
 /// check_copy refuses a store that is behind, or disagrees with, the checkpoint copy kept
 /// outside it.
 fn check_copy(store: &dyn Store, log_key: &VerifierKey, path: &Path) -> Result<(), StartError> {
-    let bad = |msg: String| StartError::Inconsistent(msg);
+    let shown = path.display().to_string();
     let note = match std::fs::read(path) {
         Ok(note) => note,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(bad(format!(
-                "reading the checkpoint copy {}: {e}",
-                path.display()
-            )));
-        }
+        Err(error) => return Err(Inconsistency::CopyUnreadable { path: shown, error }.into()),
     };
-    let (copy, _) = checkpoint::open(&note, log_key).map_err(|e| {
-        bad(format!(
-            "the checkpoint copy {} does not verify with the log key: {e}",
-            path.display()
-        ))
-    })?;
-    let size = store.size()?;
-    if copy.size > size {
-        return Err(bad(format!(
-            "the store holds {size} entries, but the log already signed a checkpoint of size {} \
-             ({}): the store is corrupt or was rolled back and lost entries; restore the data \
-             directory from a backup",
-            copy.size,
-            path.display()
-        )));
+    let (copy, _) =
+        checkpoint::open(&note, log_key).map_err(|error| Inconsistency::CopyUnsigned {
+            path: shown.clone(),
+            error,
+        })?;
+    let stored = store.size()?;
+    if copy.size > stored {
+        return Err(Inconsistency::BehindCopy {
+            stored,
+            signed: copy.size,
+            path: shown,
+        }
+        .into());
     }
-    let root = merkle::tree_hash(copy.size, store)
-        .map_err(|e| bad(format!("reading the tree at size {}: {e}", copy.size)))?;
+    let root =
+        merkle::tree_hash(copy.size, store).map_err(|error| Inconsistency::TreeUnreadable {
+            size: copy.size,
+            error,
+        })?;
     if root != copy.root {
-        return Err(bad(format!(
-            "the stored tree has root {root} at size {}, but the log signed {} ({})",
-            copy.size,
-            copy.root,
-            path.display()
-        )));
+        return Err(Inconsistency::CopyRootMismatch {
+            size: copy.size,
+            stored: root,
+            signed: copy.root,
+            path: shown,
+        }
+        .into());
     }
     Ok(())
 }
@@ -103,21 +230,18 @@ pub(crate) fn recover(
     copy: Option<&Path>,
 ) -> Result<Recovered, StartError> {
     let log_key = signer.verifier();
-    let bad = |msg: String| StartError::Inconsistent(msg);
     if let Some(path) = copy {
         check_copy(store, &log_key, path)?;
     }
     let size = store.size()?;
     let Some((checkpoint_size, note)) = store.latest_checkpoint()? else {
         if size != 0 {
-            return Err(bad(format!(
-                "the store holds {size} entries but no checkpoint"
-            )));
+            return Err(Inconsistency::NoCheckpoint(size).into());
         }
         // A new log: sign and store the checkpoint of the empty tree.
         let text = Checkpoint::new(log_key.name().as_str(), 0, merkle::empty_root())
             .sign(signer)
-            .map_err(|e| bad(format!("signing the first checkpoint: {e}")))?;
+            .map_err(|e| Inconsistency::FirstCheckpoint(e.to_string()))?;
         store.commit(&Batch {
             checkpoint: text.clone().into_bytes(),
             ..Batch::default()
@@ -131,31 +255,34 @@ pub(crate) fn recover(
             },
         });
     };
-    let (checkpoint, _) = checkpoint::open(&note, &log_key).map_err(|e| {
-        bad(format!(
-            "the latest stored checkpoint does not verify with the log key {log_key}: {e}"
-        ))
-    })?;
+    let (checkpoint, _) =
+        checkpoint::open(&note, &log_key).map_err(|error| Inconsistency::CheckpointUnsigned {
+            key: log_key.to_string(),
+            error,
+        })?;
     if checkpoint.size != checkpoint_size {
-        return Err(bad(format!(
-            "checkpoint stored under size {checkpoint_size} says size {}",
-            checkpoint.size
-        )));
+        return Err(Inconsistency::CheckpointMisfiled {
+            stored_under: checkpoint_size,
+            says: checkpoint.size,
+        }
+        .into());
     }
     if checkpoint.size != size {
-        return Err(bad(format!(
-            "the store holds {size} entries but the latest checkpoint is for {}",
-            checkpoint.size
-        )));
+        return Err(Inconsistency::SizeMismatch {
+            stored: size,
+            checkpoint: checkpoint.size,
+        }
+        .into());
     }
     let frontier = Frontier::load(size, store)
-        .map_err(|e| bad(format!("reading the tree's right edge: {e}")))?;
+        .map_err(|error| Inconsistency::TreeUnreadable { size, error })?;
     if frontier.root() != checkpoint.root {
-        return Err(bad(format!(
-            "stored tree hashes give root {} at size {size}, but the checkpoint says {}",
-            frontier.root(),
-            checkpoint.root
-        )));
+        return Err(Inconsistency::RootMismatch {
+            size,
+            stored: frontier.root(),
+            signed: checkpoint.root,
+        }
+        .into());
     }
     let head = if size == 0 {
         GENESIS_PREV
@@ -164,26 +291,26 @@ pub(crate) fn recover(
         let leaf = store
             .leaves(last, 1)?
             .pop()
-            .ok_or_else(|| bad(format!("entry {last} is missing")))?;
-        let entry = Entry::parse_leaf(&leaf).map_err(|e| bad(format!("entry {last}: {e}")))?;
+            .ok_or(Inconsistency::MissingEntry(last))?;
+        let entry = Entry::parse_leaf(&leaf)
+            .map_err(|error| Inconsistency::BadEntry { index: last, error })?;
         if entry.index.get() != last {
-            return Err(bad(format!(
-                "entry {last} says index {}",
-                entry.index.get()
-            )));
+            return Err(Inconsistency::WrongIndex {
+                index: last,
+                says: entry.index.get(),
+            }
+            .into());
         }
         let hash = record_hash(&leaf);
         let stored = store
             .read_hashes(&[stored_hash_index(0, last)])
-            .map_err(|e| bad(format!("reading the leaf hash of entry {last}: {e}")))?;
+            .map_err(|error| Inconsistency::TreeUnreadable { size, error })?;
         if stored.first() != Some(&hash) {
-            return Err(bad(format!(
-                "entry {last} hashes to {hash} but the tree stores another leaf hash"
-            )));
+            return Err(Inconsistency::LeafHashMismatch { index: last, hash }.into());
         }
         hash
     };
-    let text = String::from_utf8(note).map_err(|_| bad("checkpoint is not UTF-8".into()))?;
+    let text = String::from_utf8(note).map_err(|_| Inconsistency::CheckpointNotUtf8)?;
     Ok(Recovered {
         frontier,
         head,

@@ -21,7 +21,7 @@ use crate::ledger::clock::Clock;
 use crate::ledger::reader::Published;
 use crate::ledger::recovery::write_copy;
 use crate::metrics::Metrics;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Corruption, Store, StoreError};
 
 /// Accepted is a logged entry and the checkpoint committed with it.
 #[derive(Clone, Debug)]
@@ -270,20 +270,22 @@ pub(crate) fn already_logged(
     let Some(index) = store.request_index(request_key)? else {
         return Ok(None);
     };
-    let leaf = store.leaves(index, 1)?.pop().ok_or_else(|| {
-        StoreError::Corrupt(format!("request index points at missing entry {index}"))
+    let leaf = store
+        .leaves(index, 1)?
+        .pop()
+        .ok_or_else(|| StoreError::from(Corruption::RequestWithoutEntry(index)))?;
+    let entry = Entry::parse_leaf(&leaf).map_err(|e| Corruption::BadEntry {
+        index,
+        why: e.to_string(),
     })?;
-    let entry =
-        Entry::parse_leaf(&leaf).map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
     if entry.signed_event() != *signed {
         return Ok(Some(Err(conflict(signed, index))));
     }
     // The receipt it got first: the checkpoint committed with it.
     let (size, note) = store
         .checkpoint_covering(index)?
-        .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {index}")))?;
-    let note = String::from_utf8(note)
-        .map_err(|_| StoreError::Corrupt(format!("checkpoint {size} is not UTF-8")))?;
+        .ok_or(Corruption::Uncovered(index))?;
+    let note = String::from_utf8(note).map_err(|_| Corruption::CheckpointNotUtf8(size))?;
     Ok(Some(Ok(Accepted {
         index,
         leaf,

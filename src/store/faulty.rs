@@ -120,7 +120,7 @@ impl FaultyStore {
         match *fault {
             Some(Fault::Fail(at)) if at == step => {
                 *fault = None;
-                Err(StoreError::Io(format!("injected failure at {step:?}")))
+                Err(StoreError::Injected(Fault::Fail(step)))
             }
             Some(Fault::Crash { at, persist }) if at == step => {
                 *fault = None;
@@ -128,7 +128,7 @@ impl FaultyStore {
                     pending(&mut guard(&self.disk));
                 }
                 *self.crashed.lock().unwrap_or_else(|p| p.into_inner()) = Some(step);
-                Err(StoreError::Io(format!("injected crash at {step:?}")))
+                Err(StoreError::Injected(Fault::Crash { at, persist }))
             }
             _ => Ok(()),
         }
@@ -144,7 +144,10 @@ impl HashReader for FaultyStore {
 impl Store for FaultyStore {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
         if let Some(step) = self.crashed() {
-            return Err(StoreError::Io(format!("the store crashed at {step:?}")));
+            return Err(StoreError::Injected(Fault::Crash {
+                at: step,
+                persist: false,
+            }));
         }
         // The previous commit's copy is written by now (see the module docs).
         let mut committed = self

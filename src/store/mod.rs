@@ -15,25 +15,46 @@
 //! - **After a failed commit the store's state is unknown** until it is reopened: callers
 //!   must stop writing (the sequencer does) and let start-up check what is on disk.
 
+use std::sync::Arc;
+
 use huella_core::merkle::{Hash, HashReader};
 
 pub mod faulty;
+pub mod hash_file;
 pub mod memory;
 pub mod sled;
 
 pub use faulty::{Fault, FaultyStore, STEPS, Step};
+pub use hash_file::{HASH_FILE, UPPER_LEVEL};
 pub use memory::MemoryStore;
-pub use sled::{HASH_FILE, SLED_CACHE_BYTES, SledStore, UPPER_LEVEL};
+pub use sled::{SLED_CACHE_BYTES, SledStore};
 
 /// StoreError is a storage failure. All are retryable only by restarting the service.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// The underlying storage failed.
+    /// A file operation failed.
+    #[error("storage I/O error: {what}: {source}")]
+    Io {
+        /// What was being done, on which file.
+        what: String,
+        /// The operating system's error (its kind tells a full disk from a missing file).
+        source: Arc<std::io::Error>,
+    },
+    /// sled failed.
     #[error("storage I/O error: {0}")]
-    Io(String),
+    Sled(Arc<::sled::Error>),
+    /// Another process holds the database's lock (a server still running, say).
+    #[error("the database {dir} is in use by another process (could not acquire its lock)")]
+    Locked {
+        /// The database directory.
+        dir: String,
+    },
+    /// A fault a test injected (see [`FaultyStore`]).
+    #[error("injected {0:?}")]
+    Injected(Fault),
     /// The stored data is not what the log wrote.
     #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
+    Corrupt(#[from] Corruption),
     /// The batch does not start at the stored size.
     #[error("batch starts at {start} but the log has {size} entries")]
     NotAppend {
@@ -44,15 +65,103 @@ pub enum StoreError {
     },
 }
 
-impl From<::sled::Error> for StoreError {
-    fn from(e: ::sled::Error) -> StoreError {
-        StoreError::Io(e.to_string())
+impl StoreError {
+    /// io wraps an I/O error with what was being done.
+    pub fn io(what: impl Into<String>, e: std::io::Error) -> StoreError {
+        StoreError::Io {
+            what: what.into(),
+            source: Arc::new(e),
+        }
     }
 }
 
-impl From<std::io::Error> for StoreError {
-    fn from(e: std::io::Error) -> StoreError {
-        StoreError::Io(e.to_string())
+/// Corruption is how stored data differs from what the log wrote, one case per check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Corruption {
+    /// A stored integer does not have 8 bytes.
+    #[error("expected an 8-byte integer, found {0} bytes")]
+    BadInteger(usize),
+    /// The database holds a log in a layout this version does not read.
+    #[error(
+        "{dir} holds a log in the layout of an earlier Huella version (one sled tree per kind \
+         of record); export it with that version and start a new log"
+    )]
+    OldLayout {
+        /// The database directory.
+        dir: String,
+    },
+    /// An entry below the stored size is missing.
+    #[error("entry {index} is missing from a log of {size} entries")]
+    MissingEntry {
+        /// The missing index.
+        index: u64,
+        /// The stored size.
+        size: u64,
+    },
+    /// The hash file is shorter than the stored entries need.
+    #[error(
+        "{path} holds {have} tree hashes, but the log's {size} entries need {need} (if an \
+         earlier Huella version wrote to this log since, remove the file: the next start \
+         computes it again from the entries)"
+    )]
+    ShortHashFile {
+        /// The file.
+        path: String,
+        /// Hashes it holds.
+        have: u64,
+        /// Entries stored.
+        size: u64,
+        /// Hashes they need.
+        need: u64,
+    },
+    /// A stored tree hash is not the hash of its two children.
+    #[error(
+        "stored tree hash {index} in {path} is not the hash of its two children (a damaged \
+         file can be removed: the next start computes it again from the entries)"
+    )]
+    HashMismatch {
+        /// The file.
+        path: String,
+        /// The stored hash index.
+        index: u64,
+    },
+    /// A batch's tree hashes are not the next ones, in order.
+    #[error("a batch of entries {start}..{end} must carry stored hashes {first}..{last} in order")]
+    HashesOutOfOrder {
+        /// First entry of the batch.
+        start: u64,
+        /// One past its last entry.
+        end: u64,
+        /// First stored hash index it must carry.
+        first: u64,
+        /// One past the last.
+        last: u64,
+    },
+    /// A request id points at an entry that is not stored.
+    #[error("request index points at missing entry {0}")]
+    RequestWithoutEntry(u64),
+    /// A stored entry does not parse.
+    #[error("entry {index}: {why}")]
+    BadEntry {
+        /// Its index.
+        index: u64,
+        /// Why.
+        why: String,
+    },
+    /// An entry is logged but no checkpoint covers it.
+    #[error("no checkpoint covers entry {0}")]
+    Uncovered(u64),
+    /// A stored checkpoint is not UTF-8.
+    #[error("checkpoint {0} is not UTF-8")]
+    CheckpointNotUtf8(u64),
+    /// An entry the published size covers is missing.
+    #[error("entry {0} is missing")]
+    PublishedEntryMissing(u64),
+}
+
+impl From<::sled::Error> for StoreError {
+    fn from(e: ::sled::Error) -> StoreError {
+        StoreError::Sled(Arc::new(e))
     }
 }
 

@@ -13,7 +13,7 @@ use huella_core::verify::{Auditor, Checked, Summary, VerifyError, check_leaves};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bundle::check_bundle_files;
-use crate::error::AuditError;
+use crate::error::{AuditError, ServedError};
 use crate::source::Source;
 
 /// Progress shows a bar on a terminal and nothing otherwise.
@@ -104,9 +104,7 @@ pub async fn audit_entries(
     // wait for its last word.
     if let Some(more) = pages.recv().await {
         let (start, _) = more?;
-        return Err(AuditError::Failed(format!(
-            "the source holds entries from index {start}, beyond the {end} expected"
-        )));
+        return Err(ServedError::Beyond { start, end }.into());
     }
     Ok(())
 }
@@ -140,8 +138,7 @@ pub async fn verify_log(
 ) -> Result<Verified, AuditError> {
     let started = Instant::now();
     let note = source.checkpoint().await?;
-    let (checkpoint, _) = checkpoint::open(&note, log_key)
-        .map_err(|e| AuditError::Failed(format!("checkpoint: {e}")))?;
+    let (checkpoint, _) = checkpoint::open(&note, log_key).map_err(AuditError::checkpoint)?;
     if let Source::Bundle(dir) = source {
         check_bundle_files(dir, &checkpoint)?;
     }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::audit::Progress;
 use crate::client::Client;
-use crate::error::{AuditError, io};
+use crate::error::{AuditError, BundleError, io};
 use crate::source::{PAGE, PageResult, Source, fetch_page, read_file};
 
 /// The bundle format, written in its manifest.
@@ -93,9 +93,7 @@ pub(crate) fn read_bundle_pages(
         }
         hasher.update(&line);
         if line.last() != Some(&b'\n') {
-            return Err(AuditError::Failed(format!(
-                "{ENTRIES_FILE}: entry {index} is not newline-terminated"
-            )));
+            return Err(BundleError::Unterminated(index).into());
         }
         if index >= end {
             // The entries so far first: an inserted entry is named where the chain breaks.
@@ -108,9 +106,7 @@ pub(crate) fn read_bundle_pages(
                     return Ok(());
                 }
             }
-            return Err(AuditError::Failed(format!(
-                "{ENTRIES_FILE} holds more entries than the checkpoint's {end}"
-            )));
+            return Err(BundleError::TooMany(end).into());
         }
         if index >= start {
             page.push(line[..line.len() - 1].to_vec());
@@ -135,9 +131,11 @@ pub(crate) fn read_bundle_pages(
         }
     }
     if index < end {
-        return Err(AuditError::Failed(format!(
-            "{ENTRIES_FILE} holds {index} entries but the checkpoint says {end}: entry {index} is missing"
-        )));
+        return Err(BundleError::TooFew {
+            have: index,
+            want: end,
+        }
+        .into());
     }
     let digest = hex(&hasher.finalize());
     check_manifest_hash(&read_manifest(dir)?, ENTRIES_FILE, &digest)?;
@@ -146,13 +144,10 @@ pub(crate) fn read_bundle_pages(
 
 fn read_manifest(dir: &Path) -> Result<Manifest, AuditError> {
     let bytes = read_file(&dir.join(MANIFEST_FILE))?;
-    let manifest: Manifest = huella_core::canonical::parse(&bytes)
-        .map_err(|e| AuditError::Failed(format!("{MANIFEST_FILE}: {e}")))?;
+    let manifest: Manifest =
+        huella_core::canonical::parse(&bytes).map_err(|e| BundleError::Manifest(e.to_string()))?;
     if manifest.format != BUNDLE_FORMAT {
-        return Err(AuditError::Failed(format!(
-            "{MANIFEST_FILE}: format {:?} is not {BUNDLE_FORMAT}",
-            manifest.format
-        )));
+        return Err(BundleError::Format(manifest.format).into());
     }
     Ok(manifest)
 }
@@ -162,12 +157,14 @@ fn check_manifest_hash(manifest: &Manifest, name: &str, digest: &str) -> Result<
         .files
         .iter()
         .find(|f| f.name == name)
-        .ok_or_else(|| AuditError::Failed(format!("{MANIFEST_FILE} does not list {name}")))?;
+        .ok_or_else(|| BundleError::Unlisted(name.to_string()))?;
     if listed.sha256 != digest {
-        return Err(AuditError::Failed(format!(
-            "bundle file {name} was altered: its SHA-256 is {digest}, the manifest says {}",
-            listed.sha256
-        )));
+        return Err(BundleError::Altered {
+            name: name.to_string(),
+            digest: digest.to_string(),
+            listed: listed.sha256.clone(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -184,10 +181,13 @@ pub(crate) fn check_bundle_files(dir: &Path, checkpoint: &Checkpoint) -> Result<
         )?;
     }
     if manifest.tree_size != checkpoint.size || manifest.root != checkpoint.root {
-        return Err(AuditError::Failed(format!(
-            "{MANIFEST_FILE} describes size {} root {}, but the checkpoint is size {} root {}",
-            manifest.tree_size, manifest.root, checkpoint.size, checkpoint.root
-        )));
+        return Err(BundleError::Mismatch {
+            size: manifest.tree_size,
+            root: manifest.root,
+            checkpoint_size: checkpoint.size,
+            checkpoint_root: checkpoint.root,
+        }
+        .into());
     }
     Ok(())
 }
@@ -210,14 +210,12 @@ pub async fn export(
     let checkpoint = match log_key {
         Some(key) => {
             checkpoint::open(&note, key)
-                .map_err(|e| AuditError::Failed(format!("checkpoint: {e}")))?
+                .map_err(AuditError::checkpoint)?
                 .0
         }
         None => {
-            let (text, _) = huella_core::note::parse(&note)
-                .map_err(|e| AuditError::Failed(format!("checkpoint: {e}")))?;
-            Checkpoint::parse_text(&text)
-                .map_err(|e| AuditError::Failed(format!("checkpoint: {e}")))?
+            let (text, _) = huella_core::note::parse(&note).map_err(AuditError::checkpoint)?;
+            Checkpoint::parse_text(&text).map_err(AuditError::checkpoint)?
         }
     };
     let registry = Source::Http(client.clone()).registry().await?;

@@ -6,7 +6,7 @@ use huella_core::keys::VerifierKey;
 use huella_core::merkle::{Hash, verify_consistency};
 
 use crate::client::{Client, ClientError};
-use crate::error::{AuditError, io};
+use crate::error::{AuditError, HistoryError, WhichCheckpoint, io};
 
 /// check_still_logged proves that the tree of `old` is a prefix of the log's current tree.
 pub async fn check_still_logged(
@@ -15,8 +15,10 @@ pub async fn check_still_logged(
     old: &Checkpoint,
 ) -> Result<Checkpoint, AuditError> {
     let note = client.get("/checkpoint").await.map_err(io)?;
-    let (latest, _) = checkpoint::open(&note, log_key)
-        .map_err(|e| AuditError::Failed(format!("the log's current checkpoint: {e}")))?;
+    let (latest, _) = checkpoint::open(&note, log_key).map_err(|error| AuditError::Checkpoint {
+        which: WhichCheckpoint::Current,
+        error,
+    })?;
     check_extends(client, old, &latest).await?;
     Ok(latest)
 }
@@ -28,45 +30,45 @@ pub(crate) async fn check_extends(
     new: &Checkpoint,
 ) -> Result<(), AuditError> {
     if new.size < old.size {
-        return Err(AuditError::Failed(format!(
-            "rollback: the log's checkpoint has size {}, smaller than the {} already seen",
-            new.size, old.size
-        )));
+        return Err(HistoryError::Rollback {
+            seen: old.size,
+            now: new.size,
+        }
+        .into());
     }
     if new.size == old.size {
         if new.root != old.root {
-            return Err(AuditError::Failed(format!(
-                "fork: two checkpoints of size {} with different roots ({} and {})",
-                new.size, old.root, new.root
-            )));
+            return Err(HistoryError::SameSizeFork {
+                size: new.size,
+                seen: old.root,
+                now: new.root,
+            }
+            .into());
         }
         return Ok(());
     }
-    let body = client
-        .get(&format!(
-            "/v1/proofs/consistency?from={}&to={}",
-            old.size, new.size
-        ))
-        .await
-        .map_err(|e| match e {
-            // A log that signed the new checkpoint but will not prove it extends the old one
-            // is as good as a fork; only a failure to reach it is an outage.
-            ClientError::Api { .. } => AuditError::Failed(format!(
-                "fork: the log signed size {} but refuses to prove it consistent with size {}: {e}",
-                new.size, old.size
-            )),
-            other => io(other),
-        })?;
     #[derive(serde::Deserialize)]
     struct Proof {
         proof: Vec<Hash>,
     }
-    let proof: Proof = serde_json::from_slice(&body)
-        .map_err(|e| AuditError::Io(format!("consistency proof: {e}")))?;
-    verify_consistency(old.size, new.size, &old.root, &new.root, &proof.proof).map_err(|e| {
-        AuditError::Failed(format!(
-            "fork: the checkpoint of size {} is not a prefix of the one of size {}: {e}",
-            old.size, new.size
-        ))
+    let path = format!("/v1/proofs/consistency?from={}&to={}", old.size, new.size);
+    let proof: Proof = client.get_json(&path).await.map_err(|e| match e {
+        // A log that signed the new checkpoint but will not prove it extends the old one
+        // is as good as a fork; only a failure to reach it is an outage.
+        ClientError::Api { .. } => HistoryError::RefusedProof {
+            old: old.size,
+            new: new.size,
+            why: e.to_string(),
+        }
+        .into(),
+        other => io(format!("consistency proof: {other}")),
+    })?;
+    verify_consistency(old.size, new.size, &old.root, &new.root, &proof.proof).map_err(|error| {
+        HistoryError::NotAPrefix {
+            old: old.size,
+            new: new.size,
+            error,
+        }
+        .into()
     })
 }

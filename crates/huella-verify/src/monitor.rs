@@ -14,7 +14,7 @@ use huella_core::verify::{Auditor, Failure, VerifyError};
 use crate::audit::{Progress, audit_entries};
 use crate::client::Client;
 use crate::consistency::check_extends;
-use crate::error::{AuditError, io};
+use crate::error::{AuditError, HistoryError, io};
 use crate::source::Source;
 
 /// AlertKind is what a monitor round found wrong.
@@ -140,8 +140,8 @@ pub async fn monitor_round(
                 .await
                 .map_err(|e| match e {
                     AuditError::Io(m) => alert(AlertKind::Unreachable, m),
-                    other if latest.size < old.size => {
-                        alert(AlertKind::Rollback, other.to_string())
+                    e @ AuditError::History(HistoryError::Rollback { .. }) => {
+                        alert(AlertKind::Rollback, e.to_string())
                     }
                     other => alert(AlertKind::Fork, other.to_string()),
                 })?;

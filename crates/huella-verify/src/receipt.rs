@@ -12,7 +12,7 @@ use huella_core::registry::Registry;
 
 use crate::client::Client;
 use crate::consistency::check_still_logged;
-use crate::error::AuditError;
+use crate::error::{AuditError, ReceiptFailure};
 
 /// ReceiptFile is a receipt as read from a file, before it is verified.
 #[derive(Clone, Debug)]
@@ -28,13 +28,13 @@ impl ReceiptFile {
     /// (and must be a well-formed one), anything else a tlog-proof.
     pub fn parse(bytes: &[u8]) -> Result<ReceiptFile, AuditError> {
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-            let receipt: Receipt = serde_json::from_slice(bytes)
-                .map_err(|e| AuditError::Failed(format!("the JSON receipt does not parse: {e}")))?;
+            let receipt: Receipt =
+                serde_json::from_slice(bytes).map_err(|e| ReceiptFailure::Json(e.to_string()))?;
             return Ok(ReceiptFile::Json(receipt));
         }
         TlogProof::parse(bytes)
             .map(ReceiptFile::Proof)
-            .map_err(|e| AuditError::Failed(e.to_string()))
+            .map_err(|e| ReceiptFailure::Proof(e).into())
     }
 }
 
@@ -60,19 +60,21 @@ pub async fn verify(
     registry: Option<&Registry>,
     client: Option<&Client>,
 ) -> Result<Checked, AuditError> {
-    let failed = |e: huella_core::proof::ReceiptError| AuditError::Failed(e.to_string());
+    let failed = |e| AuditError::Receipt(ReceiptFailure::Proof(e));
     let (entry, checkpoint) = match receipt {
         ReceiptFile::Proof(proof) => proof.verify_receipt(log_key).map_err(failed)?,
         ReceiptFile::Json(receipt) => receipt.open(log_key).map_err(failed)?,
     };
     let index = entry.index.get();
-    entry
-        .event
-        .check()
-        .map_err(|e| AuditError::Failed(format!("entry {index}: {e}")))?;
+    entry.event.check().map_err(|e| ReceiptFailure::Entry {
+        index,
+        why: e.to_string(),
+    })?;
     if let Some(registry) = registry {
-        check_signed_event(&entry.signed_event(), registry)
-            .map_err(|e| AuditError::Failed(format!("entry {index}: {e}")))?;
+        check_signed_event(&entry.signed_event(), registry).map_err(|e| ReceiptFailure::Entry {
+            index,
+            why: e.to_string(),
+        })?;
     }
     let still_in_log = match client {
         Some(client) => Some(check_still_logged(client, log_key, &checkpoint).await?),

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::bundle::{CHECKPOINT_FILE, REGISTRY_FILE, read_bundle_pages};
 use crate::client::Client;
-use crate::error::{AuditError, io};
+use crate::error::{AuditError, ServedError, io};
 
 /// PAGE is how many leaves are fetched and checked at a time (the API's largest page).
 pub const PAGE: u64 = 1000;
@@ -46,8 +46,7 @@ impl Source {
             }
             Source::Bundle(dir) => read_file(&dir.join(REGISTRY_FILE))?,
         };
-        Registry::parse(&bytes)
-            .map_err(|e| AuditError::Failed(format!("the registry the source serves: {e}")))
+        Registry::parse(&bytes).map_err(|e| ServedError::Registry(e).into())
     }
 
     /// pages streams the leaves `start..end` in pages, read ahead of the consumer.
@@ -101,15 +100,15 @@ pub(crate) async fn fetch_page(
         .map(<[u8]>::to_vec)
         .collect();
     if leaves.is_empty() {
-        return Err(AuditError::Failed(format!(
-            "the log served no entries from index {start}, below its checkpoint"
-        )));
+        return Err(ServedError::NoEntries(start).into());
     }
     if leaves.len() as u64 > limit {
-        return Err(AuditError::Failed(format!(
-            "the log served {} entries from index {start} when asked for {limit}",
-            leaves.len()
-        )));
+        return Err(ServedError::TooMany {
+            start,
+            served: leaves.len() as u64,
+            asked: limit,
+        }
+        .into());
     }
     Ok(leaves)
 }

@@ -3,62 +3,16 @@
 //! tests: these check that the tools run and report complete, consistent numbers, never how
 //! large the numbers are.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::{Command, Output};
+
+use common::demo::DemoProcess;
 
 const BIN: &str = env!("CARGO_BIN_EXE_huella");
 
 /// Demo events submitted before the bench starts.
 const DEMO_EVENTS: u64 = 10;
-
-/// A running `huella demo`, stopped with Ctrl-C when dropped (also when a test fails).
-struct Demo {
-    child: Child,
-    base: String,
-}
-
-impl Demo {
-    fn start(data: &Path) -> Demo {
-        let mut child = Command::new(BIN)
-            .args(["demo", "--listen", "127.0.0.1:0", "--events"])
-            .arg(DEMO_EVENTS.to_string())
-            .arg("--data")
-            .arg(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut base = None;
-        for line in stdout.lines() {
-            let line = line.unwrap();
-            if let Some(url) = line
-                .trim()
-                .strip_prefix("curl ")
-                .and_then(|u| u.strip_suffix("/checkpoint"))
-            {
-                base = Some(url.to_string());
-            }
-            if line.contains("Serving until Ctrl-C") {
-                break;
-            }
-        }
-        Demo {
-            child,
-            base: base.expect("demo prints its URL"),
-        }
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
@@ -85,7 +39,7 @@ fn number(report: &serde_json::Value, path: &str) -> f64 {
 fn bench_appends_to_a_demo_log_and_verifies_every_receipt() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
-    let demo = Demo::start(&data);
+    let demo = DemoProcess::start(&data, DEMO_EVENTS);
     let data_arg = data.to_str().unwrap();
     // --events bounds pre-signing, so the run stays short in a debug build.
     let report = json(&run(&[
@@ -173,7 +127,7 @@ fn bench_appends_to_a_demo_log_and_verifies_every_receipt() {
 fn fill_appends_exactly_n_entries_round_by_round() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
-    let demo = Demo::start(&data);
+    let demo = DemoProcess::start(&data, DEMO_EVENTS);
     // 25 entries in rounds of 10: two full rounds and a short one, each signed, sent and
     // checked before the next, so a fill of any size keeps the generator's memory bounded.
     let out = run(&[

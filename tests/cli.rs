@@ -2,10 +2,10 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
+use common::demo::DemoProcess;
 use common::{TestLog, agencies};
 use huella::http::Limits;
 use huella::keyfile;
@@ -120,44 +120,8 @@ async fn submit_seals_signs_and_saves_the_receipt() {
 #[test]
 fn demo_serves_a_verifiable_log_until_interrupted() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--events",
-            "40",
-            "--data",
-        ])
-        .arg(dir.path().join("demo"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut base = None;
-    let mut key = None;
-    let mut lines = stdout.lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(url) = line
-            .trim()
-            .strip_prefix("curl ")
-            .filter(|u| u.ends_with("/checkpoint"))
-        {
-            base = Some(url.trim_end_matches("/checkpoint").to_string());
-        }
-        if line.trim().starts_with("huella.localhost/log+") {
-            key = Some(line.trim().to_string());
-        }
-        if line.contains("Serving until Ctrl-C") {
-            break;
-        }
-    }
-    let (base, key) = (
-        base.expect("demo prints its URL"),
-        key.expect("demo prints the log key"),
-    );
+    let demo = DemoProcess::start(&dir.path().join("demo"), 40);
+    let (base, key) = (demo.base.clone(), demo.log_key.clone());
     let log_key = huella_core::keys::VerifierKey::parse(&key).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let note = runtime.block_on(async {
@@ -178,15 +142,7 @@ fn demo_serves_a_verifiable_log_until_interrupted() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700, "data directory mode {mode:o}");
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(
-        child.wait().unwrap().success(),
-        "demo exits cleanly on Ctrl-C"
-    );
+    assert!(demo.stop().success(), "demo exits cleanly on Ctrl-C");
 }
 
 #[test]

@@ -111,6 +111,9 @@ struct Case {
     expect: Expect,
     /// Verify with the honest registry passed as trusted (`--registry`), not the bundle's.
     trusted: bool,
+    /// What verification over HTTP must say, for the cases also served by a live log
+    /// (`a_tampered_log_served_over_http_fails_at_the_entry_or_checkpoint`).
+    over_http: Option<Expect>,
 }
 
 fn case(name: &str, data: LogData, expect: Expect) -> Case {
@@ -119,6 +122,21 @@ fn case(name: &str, data: LogData, expect: Expect) -> Case {
         data,
         expect,
         trusted: false,
+        over_http: None,
+    }
+}
+
+impl Case {
+    /// also_over_http marks a case that must fail the same way when a live log serves it.
+    fn also_over_http(self) -> Case {
+        let expect = self.expect.clone();
+        self.over_http(expect)
+    }
+
+    /// over_http marks a case served by a live log too, where it must fail as `expect` says.
+    fn over_http(mut self, expect: Expect) -> Case {
+        self.over_http = Some(expect);
+        self
     }
 }
 
@@ -223,279 +241,21 @@ async fn the_honest_bundle_verifies_with_either_manifest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn altered_entries_fail_at_the_entry_that_changed() {
-    let a = other_agency(7);
-    let cases = vec![
-        case(
-            "one byte of entry 7's purpose",
-            with_leaves(|l| replace_value(&mut l[7], "purpose")),
-            Expect::Entry(7, Failure::Signature),
-        ),
-        case(
-            "one byte of entry 7's signature",
-            with_leaves(|l| replace_value(&mut l[7], "signature")),
-            Expect::Entry(7, Failure::Signature),
-        ),
-        case(
-            "one byte of entry 7's integrated_at, which the agency did not sign",
-            with_leaves(|l| {
-                let at = position(&l[7], ".000Z") + 3;
-                l[7][at] = b'1';
-            }),
-            Expect::ChainAfter(7),
-        ),
-        case(
-            "one byte of the last entry's integrated_at",
-            with_leaves(|l| {
-                let last = &mut l[SIZE as usize - 1];
-                let at = position(last, ".000Z") + 3;
-                last[at] = b'1';
-            }),
-            Expect::CheckpointRoot,
-        ),
-        case(
-            "entry 7's records_returned changed and re-canonicalized",
-            with_leaves(|l| {
-                let mut e = entry(&l[7]);
-                e.event.records_returned =
-                    huella_core::values::Count::new(e.event.records_returned.get() + 5).unwrap();
-                e.event.outcome = huella_core::event::Outcome::Hit;
-                l[7] = e.to_leaf();
-            }),
-            Expect::Entry(7, Failure::Signature),
-        ),
-        case(
-            "entry 7's purpose changed and re-canonicalized",
-            with_leaves(|l| {
-                let mut e = entry(&l[7]);
-                e.event.purpose = huella_core::values::Purpose::new("fishing_expedition").unwrap();
-                l[7] = e.to_leaf();
-            }),
-            Expect::Entry(7, Failure::Signature),
-        ),
-        case(
-            "entry 7 made inconsistent (a hit with no records) and re-canonicalized",
-            with_leaves(|l| {
-                let mut e = entry(&l[7]);
-                e.event.outcome = huella_core::event::Outcome::Hit;
-                e.event.records_returned = huella_core::values::Count::new(0).unwrap();
-                l[7] = e.to_leaf();
-            }),
-            Expect::Entry(7, Failure::Inconsistent),
-        ),
-        case(
-            "entry 7's index changed and re-canonicalized",
-            with_leaves(|l| {
-                let mut e = entry(&l[7]);
-                e.index = huella_core::values::Count::new(70).unwrap();
-                l[7] = e.to_leaf();
-            }),
-            Expect::Entry(7, Failure::Chain),
-        ),
-        case(
-            "entry 7 not in canonical form (a space added)",
-            with_leaves(|l| l[7].insert(1, b' ')),
-            Expect::Entry(7, Failure::Format),
-        ),
-        case(
-            "entry 7 re-signed by another registered agency's key, still naming its own agency",
-            with_leaves(|l| l[7] = resign(&l[7], &a.key, |_| {})),
-            Expect::Entry(7, Failure::Unauthorized),
-        ),
-        case(
-            "entry 7 re-signed by another registered agency, now claiming to be it",
-            with_leaves(|l| {
-                l[7] = resign(&l[7], &a.key, |e| {
-                    e.event.requesting_agency = a.id.clone();
-                    e.event.requesting_country = a.country.clone();
-                })
-            }),
-            Expect::ChainAfter(7),
-        ),
-        case(
-            "entry 7 re-signed by another registered agency claiming to be it, chain repaired",
-            with_leaves(|l| {
-                l[7] = resign(&l[7], &a.key, |e| {
-                    e.event.requesting_agency = a.id.clone();
-                    e.event.requesting_country = a.country.clone();
-                });
-                rechain(l, 8);
-            }),
-            Expect::CheckpointRoot,
-        ),
-        case(
-            "entry 7 signed with an unregistered key",
-            with_leaves(|l| l[7] = resign(&l[7], &stranger(), |_| {})),
-            Expect::Entry(7, Failure::Unauthorized),
-        ),
-        case(
-            "entry 7 signed with an unregistered key, chain repaired",
-            with_leaves(|l| {
-                l[7] = resign(&l[7], &stranger(), |_| {});
-                rechain(l, 8);
-            }),
-            Expect::Entry(7, Failure::Unauthorized),
-        ),
-        case(
-            "entry 12's prev link broken, everything after re-chained",
-            with_leaves(|l| {
-                let mut e = entry(&l[12]);
-                e.prev = huella_core::merkle::record_hash(&l[10]);
-                l[12] = e.to_leaf();
-                rechain(l, 13);
-            }),
-            Expect::Entry(12, Failure::Chain),
-        ),
-        case(
-            "entry 12's prev link broken, re-chained, and the checkpoint re-signed by the log \
-             key (a dishonest operator)",
-            with_checkpoint_over(&common::log_signer(), |l| {
-                let mut e = entry(&l[12]);
-                e.prev = huella_core::merkle::record_hash(&l[10]);
-                l[12] = e.to_leaf();
-                rechain(l, 13);
-            }),
-            Expect::Entry(12, Failure::Chain),
-        ),
-        case(
-            "entry 0's prev not the genesis value",
-            with_leaves(|l| {
-                let mut e = entry(&l[0]);
-                e.prev = huella_core::merkle::record_hash(b"before the beginning");
-                l[0] = e.to_leaf();
-                rechain(l, 1);
-            }),
-            Expect::Entry(0, Failure::Chain),
-        ),
-    ];
-    run_cases(cases).await;
+    run_cases(altered_entry_cases()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_inserted_swapped_truncated_and_appended_entries_fail() {
-    let n = SIZE as usize;
-    let cases = vec![
-        case(
-            "entry 7 deleted, the rest renumbered and re-chained",
-            with_leaves(|l| {
-                l.remove(7);
-                rechain(l, 7);
-            }),
-            Expect::Error(|e| {
-                matches!(
-                    e,
-                    AuditError::Bundle(BundleError::TooFew { have: 29, want: 30 })
-                )
-            }),
-        ),
-        case(
-            "entry 7 deleted, renumbered, re-chained and a forged entry appended to keep the count",
-            with_leaves(|l| {
-                l.remove(7);
-                rechain(l, 7);
-                let last = forged(29, l.last().map(Vec::as_slice), 500);
-                l.push(last);
-            }),
-            Expect::CheckpointRoot,
-        ),
-        case(
-            "a forged entry inserted at 7, the rest renumbered and re-chained, the last dropped",
-            with_leaves(|l| {
-                l.insert(7, forged(7, Some(&l[6]), 501));
-                l.pop();
-                rechain(l, 8);
-            }),
-            Expect::CheckpointRoot,
-        ),
-        case(
-            "entries 7 and 8 swapped",
-            with_leaves(|l| l.swap(7, 8)),
-            Expect::Entry(7, Failure::Chain),
-        ),
-        case(
-            "entries 7 and 8 swapped, renumbered and re-chained",
-            with_leaves(|l| {
-                l.swap(7, 8);
-                rechain(l, 7);
-            }),
-            Expect::CheckpointRoot,
-        ),
-        case(
-            "the last 3 entries truncated",
-            with_leaves(|l| l.truncate(n - 3)),
-            Expect::Error(|e| {
-                matches!(
-                    e,
-                    AuditError::Bundle(BundleError::TooFew { have: 27, want: 30 })
-                )
-            }),
-        ),
-        case(
-            "every entry truncated",
-            with_leaves(Vec::clear),
-            Expect::Error(|e| {
-                matches!(
-                    e,
-                    AuditError::Bundle(BundleError::TooFew { have: 0, want: 30 })
-                )
-            }),
-        ),
-        case(
-            "a forged entry appended",
-            with_leaves(|l| {
-                let last = forged(SIZE, l.last().map(Vec::as_slice), 502);
-                l.push(last);
-            }),
-            Expect::Error(|e| matches!(e, AuditError::Bundle(BundleError::TooMany(30)))),
-        ),
-        case(
-            "a forged entry appended and the checkpoint's size and root edited to match",
-            {
-                let mut data = with_leaves(|l| {
-                    let last = forged(SIZE, l.last().map(Vec::as_slice), 502);
-                    l.push(last);
-                });
-                data.checkpoint = edit_checkpoint(&data.checkpoint, |c| {
-                    c.size = SIZE + 1;
-                    c.root = tamper::root(&data.leaves);
-                });
-                data
-            },
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
-        ),
-    ];
-    run_cases(cases).await;
+    run_cases(order_cases()).await;
 }
 
-/// Deleting or inserting an entry in a small bundle is reported as a wrong entry count
-/// ("entry 29 is missing", "holds more entries than the checkpoint's 30") rather than at the
-/// entry where the log stops making sense: the bundle reader checks the count and the
-/// manifest before it hands over its last (here: only) page, so for bundles under 1000
-/// entries those errors always win. For larger bundles the first page is checked before the
-/// count, so the same tampering is reported at the entry. Deleting entry 7 should say
-/// "entry 7: says index 8", as it does over HTTP (see
-/// `a_tampered_log_served_over_http_fails_at_the_entry_or_checkpoint`).
+/// Deleting, inserting or duplicating an entry is named where the chain breaks, whatever the
+/// bundle's size: the bundle reader hands over its last page before it judges the file's
+/// entry count and its manifest, so the chain check meets the change first, as it does over
+/// HTTP (`a_tampered_log_served_over_http_fails_at_the_entry_or_checkpoint`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_or_inserted_entries_are_named_where_the_chain_breaks() {
-    let cases = vec![
-        case(
-            "entry 7 deleted",
-            with_leaves(|l| {
-                l.remove(7);
-            }),
-            Expect::Entry(7, Failure::Chain),
-        ),
-        case(
-            "a forged entry inserted at 7",
-            with_leaves(|l| l.insert(7, forged(7, Some(&l[6]), 501))),
-            Expect::Entry(8, Failure::Chain),
-        ),
-        case(
-            "entry 7 duplicated",
-            with_leaves(|l| l.insert(8, l[7].clone())),
-            Expect::Entry(8, Failure::Chain),
-        ),
-    ];
-    run_cases(cases).await;
+    run_cases(chain_break_cases()).await;
 }
 
 /// edit_checkpoint changes a checkpoint's text and keeps its signature lines.
@@ -512,110 +272,7 @@ fn edit_checkpoint(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn altered_checkpoints_fail_at_the_checkpoint() {
-    let f = fixture();
-    let other_root = huella_core::merkle::record_hash(b"another tree");
-    let cases = vec![
-        case(
-            "the checkpoint's root replaced",
-            LogData {
-                checkpoint: edit_checkpoint(&f.honest.checkpoint, |c| c.root = other_root),
-                ..honest()
-            },
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
-        ),
-        case(
-            "the checkpoint's root replaced by that of altered entries",
-            {
-                let mut data = with_leaves(|l| replace_value(&mut l[7], "purpose"));
-                data.checkpoint = edit_checkpoint(&f.honest.checkpoint, |c| {
-                    c.root = tamper::root(&data.leaves)
-                });
-                data
-            },
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
-        ),
-        case(
-            "the checkpoint's size made smaller",
-            LogData {
-                checkpoint: edit_checkpoint(&f.honest.checkpoint, |c| c.size = 20),
-                ..honest()
-            },
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
-        ),
-        case(
-            "the checkpoint signed by another key of the same name",
-            LogData {
-                checkpoint: sign_checkpoint(&f.honest.leaves, &impostor()),
-                ..honest()
-            },
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::Unverified)),
-        ),
-        case(
-            "altered entries under a checkpoint signed by another key of the same name",
-            with_checkpoint_over(&impostor(), |l| {
-                l[7] = resign(&l[7], &stranger(), |_| {});
-            }),
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::Unverified)),
-        ),
-        case(
-            "the checkpoint signed by an agency's key",
-            LogData {
-                checkpoint: sign_checkpoint(&f.honest.leaves, &other_agency(0).key),
-                ..honest()
-            },
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::Unverified)),
-        ),
-        case(
-            "the checkpoint's signature line removed",
-            LogData {
-                checkpoint: {
-                    let note = &f.honest.checkpoint;
-                    note[..position(note, "\n\n") + 2].to_vec()
-                },
-                ..honest()
-            },
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::Malformed(_))),
-        ),
-        case(
-            "one character of the checkpoint's signature changed",
-            LogData {
-                checkpoint: {
-                    let mut note = f.honest.checkpoint.clone();
-                    let at =
-                        position(&note, "\u{2014} ") + 3 + log_key().name().as_str().len() + 1 + 10;
-                    note[at] = if note[at] == b'A' { b'B' } else { b'A' };
-                    note
-                },
-                ..honest()
-            },
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
-        ),
-        case(
-            "an older checkpoint (size 20, validly signed) with all 30 entries",
-            LogData {
-                checkpoint: f.checkpoints[&20].clone(),
-                ..honest()
-            },
-            Expect::Error(|e| matches!(e, AuditError::Bundle(BundleError::TooMany(20)))),
-        ),
-        case(
-            "the fork's checkpoint of the same size (validly signed) with the honest entries",
-            LogData {
-                checkpoint: f.fork_checkpoints[&SIZE].clone(),
-                ..honest()
-            },
-            Expect::CheckpointRoot,
-        ),
-        case(
-            "the fork's entries under the honest checkpoint",
-            LogData {
-                leaves: f.fork[..SIZE as usize].to_vec(),
-                ..honest()
-            },
-            Expect::CheckpointRoot,
-        ),
-    ];
-    run_cases(cases).await;
+    run_cases(checkpoint_cases()).await;
 }
 
 /// registry_json writes a registry as a bundle holds it.
@@ -841,74 +498,24 @@ async fn flipped_bits_in_a_bundle_are_caught_at_that_entry() {
 /// named there too, including for deletions and insertions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_log_served_over_http_fails_at_the_entry_or_checkpoint() {
-    let f = fixture();
-    let cases = vec![
-        case(
-            "one byte of entry 7",
-            with_leaves(|l| replace_value(&mut l[7], "purpose")),
-            Expect::Entry(7, Failure::Signature),
-        ),
-        case(
-            "entry 7 deleted",
-            with_leaves(|l| {
-                l.remove(7);
-            }),
-            Expect::Entry(7, Failure::Chain),
-        ),
-        case(
-            "a forged entry inserted at 7",
-            with_leaves(|l| l.insert(7, forged(7, Some(&l[6]), 501))),
-            Expect::Entry(8, Failure::Chain),
-        ),
-        case(
-            "entries 7 and 8 swapped",
-            with_leaves(|l| l.swap(7, 8)),
-            Expect::Entry(7, Failure::Chain),
-        ),
-        case(
-            "entry 7 signed with an unregistered key",
-            with_leaves(|l| l[7] = resign(&l[7], &stranger(), |_| {})),
-            Expect::Entry(7, Failure::Unauthorized),
-        ),
-        case(
-            "entry 12's prev link broken, re-signed by the log key",
-            with_checkpoint_over(&common::log_signer(), |l| {
-                let mut e = entry(&l[12]);
-                e.prev = huella_core::merkle::record_hash(&l[10]);
-                l[12] = e.to_leaf();
-                rechain(l, 13);
-            }),
-            Expect::Entry(12, Failure::Chain),
-        ),
-        case(
-            "the last 3 entries truncated",
-            with_leaves(|l| l.truncate(SIZE as usize - 3)),
-            Expect::Error(|e| matches!(e, AuditError::Served(ServedError::NoEntries(27)))),
-        ),
-        case(
-            "entries 7 and 8 swapped, renumbered and re-chained",
-            with_leaves(|l| {
-                l.swap(7, 8);
-                rechain(l, 7);
-            }),
-            Expect::CheckpointRoot,
-        ),
-        case(
-            "the checkpoint signed by another key of the same name",
-            LogData {
-                checkpoint: sign_checkpoint(&f.honest.leaves, &impostor()),
-                ..honest()
-            },
-            Expect::CheckpointSignature(|e| matches!(e, NoteError::Unverified)),
-        ),
-    ];
+    let cases: Vec<(Case, Expect)> = [
+        altered_entry_cases(),
+        order_cases(),
+        chain_break_cases(),
+        checkpoint_cases(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|c| c.over_http.clone().map(|expect| (c, expect)))
+    .collect();
+    assert_eq!(cases.len(), 9, "the cases marked over_http");
     let mut wrong = Vec::new();
-    for c in &cases {
+    for (c, expect) in &cases {
         let served = ServedLog::start(c.data.clone()).await;
         let result =
             audit::verify_log(&Source::Http(served.client.clone()), &log_key(), None, true).await;
-        if let Err(got) = check(&result, &c.expect) {
-            wrong.push(format!("{}: wanted {:?}, got {got}", c.name, c.expect));
+        if let Err(got) = check(&result, expect) {
+            wrong.push(format!("{}: wanted {:?}, got {got}", c.name, expect));
         }
         if c.name == "entry 7 deleted" {
             let base = served.base.clone();
@@ -925,6 +532,390 @@ async fn a_tampered_log_served_over_http_fails_at_the_entry_or_checkpoint() {
         served.stop().await;
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// altered_entry_cases is the cases of `altered_entries_fail_at_the_entry_that_changed`.
+fn altered_entry_cases() -> Vec<Case> {
+    let a = other_agency(7);
+    vec![
+        case(
+            "one byte of entry 7's purpose",
+            with_leaves(|l| replace_value(&mut l[7], "purpose")),
+            Expect::Entry(7, Failure::Signature),
+        )
+        .also_over_http(),
+        case(
+            "one byte of entry 7's signature",
+            with_leaves(|l| replace_value(&mut l[7], "signature")),
+            Expect::Entry(7, Failure::Signature),
+        ),
+        case(
+            "one byte of entry 7's integrated_at, which the agency did not sign",
+            with_leaves(|l| {
+                let at = position(&l[7], ".000Z") + 3;
+                l[7][at] = b'1';
+            }),
+            Expect::ChainAfter(7),
+        ),
+        case(
+            "one byte of the last entry's integrated_at",
+            with_leaves(|l| {
+                let last = &mut l[SIZE as usize - 1];
+                let at = position(last, ".000Z") + 3;
+                last[at] = b'1';
+            }),
+            Expect::CheckpointRoot,
+        ),
+        case(
+            "entry 7's records_returned changed and re-canonicalized",
+            with_leaves(|l| {
+                let mut e = entry(&l[7]);
+                e.event.records_returned =
+                    huella_core::values::Count::new(e.event.records_returned.get() + 5).unwrap();
+                e.event.outcome = huella_core::event::Outcome::Hit;
+                l[7] = e.to_leaf();
+            }),
+            Expect::Entry(7, Failure::Signature),
+        ),
+        case(
+            "entry 7's purpose changed and re-canonicalized",
+            with_leaves(|l| {
+                let mut e = entry(&l[7]);
+                e.event.purpose = huella_core::values::Purpose::new("fishing_expedition").unwrap();
+                l[7] = e.to_leaf();
+            }),
+            Expect::Entry(7, Failure::Signature),
+        ),
+        case(
+            "entry 7 made inconsistent (a hit with no records) and re-canonicalized",
+            with_leaves(|l| {
+                let mut e = entry(&l[7]);
+                e.event.outcome = huella_core::event::Outcome::Hit;
+                e.event.records_returned = huella_core::values::Count::new(0).unwrap();
+                l[7] = e.to_leaf();
+            }),
+            Expect::Entry(7, Failure::Inconsistent),
+        ),
+        case(
+            "entry 7's index changed and re-canonicalized",
+            with_leaves(|l| {
+                let mut e = entry(&l[7]);
+                e.index = huella_core::values::Count::new(70).unwrap();
+                l[7] = e.to_leaf();
+            }),
+            Expect::Entry(7, Failure::Chain),
+        ),
+        case(
+            "entry 7 not in canonical form (a space added)",
+            with_leaves(|l| l[7].insert(1, b' ')),
+            Expect::Entry(7, Failure::Format),
+        ),
+        case(
+            "entry 7 re-signed by another registered agency's key, still naming its own agency",
+            with_leaves(|l| l[7] = resign(&l[7], &a.key, |_| {})),
+            Expect::Entry(7, Failure::Unauthorized),
+        ),
+        case(
+            "entry 7 re-signed by another registered agency, now claiming to be it",
+            with_leaves(|l| {
+                l[7] = resign(&l[7], &a.key, |e| {
+                    e.event.requesting_agency = a.id.clone();
+                    e.event.requesting_country = a.country.clone();
+                })
+            }),
+            Expect::ChainAfter(7),
+        ),
+        case(
+            "entry 7 re-signed by another registered agency claiming to be it, chain repaired",
+            with_leaves(|l| {
+                l[7] = resign(&l[7], &a.key, |e| {
+                    e.event.requesting_agency = a.id.clone();
+                    e.event.requesting_country = a.country.clone();
+                });
+                rechain(l, 8);
+            }),
+            Expect::CheckpointRoot,
+        ),
+        case(
+            "entry 7 signed with an unregistered key",
+            with_leaves(|l| l[7] = resign(&l[7], &stranger(), |_| {})),
+            Expect::Entry(7, Failure::Unauthorized),
+        )
+        .also_over_http(),
+        case(
+            "entry 7 signed with an unregistered key, chain repaired",
+            with_leaves(|l| {
+                l[7] = resign(&l[7], &stranger(), |_| {});
+                rechain(l, 8);
+            }),
+            Expect::Entry(7, Failure::Unauthorized),
+        ),
+        case(
+            "entry 12's prev link broken, everything after re-chained",
+            with_leaves(|l| {
+                let mut e = entry(&l[12]);
+                e.prev = huella_core::merkle::record_hash(&l[10]);
+                l[12] = e.to_leaf();
+                rechain(l, 13);
+            }),
+            Expect::Entry(12, Failure::Chain),
+        ),
+        case(
+            "entry 12's prev link broken, re-chained, and the checkpoint re-signed by the log \
+             key (a dishonest operator)",
+            with_checkpoint_over(&common::log_signer(), |l| {
+                let mut e = entry(&l[12]);
+                e.prev = huella_core::merkle::record_hash(&l[10]);
+                l[12] = e.to_leaf();
+                rechain(l, 13);
+            }),
+            Expect::Entry(12, Failure::Chain),
+        )
+        .also_over_http(),
+        case(
+            "entry 0's prev not the genesis value",
+            with_leaves(|l| {
+                let mut e = entry(&l[0]);
+                e.prev = huella_core::merkle::record_hash(b"before the beginning");
+                l[0] = e.to_leaf();
+                rechain(l, 1);
+            }),
+            Expect::Entry(0, Failure::Chain),
+        ),
+    ]
+}
+
+/// order_cases is the cases of `deleted_inserted_swapped_truncated_and_appended_entries_fail`.
+fn order_cases() -> Vec<Case> {
+    let n = SIZE as usize;
+    vec![
+        case(
+            "entry 7 deleted, the rest renumbered and re-chained",
+            with_leaves(|l| {
+                l.remove(7);
+                rechain(l, 7);
+            }),
+            Expect::Error(|e| {
+                matches!(
+                    e,
+                    AuditError::Bundle(BundleError::TooFew { have: 29, want: 30 })
+                )
+            }),
+        ),
+        case(
+            "entry 7 deleted, renumbered, re-chained and a forged entry appended to keep the count",
+            with_leaves(|l| {
+                l.remove(7);
+                rechain(l, 7);
+                let last = forged(29, l.last().map(Vec::as_slice), 500);
+                l.push(last);
+            }),
+            Expect::CheckpointRoot,
+        ),
+        case(
+            "a forged entry inserted at 7, the rest renumbered and re-chained, the last dropped",
+            with_leaves(|l| {
+                l.insert(7, forged(7, Some(&l[6]), 501));
+                l.pop();
+                rechain(l, 8);
+            }),
+            Expect::CheckpointRoot,
+        ),
+        case(
+            "entries 7 and 8 swapped",
+            with_leaves(|l| l.swap(7, 8)),
+            Expect::Entry(7, Failure::Chain),
+        )
+        .also_over_http(),
+        case(
+            "entries 7 and 8 swapped, renumbered and re-chained",
+            with_leaves(|l| {
+                l.swap(7, 8);
+                rechain(l, 7);
+            }),
+            Expect::CheckpointRoot,
+        )
+        .also_over_http(),
+        case(
+            "the last 3 entries truncated",
+            with_leaves(|l| l.truncate(n - 3)),
+            Expect::Error(|e| {
+                matches!(
+                    e,
+                    AuditError::Bundle(BundleError::TooFew { have: 27, want: 30 })
+                )
+            }),
+        )
+        .over_http(Expect::Error(|e| {
+            matches!(e, AuditError::Served(ServedError::NoEntries(27)))
+        })),
+        case(
+            "every entry truncated",
+            with_leaves(Vec::clear),
+            Expect::Error(|e| {
+                matches!(
+                    e,
+                    AuditError::Bundle(BundleError::TooFew { have: 0, want: 30 })
+                )
+            }),
+        ),
+        case(
+            "a forged entry appended",
+            with_leaves(|l| {
+                let last = forged(SIZE, l.last().map(Vec::as_slice), 502);
+                l.push(last);
+            }),
+            Expect::Error(|e| matches!(e, AuditError::Bundle(BundleError::TooMany(30)))),
+        ),
+        case(
+            "a forged entry appended and the checkpoint's size and root edited to match",
+            {
+                let mut data = with_leaves(|l| {
+                    let last = forged(SIZE, l.last().map(Vec::as_slice), 502);
+                    l.push(last);
+                });
+                data.checkpoint = edit_checkpoint(&data.checkpoint, |c| {
+                    c.size = SIZE + 1;
+                    c.root = tamper::root(&data.leaves);
+                });
+                data
+            },
+            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
+        ),
+    ]
+}
+
+/// chain_break_cases is the cases of `deleted_or_inserted_entries_are_named_where_the_chain_breaks`.
+fn chain_break_cases() -> Vec<Case> {
+    vec![
+        case(
+            "entry 7 deleted",
+            with_leaves(|l| {
+                l.remove(7);
+            }),
+            Expect::Entry(7, Failure::Chain),
+        )
+        .also_over_http(),
+        case(
+            "a forged entry inserted at 7",
+            with_leaves(|l| l.insert(7, forged(7, Some(&l[6]), 501))),
+            Expect::Entry(8, Failure::Chain),
+        )
+        .also_over_http(),
+        case(
+            "entry 7 duplicated",
+            with_leaves(|l| l.insert(8, l[7].clone())),
+            Expect::Entry(8, Failure::Chain),
+        ),
+    ]
+}
+
+/// checkpoint_cases is the cases of `altered_checkpoints_fail_at_the_checkpoint`.
+fn checkpoint_cases() -> Vec<Case> {
+    let f = fixture();
+    let other_root = huella_core::merkle::record_hash(b"another tree");
+    vec![
+        case(
+            "the checkpoint's root replaced",
+            LogData {
+                checkpoint: edit_checkpoint(&f.honest.checkpoint, |c| c.root = other_root),
+                ..honest()
+            },
+            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
+        ),
+        case(
+            "the checkpoint's root replaced by that of altered entries",
+            {
+                let mut data = with_leaves(|l| replace_value(&mut l[7], "purpose"));
+                data.checkpoint = edit_checkpoint(&f.honest.checkpoint, |c| {
+                    c.root = tamper::root(&data.leaves)
+                });
+                data
+            },
+            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
+        ),
+        case(
+            "the checkpoint's size made smaller",
+            LogData {
+                checkpoint: edit_checkpoint(&f.honest.checkpoint, |c| c.size = 20),
+                ..honest()
+            },
+            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
+        ),
+        case(
+            "the checkpoint signed by another key of the same name",
+            LogData {
+                checkpoint: sign_checkpoint(&f.honest.leaves, &impostor()),
+                ..honest()
+            },
+            Expect::CheckpointSignature(|e| matches!(e, NoteError::Unverified)),
+        )
+        .also_over_http(),
+        case(
+            "altered entries under a checkpoint signed by another key of the same name",
+            with_checkpoint_over(&impostor(), |l| {
+                l[7] = resign(&l[7], &stranger(), |_| {});
+            }),
+            Expect::CheckpointSignature(|e| matches!(e, NoteError::Unverified)),
+        ),
+        case(
+            "the checkpoint signed by an agency's key",
+            LogData {
+                checkpoint: sign_checkpoint(&f.honest.leaves, &other_agency(0).key),
+                ..honest()
+            },
+            Expect::CheckpointSignature(|e| matches!(e, NoteError::Unverified)),
+        ),
+        case(
+            "the checkpoint's signature line removed",
+            LogData {
+                checkpoint: {
+                    let note = &f.honest.checkpoint;
+                    note[..position(note, "\n\n") + 2].to_vec()
+                },
+                ..honest()
+            },
+            Expect::CheckpointSignature(|e| matches!(e, NoteError::Malformed(_))),
+        ),
+        case(
+            "one character of the checkpoint's signature changed",
+            LogData {
+                checkpoint: {
+                    let mut note = f.honest.checkpoint.clone();
+                    let at =
+                        position(&note, "\u{2014} ") + 3 + log_key().name().as_str().len() + 1 + 10;
+                    note[at] = if note[at] == b'A' { b'B' } else { b'A' };
+                    note
+                },
+                ..honest()
+            },
+            Expect::CheckpointSignature(|e| matches!(e, NoteError::InvalidSignature(_))),
+        ),
+        case(
+            "an older checkpoint (size 20, validly signed) with all 30 entries",
+            LogData {
+                checkpoint: f.checkpoints[&20].clone(),
+                ..honest()
+            },
+            Expect::Error(|e| matches!(e, AuditError::Bundle(BundleError::TooMany(20)))),
+        ),
+        case(
+            "the fork's checkpoint of the same size (validly signed) with the honest entries",
+            LogData {
+                checkpoint: f.fork_checkpoints[&SIZE].clone(),
+                ..honest()
+            },
+            Expect::CheckpointRoot,
+        ),
+        case(
+            "the fork's entries under the honest checkpoint",
+            LogData {
+                leaves: f.fork[..SIZE as usize].to_vec(),
+                ..honest()
+            },
+            Expect::CheckpointRoot,
+        ),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 //! with fixed keys, and a whole-log check run after each step.
 #![allow(dead_code)]
 
+pub mod demo;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -11,6 +11,11 @@
 //!
 //! The keys are the fixed example keys of `docs/format.md` §12.1, so the documented values
 //! (the §12 submission, leaves, checkpoints and receipt) are seeds that verify in full.
+//!
+//! # Layout
+//!
+//! One module, one check per fuzz target: [`event`], [`note`], [`tlog_proof`], [`merkle`] and
+//! [`registry`], each returning the [`Reach`] of its input.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -199,6 +199,8 @@ impl Client {
     /// new makes a client for the ledger at `base_url`, trusting the system's CAs. A URL it
     /// cannot use is reported by the first request.
     pub fn new(base_url: &str) -> Client {
+        // The fallback client below is built without a URL check, but still needs a provider.
+        install_crypto();
         Client::with_ca_cert(base_url, None).unwrap_or_else(|e| Client {
             base: base_url.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),

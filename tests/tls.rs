@@ -178,12 +178,34 @@ async fn client_failures_name_their_cause() {
         .unwrap_err()
         .to_string();
     assert!(message.starts_with("request to http://"), "{message}");
+    assert!(message.contains("invalid HTTP version"), "{message}");
     let message = Client::new(&log.base.replacen("http", "https", 1))
         .get("/checkpoint")
         .await
         .unwrap_err()
         .to_string();
     assert!(message.contains("TLS failure"), "{message}");
+
+    // A proxy's HTML error page in front of a log: named as not JSON, and retryable.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        while let Ok((mut stream, _)) = proxy.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let page = "<html><body>502 Bad Gateway</body></html>";
+            let answer = format!(
+                "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    match Client::new(&proxy_url).get("/checkpoint").await {
+        Err(e @ ClientError::NotJson { status: 502, .. }) => assert!(e.is_retryable()),
+        other => panic!("{other:?}"),
+    }
 
     // A CA file that is not PEM, on the command line.
     let dir = tempfile::tempdir().unwrap();

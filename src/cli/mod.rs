@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use huella_verify::cli::{ExportArgs, MonitorArgs, ReceiptCommand, VerifyArgs};
 
-pub mod bench;
-pub mod demo;
-pub mod keygen;
-pub mod limits;
-pub mod log;
-pub mod serve;
-pub mod submit;
+// One module per subcommand, private: the load generator (`bench`) and the machine-limits
+// probe (`limits`) are tools of the command line, not part of the library's API.
+mod bench;
+mod demo;
+mod keygen;
+mod limits;
+mod log;
+mod serve;
+mod submit;
 
 pub use huella_verify::cli::CliResult;
 

@@ -111,6 +111,11 @@ impl From<SubmitError> for ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
             },
+            // The same status and code as the read itself would get.
+            SubmitError::Receipt(read) => ApiError {
+                message,
+                ..ApiError::from(read)
+            },
             SubmitError::Unavailable(_) => ApiError {
                 retry_after: Some(30),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)

@@ -19,7 +19,7 @@ use huella_core::registry::Registry;
 use tokio::sync::oneshot;
 
 use crate::ledger::clock::Clock;
-use crate::ledger::reader::LogReader;
+use crate::ledger::reader::{LogReader, ReadError};
 use crate::ledger::sequencer::{Accepted, Pending, Shared, already_logged, lock, request_key};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -97,6 +97,10 @@ pub enum SubmitError {
         /// When a token will be available again.
         retry_after_ms: u64,
     },
+    /// The entry is logged, but its receipt could not be read back: a retry of the same
+    /// submission gets it.
+    #[error("the entry is logged, but reading its receipt failed ({0}); retry for it")]
+    Receipt(ReadError),
     /// The log cannot write now (storage failure, or shutting down).
     #[error("the log cannot accept writes: {0}")]
     Unavailable(String),
@@ -181,7 +185,7 @@ impl Appender {
                 accepted.checkpoint_size,
                 &accepted.checkpoint,
             )
-            .map_err(|e| SubmitError::Unavailable(format!("building the receipt: {e}")))?;
+            .map_err(SubmitError::Receipt)?;
         Ok(Submitted {
             receipt,
             created: accepted.created,

@@ -24,9 +24,9 @@ use crate::merkle::{Hash, ProofError, record_hash, verify_inclusion};
 /// Receipt is the JSON answer to an accepted submission (`POST /v1/entries`), and the file
 /// `huella submit` saves. Its `tlog_proof` is what proves anything; the other fields repeat
 /// parts of it for convenience, and [`Receipt::open`] refuses a receipt where any of them
-/// says something else (docs/format.md, "The JSON receipt").
+/// says something else (docs/format.md, "The JSON receipt"). A receipt *file* must carry no
+/// other field (the verifier's reader checks that); an API answer may gain fields later.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// The entry's index.
     pub index: u64,

@@ -42,13 +42,27 @@ pub enum VerifyError {
         /// What failed, for people.
         reason: String,
     },
-    /// The checkpoint does not match the entries.
-    #[error("checkpoint (size {size}): {reason}")]
-    Checkpoint {
+    /// The checkpoint is for another number of entries than the log served.
+    #[error(
+        "checkpoint (size {size}): the log served {served} entries for a checkpoint of size {size}"
+    )]
+    CheckpointSize {
         /// The checkpoint's size.
         size: u64,
-        /// What failed.
-        reason: String,
+        /// Entries checked.
+        served: u64,
+    },
+    /// The entries do not hash to the checkpoint's root.
+    #[error(
+        "checkpoint (size {size}): entries give root {computed}, but the checkpoint says {signed}"
+    )]
+    CheckpointRoot {
+        /// The checkpoint's size.
+        size: u64,
+        /// The root the entries give.
+        computed: Hash,
+        /// The root the checkpoint says.
+        signed: Hash,
     },
 }
 
@@ -315,23 +329,19 @@ impl<'r> Auditor<'r> {
     /// finish checks that the leaves checked are exactly the tree of a checkpoint (whose
     /// signature the caller has verified with the log key).
     pub fn finish(&self, checkpoint: &Checkpoint) -> Result<(), VerifyError> {
-        let fail = |reason: String| VerifyError::Checkpoint {
-            size: checkpoint.size,
-            reason,
-        };
         if checkpoint.size != self.frontier.size() {
-            return Err(fail(format!(
-                "the log served {} entries for a checkpoint of size {}",
-                self.frontier.size(),
-                checkpoint.size
-            )));
+            return Err(VerifyError::CheckpointSize {
+                size: checkpoint.size,
+                served: self.frontier.size(),
+            });
         }
         let root = self.frontier.root();
         if root != checkpoint.root {
-            return Err(fail(format!(
-                "entries give root {root}, but the checkpoint says {}",
-                checkpoint.root
-            )));
+            return Err(VerifyError::CheckpointRoot {
+                size: checkpoint.size,
+                computed: root,
+                signed: checkpoint.root,
+            });
         }
         Ok(())
     }

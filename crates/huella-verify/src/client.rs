@@ -50,10 +50,14 @@ pub enum ClientError {
         message: String,
     },
     /// The answer was not JSON where the API promises JSON (a proxy's error page, say).
-    #[error("the answer from {url} is not JSON; it begins {begins:?}")]
+    #[error(
+        "the answer from {url} (HTTP {status}) is not JSON, so not from a Huella log (a proxy's error page?); it begins {begins:?}"
+    )]
     NotJson {
         /// The URL.
         url: String,
+        /// The HTTP status of the answer.
+        status: u16,
         /// Its first bytes, for people.
         begins: String,
     },
@@ -77,8 +81,9 @@ impl ClientError {
             ClientError::Api { status, .. } => matches!(*status, 408 | 429 | 503),
             ClientError::Url { .. }
             | ClientError::CaCert { .. }
-            | ClientError::NotJson { .. }
             | ClientError::Unexpected { .. } => false,
+            // A proxy's error page in front of a busy or restarting log.
+            ClientError::NotJson { status, .. } => matches!(*status, 408 | 429 | 502 | 503 | 504),
         }
     }
 }
@@ -277,11 +282,14 @@ impl Client {
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
         };
+        // Every error of the API is JSON with a code; anything else came from something else.
+        let Some(code) = field("error") else {
+            return Err(not_json(url, status.as_u16(), &body));
+        };
         Err(ClientError::Api {
             status: status.as_u16(),
-            code: field("error").unwrap_or_else(|| "unknown".into()),
-            message: field("message")
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned()),
+            code,
+            message: field("message").unwrap_or_default(),
         })
     }
 
@@ -358,6 +366,15 @@ impl Client {
     }
 }
 
+/// not_json is the error for an answer that is not the API's JSON.
+fn not_json(url: &str, status: u16, body: &[u8]) -> ClientError {
+    ClientError::NotJson {
+        url: url.to_string(),
+        status,
+        begins: String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned(),
+    }
+}
+
 /// parse_json parses an answer as JSON of type `T`, saying whether it was not JSON at all or
 /// JSON of another shape.
 fn parse_json<T: serde::de::DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, ClientError> {
@@ -368,10 +385,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(url: &str, body: &[u8]) -> Result<
                 why: format!("the JSON answer is not what the API promises: {e}"),
             }
         } else {
-            ClientError::NotJson {
-                url: url.to_string(),
-                begins: String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned(),
-            }
+            not_json(url, 200, body)
         }
     })
 }

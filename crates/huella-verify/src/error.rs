@@ -210,6 +210,9 @@ pub enum ReceiptFailure {
     /// The file looks like a JSON receipt but is not one.
     #[error("the JSON receipt does not parse: {0}")]
     Json(String),
+    /// A JSON receipt carries a field the format does not define.
+    #[error("the JSON receipt has a field {0:?} that receipts do not have")]
+    UnknownField(String),
     /// The tlog-proof, or a JSON receipt's field, does not verify.
     #[error(transparent)]
     Proof(#[from] ReceiptError),

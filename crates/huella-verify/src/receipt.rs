@@ -14,6 +14,9 @@ use crate::client::Client;
 use crate::consistency::check_still_logged;
 use crate::error::{AuditError, ReceiptFailure};
 
+/// RECEIPT_FIELDS are the fields of a JSON receipt (docs/format.md §11.1).
+pub const RECEIPT_FIELDS: [&str; 4] = ["index", "leaf_hash", "checkpoint", "tlog_proof"];
+
 /// ReceiptFile is a receipt as read from a file, before it is verified.
 #[derive(Clone, Debug)]
 pub enum ReceiptFile {
@@ -28,8 +31,18 @@ impl ReceiptFile {
     /// (and must be a well-formed one), anything else a tlog-proof.
     pub fn parse(bytes: &[u8]) -> Result<ReceiptFile, AuditError> {
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            let json = |e: serde_json::Error| ReceiptFailure::Json(e.to_string());
+            let fields: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(bytes).map_err(json)?;
+            // Every field a receipt file carries is checked, so it may carry no other.
+            if let Some(other) = fields
+                .keys()
+                .find(|k| !RECEIPT_FIELDS.contains(&k.as_str()))
+            {
+                return Err(ReceiptFailure::UnknownField(other.clone()).into());
+            }
             let receipt: Receipt =
-                serde_json::from_slice(bytes).map_err(|e| ReceiptFailure::Json(e.to_string()))?;
+                serde_json::from_value(serde_json::Value::Object(fields)).map_err(json)?;
             return Ok(ReceiptFile::Json(receipt));
         }
         TlogProof::parse(bytes)

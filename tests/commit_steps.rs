@@ -6,23 +6,33 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{TestLog, agencies, sealed};
 use huella::http::Limits;
 use huella::ledger::Options;
-use huella::store::{Fault, FaultyStore, STEPS, Step};
+use huella::store::{Batch, Fault, FaultyStore, STEPS, SledStore, Step, Store, StoreError};
+use huella_core::entry::{Entry, GENESIS_PREV};
+use huella_core::merkle::{Frontier, record_hash};
 use huella_core::proof::Receipt;
+use huella_core::values::{Count, Timestamp};
 use huella_verify::consistency::check_still_logged;
 
 /// Entries logged before the crash.
 const BEFORE: u64 = 5;
 
-/// crash_at runs the scenario for one step and both ways of persisting.
+/// crash_at runs the scenario for one step, with its pending writes persisting and not.
 async fn crash_at(step: Step) {
     let (agencies, _) = agencies();
-    for persist in [false, true] {
+    // Only the hashes before their fsync, and the records before the flush, are writes
+    // whose fate a crash decides; at the other steps nothing is pending.
+    let persists: &[bool] = match step {
+        Step::AfterTreeHashes | Step::AfterRecords => &[false, true],
+        _ => &[false],
+    };
+    for &persist in persists {
         let case = format!("{step:?}, persist {persist}");
         let dir = tempfile::tempdir().unwrap();
         let options = Options {
@@ -120,6 +130,134 @@ async fn a_crash_after_the_flush_keeps_the_batch_though_nobody_was_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_the_checkpoint_copy_keeps_every_receipt() {
     crash_at(Step::AfterCheckpoint).await;
+}
+
+/// reopen_sled opens the sled store in `dir`, waiting for the lock the last one held: sled's
+/// threads let go of it a moment after the store is dropped.
+fn reopen_sled(dir: &std::path::Path) -> SledStore {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match SledStore::open(dir) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+/// The sled store takes the steps the model takes, in the same order.
+#[test]
+fn the_sled_store_takes_the_models_steps_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let sled = SledStore::open(dir.path())
+        .unwrap()
+        .with_step_hook(Arc::new(move |step| {
+            record.lock().unwrap().push(step);
+            Ok(())
+        }));
+    let model = FaultyStore::new();
+    let (batch, _) = one_entry_batch();
+    sled.commit(&batch).unwrap();
+    model.commit(&batch).unwrap();
+    let in_commit = &STEPS[..4];
+    assert_eq!(*seen.lock().unwrap(), in_commit);
+    assert_eq!(model.steps_reached(), in_commit);
+}
+
+/// one_entry_batch is a batch of one demo entry on an empty log, with its tree hashes.
+fn one_entry_batch() -> (Batch, Frontier) {
+    let (agencies, _) = agencies();
+    let (signed, openings) = sealed(&agencies, 0).into_parts();
+    let entry = Entry::new(
+        Count::new(0).unwrap(),
+        Timestamp::from_unix_millis(common::NOW),
+        GENESIS_PREV,
+        signed,
+    );
+    let leaf = entry.to_leaf();
+    let mut frontier = Frontier::new();
+    let hashes = frontier.append(record_hash(&leaf));
+    let batch = Batch {
+        start: 0,
+        leaves: vec![leaf],
+        openings: vec![serde_json::to_vec(&openings).unwrap()],
+        request_keys: vec![b"agency\0request".to_vec()],
+        hashes,
+        checkpoint_size: 1,
+        checkpoint: b"checkpoint 1".to_vec(),
+    };
+    (batch, frontier)
+}
+
+/// The real sled store, failed at each step of a commit by its hook: the process goes on
+/// (sled may still flush what it applied), the store is closed and opened again from disk,
+/// and the ledger restarts whole, with every receipt given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sled_store_failed_at_each_step_restarts_with_every_receipt() {
+    let (agencies, _) = agencies();
+    for step in &STEPS[..4] {
+        let case = format!("sled, {step:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let options = Options {
+            batch_wait: Duration::from_millis(1),
+            checkpoint_copy: Some(dir.path().join("checkpoint")),
+            ..Options::default()
+        };
+        let armed = Arc::new(AtomicBool::new(false));
+        let trigger = (armed.clone(), *step);
+        let store = SledStore::open(&db)
+            .unwrap()
+            .with_step_hook(Arc::new(move |at| {
+                if at == trigger.1 && trigger.0.swap(false, Ordering::SeqCst) {
+                    return Err(StoreError::Injected(Fault::Fail(at)));
+                }
+                Ok(())
+            }));
+        let log = TestLog::start_with(Arc::new(store), Limits::default(), options.clone()).await;
+        let mut receipts: Vec<Receipt> = Vec::new();
+        for n in 0..BEFORE {
+            receipts.push(
+                log.client
+                    .submit(&sealed(&agencies, n))
+                    .await
+                    .unwrap()
+                    .receipt,
+            );
+        }
+        armed.store(true, Ordering::SeqCst);
+        let failed = sealed(&agencies, BEFORE);
+        assert!(log.client.submit(&failed).await.is_err(), "{case}");
+        log.stop().await;
+
+        let log = TestLog::start_with(Arc::new(reopen_sled(&db)), Limits::default(), options).await;
+        let (checkpoint, _) = log.check_log().await;
+        // Before the records nothing of the batch is in sled; once they are applied, sled
+        // may flush them later on its own, so either is whole.
+        match step {
+            Step::BeforeTreeHashes | Step::AfterTreeHashes => {
+                assert_eq!(checkpoint.size, BEFORE, "{case}")
+            }
+            Step::AfterRecords => {
+                assert!([BEFORE, BEFORE + 1].contains(&checkpoint.size), "{case}")
+            }
+            _ => assert_eq!(checkpoint.size, BEFORE + 1, "{case}"),
+        }
+        for receipt in &receipts {
+            let (_, signed) = receipt.open(&log.log_key).unwrap();
+            check_still_logged(&log.client, &log.log_key, &signed)
+                .await
+                .unwrap_or_else(|e| panic!("{case}: receipt {}: {e}", receipt.index));
+        }
+        let retry = log.client.submit(&failed).await.unwrap();
+        assert_eq!(retry.receipt.index, BEFORE, "{case}");
+        assert_eq!(retry.created, checkpoint.size == BEFORE, "{case}");
+        assert_eq!(log.check_log().await.0.size, BEFORE + 1, "{case}");
+        log.stop().await;
+    }
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //! start-up ([`Ledger::open`], in [`recovery`]) repairs or refuses it. `tests/commit_steps.rs`
 //! crashes a [`crate::store::FaultyStore`] at each of the steps marked (*Step*), with the
 //! step's not-yet-durable writes persisting and not, then restarts and verifies the whole log
-//! and every receipt already given.
+//! and every receipt already given; it also checks that the sled store takes the same steps
+//! in the same order, and fails it at each of them.
 //!
 //! 1. Checks idempotency (request id already logged, or already in this batch), assigns
 //!    dense indices, chains `prev`, and appends leaf hashes to a copy of the frontier (the
@@ -35,9 +36,11 @@
 //! 6. Publishes the checkpoint and moves the live frontier on; reads now serve the batch.
 //! 7. Answers every waiting request with its receipt.
 //! 8. Copies the checkpoint to a file outside the store ([`Options::checkpoint_copy`]).
-//!    (*AfterCheckpoint*) A crash before the copy leaves it behind the store, which start-up
-//!    accepts (it refuses only a store behind the copy: a store that lost its tail). The
-//!    copy is replaced by rename, so it is the old one or the new one.
+//!    A crash between the answers and the copy leaves the disk as after step 5 with the old
+//!    copy, behind the store, which start-up accepts (it refuses only a store behind the
+//!    copy: a store that lost its tail); the receipts given are for a durable batch. The copy
+//!    is replaced by rename, so it is the old one or the new one. (*AfterCheckpoint*) A crash
+//!    once the copy is written leaves everything of the batch, its receipts given.
 //!
 //! Start-up checks that the stored leaves, tree hashes, chain head and latest checkpoint
 //! agree, and that the store is not behind the copy, and refuses to start, saying what is

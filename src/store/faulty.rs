@@ -7,10 +7,14 @@
 //! | step | `live` | `disk` |
 //! | --- | --- | --- |
 //! | [`Step::BeforeTreeHashes`] | unchanged | unchanged |
-//! | [`Step::AfterTreeHashes`] | + hashes | + hashes (fsynced by the hash file's commit) |
-//! | [`Step::AfterRecords`] | + records | unchanged: sled has applied the batch, not flushed it |
+//! | [`Step::AfterTreeHashes`] | unchanged | + hashes (written and fsynced to the hash file) |
+//! | [`Step::AfterRecords`] | + hashes and records | unchanged: sled has applied the batch, not flushed it |
 //! | [`Step::AfterFlush`] | | + records |
 //! | [`Step::AfterCheckpoint`] | | the sequencer has since answered and written its checkpoint copy |
+//!
+//! The sled store reports the same steps, in the same order, to a [`super::StepHook`]
+//! (`SledStore::with_step_hook`), and `tests/commit_steps.rs` checks that both orders agree
+//! and fails the real sled store at each of them too.
 //!
 //! A [`Fault::Fail`] makes that one commit return an error at its step, leaving `live` and
 //! `disk` as the table says, and later commits work again. A [`Fault::Crash`] stops the
@@ -78,6 +82,8 @@ pub struct FaultyStore {
     fault: Mutex<Option<Fault>>,
     /// Set once a crash happened: every later commit fails and `disk` stays frozen.
     crashed: Mutex<Option<Step>>,
+    /// Every step commits have reached, in order, for comparison with the sled store's.
+    reached: Mutex<Vec<Step>>,
     /// Whether a commit completed since the fault was armed: [`Step::AfterCheckpoint`]
     /// belongs to that commit, and fires when the next one starts.
     committed_since_armed: Mutex<bool>,
@@ -103,6 +109,14 @@ impl FaultyStore {
         *self.crashed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// steps_reached lists the steps commits have reached so far, in order.
+    pub fn steps_reached(&self) -> Vec<Step> {
+        self.reached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// reopen is a store opened on what is on disk, as a restart after a crash finds it.
     pub fn reopen(&self) -> FaultyStore {
         let disk = guard(&self.disk).opened();
@@ -116,6 +130,10 @@ impl FaultyStore {
     /// at is called at each step: it injects the armed fault if this is its step. `pending`
     /// moves the step's not-yet-durable writes to disk, for a crash that persists them.
     fn at(&self, step: Step, pending: impl FnOnce(&mut MemoryState)) -> Result<(), StoreError> {
+        self.reached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(step);
         let mut fault = self.fault.lock().unwrap_or_else(|p| p.into_inner());
         match *fault {
             Some(Fault::Fail(at)) if at == step => {
@@ -160,11 +178,15 @@ impl Store for FaultyStore {
         guard(&self.live).check_append(batch)?;
         self.at(Step::BeforeTreeHashes, |_| {})?;
         // The hash file is written, then fsynced: a crash in between may or may not keep it.
-        guard(&self.live).add_hashes(batch);
+        // Readers see the hashes only with the records, as the sled store publishes them.
         self.at(Step::AfterTreeHashes, |disk| disk.add_hashes(batch))?;
         guard(&self.disk).add_hashes(batch);
         // sled applies the batch, readable at once, durable only at the flush.
-        guard(&self.live).add_records(batch);
+        {
+            let mut live = guard(&self.live);
+            live.add_hashes(batch);
+            live.add_records(batch);
+        }
         self.at(Step::AfterRecords, |disk| disk.add_records(batch))?;
         guard(&self.disk).add_records(batch);
         self.at(Step::AfterFlush, |_| {})?;

@@ -29,6 +29,10 @@ pub use hash_file::{HASH_FILE, UPPER_LEVEL};
 pub use memory::MemoryStore;
 pub use sled::{SLED_CACHE_BYTES, SledStore};
 
+/// StepHook is told each [`Step`] of a commit as the store takes it, and may stop the commit
+/// there by returning an error (see [`SledStore::with_step_hook`]).
+pub type StepHook = Arc<dyn Fn(Step) -> Result<(), StoreError> + Send + Sync>;
+
 /// StoreError is a storage failure. All are retryable only by restarting the service.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

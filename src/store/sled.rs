@@ -5,7 +5,7 @@ use std::path::Path;
 use huella_core::merkle::{Hash, HashReader, TreeError};
 
 use crate::store::hash_file::{HASH_FILE, HashFile};
-use crate::store::{Batch, Corruption, Store, StoreError};
+use crate::store::{Batch, Corruption, Step, StepHook, Store, StoreError};
 
 fn be(n: u64) -> [u8; 8] {
     n.to_be_bytes()
@@ -46,6 +46,9 @@ pub struct SledStore {
     log: sled::Tree,
     /// Every stored tree hash, by stored hash index.
     hashes: HashFile,
+    /// Called after each step of a commit, for the tests of the commit order; none in
+    /// service.
+    hook: Option<StepHook>,
 }
 
 /// Key prefixes; see [`SledStore`].
@@ -125,7 +128,30 @@ impl SledStore {
                 Ok((number(&k)?, leaf.to_vec()))
             }))
         })?;
-        Ok(SledStore { db, log, hashes })
+        Ok(SledStore {
+            db,
+            log,
+            hashes,
+            hook: None,
+        })
+    }
+}
+
+impl SledStore {
+    /// with_step_hook calls `hook` at each step of every later commit, in commit order (see
+    /// [`Step`]); an error it returns stops the commit there, with what the steps before it
+    /// wrote. For tests: it ties the fault-injecting store's model to this store's order.
+    pub fn with_step_hook(mut self, hook: StepHook) -> SledStore {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// step reports a step of a commit to the hook, if any.
+    fn step(&self, step: Step) -> Result<(), StoreError> {
+        match &self.hook {
+            Some(hook) => hook(step),
+            None => Ok(()),
+        }
     }
 }
 
@@ -157,10 +183,12 @@ impl Store for SledStore {
                 size,
             });
         }
+        self.step(Step::BeforeTreeHashes)?;
         // The batch's tree hashes are the next ones, in order: write them after the last, and
         // make them durable before sled can make the batch's entries durable.
         let end = batch.start + batch.leaves.len() as u64;
         self.hashes.write(batch.start, end, &batch.hashes)?;
+        self.step(Step::AfterTreeHashes)?;
         let mut writes = sled::Batch::default();
         for (i, leaf) in batch.leaves.iter().enumerate() {
             let index = batch.start + i as u64;
@@ -177,6 +205,7 @@ impl Store for SledStore {
         // The hashes readers may read, and the in-memory upper ones, follow what sled shows,
         // flushed or not, as reads do.
         self.hashes.publish(end, &batch.hashes);
+        self.step(Step::AfterRecords)?;
         // sled splits an overfull B-tree node lazily, on the next traversal, and a split is a
         // write. Once a write to disk has failed, sled fails every later write, and so every
         // read that meets an overfull node: on a full disk, proofs would fail until a restart.
@@ -195,6 +224,7 @@ impl Store for SledStore {
         self.log.get(key(CHECKPOINT, batch.checkpoint_size))?;
         // Durable once flush returns: sled fsyncs its log here.
         self.db.flush()?;
+        self.step(Step::AfterFlush)?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use huella::http::Limits;
 use huella::ledger::Options;
 use huella::store::{Batch, Fault, FaultyStore, STEPS, SledStore, Step, Store, StoreError};
 use huella_core::entry::{Entry, GENESIS_PREV};
+use huella_core::event::Submission;
 use huella_core::merkle::{Frontier, record_hash};
 use huella_core::proof::Receipt;
 use huella_core::values::{Count, Timestamp};
@@ -22,6 +23,32 @@ use huella_verify::consistency::check_still_logged;
 
 /// Entries logged before the crash.
 const BEFORE: u64 = 5;
+
+/// check_restarted checks a log restarted after the fault: the whole log verifies, every
+/// receipt given still verifies with its entry in place, and `failed`, the event that met
+/// the fault, is logged exactly once at the next index (its retry gets the original when
+/// the fault kept it, and logs it when not). It returns the size the log restarted with.
+async fn check_restarted(
+    log: &TestLog,
+    receipts: &[Receipt],
+    failed: &Submission,
+    case: &str,
+) -> u64 {
+    let (checkpoint, _) = log.check_log().await;
+    for receipt in receipts {
+        let (entry, signed) = receipt.open(&log.log_key).unwrap();
+        check_still_logged(&log.client, &log.log_key, &signed)
+            .await
+            .unwrap_or_else(|e| panic!("{case}: receipt {}: {e}", receipt.index));
+        let stored = log.get(&format!("/v1/entries/{}", receipt.index)).await;
+        assert_eq!(stored.bytes().await.unwrap(), entry.to_leaf(), "{case}");
+    }
+    let retry = log.client.submit(failed).await.unwrap();
+    assert_eq!(retry.receipt.index, BEFORE, "{case}");
+    assert_eq!(retry.created, checkpoint.size == BEFORE, "{case}");
+    assert_eq!(log.check_log().await.0.size, BEFORE + 1, "{case}");
+    checkpoint.size
+}
 
 /// crash_at runs the scenario for one step, with its pending writes persisting and not.
 async fn crash_at(step: Step) {
@@ -42,16 +69,7 @@ async fn crash_at(step: Step) {
         };
         let store = Arc::new(FaultyStore::new());
         let log = TestLog::start_with(store.clone(), Limits::default(), options.clone()).await;
-        let mut receipts: Vec<Receipt> = Vec::new();
-        for n in 0..BEFORE {
-            receipts.push(
-                log.client
-                    .submit(&sealed(&agencies, n))
-                    .await
-                    .unwrap()
-                    .receipt,
-            );
-        }
+        let mut receipts = log.log_events(0..BEFORE).await;
         store.inject(Fault::Crash { at: step, persist });
         let crashed = sealed(&agencies, BEFORE);
         let answer = log.client.submit(&crashed).await;
@@ -78,7 +96,7 @@ async fn crash_at(step: Step) {
 
         // Restart on what is on disk.
         let log = TestLog::start_with(Arc::new(store.reopen()), Limits::default(), options).await;
-        let (checkpoint, _) = log.check_log().await;
+        let restarted = check_restarted(&log, &receipts, &crashed, &case).await;
         let durable = match (step, persist) {
             (Step::BeforeTreeHashes | Step::AfterTreeHashes, _) | (Step::AfterRecords, false) => {
                 BEFORE
@@ -87,22 +105,7 @@ async fn crash_at(step: Step) {
                 BEFORE + 1
             }
         };
-        assert_eq!(checkpoint.size, durable, "{case}");
-        // Every receipt given still verifies, and its entry is still in the log.
-        for receipt in &receipts {
-            let (entry, signed) = receipt.open(&log.log_key).unwrap();
-            check_still_logged(&log.client, &log.log_key, &signed)
-                .await
-                .unwrap_or_else(|e| panic!("{case}: receipt {}: {e}", receipt.index));
-            let stored = log.get(&format!("/v1/entries/{}", receipt.index)).await;
-            assert_eq!(stored.bytes().await.unwrap(), entry.to_leaf(), "{case}");
-        }
-        // The event that met the crash is logged exactly once, at the next index, whether
-        // the crash kept it (its retry gets the original) or not (its retry logs it).
-        let retry = log.client.submit(&crashed).await.unwrap();
-        assert_eq!(retry.receipt.index, BEFORE, "{case}");
-        assert_eq!(retry.created, durable == BEFORE, "{case}");
-        assert_eq!(log.check_log().await.0.size, BEFORE + 1, "{case}");
+        assert_eq!(restarted, durable, "{case}");
         log.stop().await;
     }
 }
@@ -218,44 +221,23 @@ async fn the_sled_store_failed_at_each_step_restarts_with_every_receipt() {
                 Ok(())
             }));
         let log = TestLog::start_with(Arc::new(store), Limits::default(), options.clone()).await;
-        let mut receipts: Vec<Receipt> = Vec::new();
-        for n in 0..BEFORE {
-            receipts.push(
-                log.client
-                    .submit(&sealed(&agencies, n))
-                    .await
-                    .unwrap()
-                    .receipt,
-            );
-        }
+        let receipts = log.log_events(0..BEFORE).await;
         armed.store(true, Ordering::SeqCst);
         let failed = sealed(&agencies, BEFORE);
         assert!(log.client.submit(&failed).await.is_err(), "{case}");
         log.stop().await;
 
         let log = TestLog::start_with(Arc::new(reopen_sled(&db)), Limits::default(), options).await;
-        let (checkpoint, _) = log.check_log().await;
+        let restarted = check_restarted(&log, &receipts, &failed, &case).await;
         // Before the records nothing of the batch is in sled; once they are applied, sled
         // may flush them later on its own, so either is whole.
         match step {
             Step::BeforeTreeHashes | Step::AfterTreeHashes => {
-                assert_eq!(checkpoint.size, BEFORE, "{case}")
+                assert_eq!(restarted, BEFORE, "{case}")
             }
-            Step::AfterRecords => {
-                assert!([BEFORE, BEFORE + 1].contains(&checkpoint.size), "{case}")
-            }
-            _ => assert_eq!(checkpoint.size, BEFORE + 1, "{case}"),
+            Step::AfterRecords => assert!([BEFORE, BEFORE + 1].contains(&restarted), "{case}"),
+            _ => assert_eq!(restarted, BEFORE + 1, "{case}"),
         }
-        for receipt in &receipts {
-            let (_, signed) = receipt.open(&log.log_key).unwrap();
-            check_still_logged(&log.client, &log.log_key, &signed)
-                .await
-                .unwrap_or_else(|e| panic!("{case}: receipt {}: {e}", receipt.index));
-        }
-        let retry = log.client.submit(&failed).await.unwrap();
-        assert_eq!(retry.receipt.index, BEFORE, "{case}");
-        assert_eq!(retry.created, checkpoint.size == BEFORE, "{case}");
-        assert_eq!(log.check_log().await.0.size, BEFORE + 1, "{case}");
         log.stop().await;
     }
 }

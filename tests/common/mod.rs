@@ -15,6 +15,7 @@ use huella::store::Store;
 use huella_core::checkpoint::{self, Checkpoint};
 use huella_core::event::{PlainEvent, Submission};
 use huella_core::keys::{KeyName, SignerKey, VerifierKey};
+use huella_core::proof::Receipt;
 use huella_core::registry::Registry;
 use huella_core::values::Timestamp;
 use huella_core::verify::{Auditor, Summary};
@@ -133,6 +134,23 @@ impl TestLog {
             .send()
             .await
             .unwrap()
+    }
+
+    /// log_events submits the demo events numbered `range`, one at a time (so the log signs
+    /// a checkpoint at every size), and returns their receipts.
+    pub async fn log_events(&self, range: std::ops::Range<u64>) -> Vec<Receipt> {
+        let (agencies, _) = agencies();
+        let mut receipts = Vec::new();
+        for n in range {
+            receipts.push(
+                self.client
+                    .submit(&sealed(&agencies, n))
+                    .await
+                    .unwrap()
+                    .receipt,
+            );
+        }
+        receipts
     }
 
     /// checkpoint fetches and verifies the latest checkpoint.

@@ -113,17 +113,8 @@ async fn build_fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
     let log = TestLog::start(store, Limits::default()).await;
-    let mut receipts = Vec::new();
-    for n in 0..SIZE {
-        // One at a time, so that the log signs a checkpoint at every size.
-        receipts.push(
-            log.client
-                .submit(&sealed(&agencies, n))
-                .await
-                .unwrap()
-                .receipt,
-        );
-    }
+    // One at a time, so that the log signs a checkpoint at every size.
+    let receipts = log.log_events(0..SIZE).await;
     assert_eq!(log.check_log().await.0.size, SIZE);
     let out = dir.path().join("bundle");
     bundle::export(&log.client, &out, Some(&log.log_key), true)

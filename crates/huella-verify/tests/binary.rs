@@ -22,6 +22,19 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// receipt_verify runs `receipt verify FILE --log-key KEY` with `extra` arguments.
+fn receipt_verify(file: &std::path::Path, key: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "receipt",
+        "verify",
+        file.to_str().unwrap(),
+        "--log-key",
+        key,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -56,23 +69,10 @@ fn it_offers_the_four_subcommands() {
 fn a_receipt_verifies_offline_with_the_log_key_alone() {
     for name in ["accept-receipt-12.6.txt", "accept-receipt-7-of-13.json"] {
         let path = corpus(name);
-        let out = run(&[
-            "receipt",
-            "verify",
-            path.to_str().unwrap(),
-            "--log-key",
-            LOG_KEY,
-        ]);
+        let out = receipt_verify(&path, LOG_KEY, &[]);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
         assert!(text(&out.stdout).starts_with("VERIFIED: entry "), "{name}");
-        let out = run(&[
-            "receipt",
-            "verify",
-            path.to_str().unwrap(),
-            "--log-key",
-            LOG_KEY,
-            "--json",
-        ]);
+        let out = receipt_verify(&path, LOG_KEY, &["--json"]);
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["verified"], true, "{name}");
     }
@@ -85,35 +85,17 @@ fn a_receipt_that_does_not_verify_exits_1_and_usage_errors_exit_2() {
     let json = std::fs::read_to_string(corpus("accept-receipt-7-of-13.json")).unwrap();
     let changed = dir.path().join("changed.json");
     std::fs::write(&changed, json.replacen("\"index\": 7", "\"index\": 8", 1)).unwrap();
-    let out = run(&[
-        "receipt",
-        "verify",
-        changed.to_str().unwrap(),
-        "--log-key",
-        LOG_KEY,
-    ]);
+    let out = receipt_verify(&changed, LOG_KEY, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).starts_with("huella-verify: verification failed: "));
     // A key that is not the log's (the example agency's).
     let other = "us-dhs-cbp.example+2e49a808+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c";
     let path = corpus("accept-receipt-12.6.txt");
-    let out = run(&[
-        "receipt",
-        "verify",
-        path.to_str().unwrap(),
-        "--log-key",
-        other,
-    ]);
+    let out = receipt_verify(&path, other, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     // A missing file, and a URL without a scheme: usage or I/O errors.
     let missing = dir.path().join("missing.txt");
-    let out = run(&[
-        "receipt",
-        "verify",
-        missing.to_str().unwrap(),
-        "--log-key",
-        LOG_KEY,
-    ]);
+    let out = receipt_verify(&missing, LOG_KEY, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = run(&["verify", "--url", "log.example", "--log-key", LOG_KEY]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));

@@ -143,13 +143,21 @@ pub struct Appender {
 
 /// Parts is what [`Appender::new`] is built from.
 pub(crate) struct Parts {
+    /// The store, for idempotent retries after the window.
     pub(crate) store: Arc<dyn Store>,
+    /// Who may submit.
     pub(crate) registry: Registry,
+    /// Time source for admission.
     pub(crate) clock: Arc<dyn Clock>,
+    /// The failure flag the sequencer sets.
     pub(crate) shared: Arc<Shared>,
+    /// Reads for receipts.
     pub(crate) reader: LogReader,
+    /// The sending side of the pool the sequencer reads.
     pub(crate) pool: SyncSender<Pending>,
+    /// The sequencer thread.
     pub(crate) thread: JoinHandle<()>,
+    /// Operational metrics.
     pub(crate) metrics: Arc<Metrics>,
 }
 

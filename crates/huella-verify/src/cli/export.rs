@@ -39,7 +39,7 @@ pub async fn run(args: ExportArgs) -> CliResult {
     );
     if log_key.is_none() {
         eprintln!(
-            "note: the checkpoint was not verified (no --log-key); huella verify --bundle will verify it"
+            "note: the checkpoint was not verified (no --log-key); verify --bundle will verify it"
         );
     }
     Ok(())

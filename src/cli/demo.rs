@@ -121,6 +121,12 @@ pub async fn run(args: DemoArgs) -> CliResult {
     );
     println!("    curl {base}/v1/receipts/0");
     println!("    curl {base}/v1/keys");
+    // The verifier, which builds without the server (cargo install --path crates/huella-verify).
+    println!(
+        "    huella-verify verify --url {base} --log-key {} --registry {}",
+        args.data.join("log.key.pub").display(),
+        args.data.join("registry.json").display()
+    );
     println!(
         "  demo agency keys: {}",
         args.data.join("agencies").display()

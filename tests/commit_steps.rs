@@ -135,20 +135,6 @@ async fn a_crash_after_the_checkpoint_copy_keeps_every_receipt() {
     crash_at(Step::AfterCheckpoint).await;
 }
 
-/// reopen_sled opens the sled store in `dir`, waiting for the lock the last one held: sled's
-/// threads let go of it a moment after the store is dropped.
-fn reopen_sled(dir: &std::path::Path) -> SledStore {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match SledStore::open(dir) {
-            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            other => return other.unwrap(),
-        }
-    }
-}
-
 /// The sled store takes the steps the model takes, in the same order.
 #[test]
 fn the_sled_store_takes_the_models_steps_in_order() {
@@ -227,7 +213,12 @@ async fn the_sled_store_failed_at_each_step_restarts_with_every_receipt() {
         assert!(log.client.submit(&failed).await.is_err(), "{case}");
         log.stop().await;
 
-        let log = TestLog::start_with(Arc::new(reopen_sled(&db)), Limits::default(), options).await;
+        let log = TestLog::start_with(
+            Arc::new(common::open_sled(&db).unwrap()),
+            Limits::default(),
+            options,
+        )
+        .await;
         let restarted = check_restarted(&log, &receipts, &failed, &case).await;
         // Before the records nothing of the batch is in sled; once they are applied, sled
         // may flush them later on its own, so either is whole.

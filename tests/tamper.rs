@@ -1812,7 +1812,7 @@ fn start_on(db: &Path, kept: Option<&[u8]>) -> Result<Held, Outcome> {
             let _ = std::fs::remove_file(&copy);
         }
     }
-    let store = match std::panic::catch_unwind(|| SledStore::open(db)) {
+    let store = match std::panic::catch_unwind(|| common::open_sled(db)) {
         Err(p) => {
             return Err(Outcome::Panicked(format!(
                 "SledStore::open: {}",

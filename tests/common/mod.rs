@@ -44,6 +44,26 @@ pub fn sealed(agencies: &[Agency], n: u64) -> Submission {
     plain.seal(&agencies[from].key, now, random_salt).unwrap()
 }
 
+/// open_sled opens the sled store in `dir`, waiting up to 10 s for the lock the last store
+/// on it held: sled's I/O threads let go of its files a moment after the store is dropped
+/// (a finished write's closure is dropped after its waiter wakes). Any other error returns
+/// at once.
+pub fn open_sled(
+    dir: &std::path::Path,
+) -> Result<huella::store::SledStore, huella::store::StoreError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match huella::store::SledStore::open(dir) {
+            Err(huella::store::StoreError::Locked { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A running test log.
 pub struct TestLog {
     pub ledger: Arc<Ledger>,

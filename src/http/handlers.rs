@@ -64,11 +64,7 @@ pub(crate) async fn submit(
     let arrived = Instant::now();
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("request body is larger than {} bytes", app.limits.max_body),
-            )
+            ApiError::too_large(app.limits.max_body)
         } else {
             ApiError::bad_request("malformed", e.body_text())
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,21 +44,33 @@ pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
         .with_state(app)
 }
 
-/// guard bounds every request by [`Limits::request_timeout`] and counts error responses.
+/// guard refuses a declared body over [`Limits::max_body`] from its header alone, bounds
+/// every request by [`Limits::request_timeout`], and counts error responses.
 async fn guard(State(app): State<App>, request: Request, next: Next) -> Response {
-    let response = match tokio::time::timeout(app.limits.request_timeout, next.run(request)).await {
-        Ok(response) => response,
-        // A submission cut off here may still be logged; its retry is idempotent and gets
-        // the original receipt.
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "timeout",
-            format!(
-                "the request took longer than {} s",
-                app.limits.request_timeout.as_secs_f64()
-            ),
-        )
-        .into_response(),
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let response = if declared.is_some_and(|n| n > app.limits.max_body as u64) {
+        // Without waiting for a body the client may never send (hyper then closes the
+        // connection, as the body is unread).
+        ApiError::too_large(app.limits.max_body).into_response()
+    } else {
+        match tokio::time::timeout(app.limits.request_timeout, next.run(request)).await {
+            Ok(response) => response,
+            // A submission cut off here may still be logged; its retry is idempotent and gets
+            // the original receipt.
+            Err(_) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                format!(
+                    "the request took longer than {} s",
+                    app.limits.request_timeout.as_secs_f64()
+                ),
+            )
+            .into_response(),
+        }
     };
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
         app.ledger.metrics().reject(code);

@@ -35,6 +35,15 @@ pub struct Metrics {
     pub tree_size: Gauge<u64, AtomicU64>,
     /// Error responses, by the error code of their JSON body.
     pub rejections: Family<CodeLabel, Counter>,
+    /// Writes that failed for good (after retries), each refusing writes until the store
+    /// took writes again.
+    pub write_failures: Counter,
+    /// 1 while writes are refused after a failure, else 0.
+    pub writes_refused: Gauge,
+    /// Open client connections.
+    pub connections: Gauge,
+    /// Connections closed at once, by why (`per_address` limit).
+    pub connections_refused: Family<CodeLabel, Counter>,
 }
 
 impl Metrics {
@@ -92,8 +101,36 @@ impl Metrics {
             "Error responses, by error code",
             rejections.clone(),
         );
+        let write_failures = Counter::default();
+        registry.register(
+            "write_failures",
+            "Writes that failed after their retries; writes are refused until the store takes writes again",
+            write_failures.clone(),
+        );
+        let writes_refused = Gauge::default();
+        registry.register(
+            "writes_refused",
+            "1 while writes are refused after a failed write",
+            writes_refused.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "connections",
+            "Open client connections",
+            connections.clone(),
+        );
+        let connections_refused = Family::<CodeLabel, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed at once, by reason",
+            connections_refused.clone(),
+        );
         Metrics {
             registry,
+            write_failures,
+            writes_refused,
+            connections,
+            connections_refused,
             queue_depth,
             batch_size,
             commit_seconds,

@@ -217,17 +217,42 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
         .into_response()
 }
 
-pub(crate) async fn healthz(State(app): State<App>) -> Result<Response, ApiError> {
+/// healthz is liveness: the process runs and answers. Whether it can read and write is
+/// [`readyz`].
+pub(crate) async fn healthz(State(app): State<App>) -> Response {
     let size = app.ledger.published().size;
-    if let Some(failure) = app.ledger.appender().write_failure() {
-        return Err(ApiError {
-            retry_after: Some(30),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                format!("reads work (tree size {size}) but writes are refused: {failure}"),
-            )
-        });
+    axum::Json(serde_json::json!({"status": "ok", "tree_size": size})).into_response()
+}
+
+/// readyz is readiness, for reads and for writes apart: reads are ready when the newest
+/// entry, its proof and its checkpoint can be read; writes when no storage failure holds
+/// them refused. 200 when both are, else 503 with the same body.
+pub(crate) async fn readyz(State(app): State<App>) -> Response {
+    let snapshot = app.ledger.reader().snapshot();
+    let size = snapshot.size();
+    let reads = match size.checked_sub(1).map(|last| snapshot.receipt(last, None)) {
+        None | Some(Ok(_)) => serde_json::json!({"ok": true, "tree_size": size}),
+        Some(Err(e)) => serde_json::json!({"ok": false, "tree_size": size, "error": e.to_string()}),
+    };
+    let writes = match app.ledger.appender().write_failure() {
+        None => serde_json::json!({"ok": true}),
+        Some(why) => serde_json::json!({"ok": false, "error": why}),
+    };
+    let ready = reads["ok"] == true && writes["ok"] == true;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut response = (
+        status,
+        axum::Json(serde_json::json!({"reads": reads, "writes": writes})),
+    )
+        .into_response();
+    if !ready {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(5));
     }
-    Ok(axum::Json(serde_json::json!({"status": "ok", "tree_size": size})).into_response())
+    response
 }

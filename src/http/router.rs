@@ -13,8 +13,8 @@ use axum::routing::{get, post};
 use crate::http::Limits;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::handlers::{
-    App, checkpoint, consistency, entries, entry, healthz, inclusion, keys, metrics, receipt,
-    submit,
+    App, checkpoint, consistency, entries, entry, healthz, inclusion, keys, metrics, readyz,
+    receipt, submit,
 };
 use crate::ledger::Ledger;
 
@@ -30,6 +30,7 @@ pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
         .route("/v1/receipts/{index}", get(receipt))
         .route("/v1/keys", get(keys))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .method_not_allowed_fallback(|| async {

@@ -42,6 +42,10 @@ pub struct Options {
     pub checkpoint_copy: Option<PathBuf>,
     /// How fast each submitting agency may append; `None` for no limit.
     pub rate_limit: Option<RateLimit>,
+    /// How long a batch's waiters wait while a transient write failure (too many open
+    /// files, no memory) is retried, before they get 503 and writes are refused until the
+    /// store takes writes again.
+    pub write_retry: Duration,
 }
 
 /// RateLimit bounds one agency's submissions: a token bucket that refills at `per_second`
@@ -64,6 +68,7 @@ impl Default for Options {
             window: Window::default(),
             checkpoint_copy: None,
             rate_limit: None,
+            write_retry: Duration::from_secs(5),
         }
     }
 }

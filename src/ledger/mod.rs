@@ -44,9 +44,22 @@
 //!
 //! Start-up checks that the stored leaves, tree hashes, chain head and latest checkpoint
 //! agree, and that the store is not behind the copy, and refuses to start, saying what is
-//! wrong, if they do not. If a commit fails, the sequencer stops accepting writes (503)
-//! until a restart has re-checked the store, because a failed commit leaves the store's
-//! state unknown: writing on could sign two different trees of the same size.
+//! wrong, if they do not.
+//!
+//! # After a failed write
+//!
+//! A failed commit leaves the store's state unknown: writing on from the sequencer's own
+//! idea of it could sign two different trees of the same size. So a failed write is never
+//! simply retried. A transient failure (too many open files, no memory: the descriptor
+//! exhaustion an outside attack caused) is retried for up to [`Options::write_retry`] while
+//! the batch's waiters wait: each retry first repairs the store ([`Store::repair`]) and runs
+//! the start-up checks on what it now holds, which is either the whole batch (durable now:
+//! the waiters get their receipts) or none of it (committed again). Any other failure, or
+//! one that outlasts the retries, fails the batch's waiters with 503 and refuses writes;
+//! the sequencer then repairs and re-checks the store at growing intervals (up to a second)
+//! and resumes writing from what it holds as soon as the store takes writes again (a full
+//! disk that was freed), with no restart. Reads of what is published keep working
+//! throughout. A failed checkpoint copy (step 8) is handled the same way.
 
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex, RwLock};

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use huella_core::admission::Admitted;
 use huella_core::checkpoint::Checkpoint;
@@ -19,9 +19,20 @@ use tokio::sync::oneshot;
 use crate::ledger::appender::{Options, SubmitError};
 use crate::ledger::clock::Clock;
 use crate::ledger::reader::Published;
-use crate::ledger::recovery::write_copy;
+use crate::ledger::recovery::{Inconsistency, Recovered, StartError, recover, write_copy};
 use crate::metrics::Metrics;
-use crate::store::{Batch, Corruption, Store, StoreError};
+use crate::store::{Batch, Corruption, Store, StoreError, is_transient_io};
+
+/// FIRST_RETRY is the wait before the first retry after a failed write; each later wait
+/// doubles, up to [`LAST_RETRY`] while waiters wait, and up to [`LAST_RESUME`] between
+/// attempts to resume once writes are refused.
+const FIRST_RETRY: Duration = Duration::from_millis(10);
+/// LAST_RETRY is the longest wait between two retries of a batch whose waiters wait.
+const LAST_RETRY: Duration = Duration::from_secs(1);
+/// LAST_RESUME is the longest wait between two attempts to resume writing. The wait grows
+/// on, and is not reset, when writes fail again soon after resuming (a fault that the
+/// store's repair cannot see, such as a file-size limit): it is reset by a batch committed.
+const LAST_RESUME: Duration = Duration::from_secs(5);
 
 /// Accepted is a logged entry and the checkpoint committed with it.
 #[derive(Clone, Debug)]
@@ -52,7 +63,8 @@ pub(crate) struct Pending {
 pub(crate) struct Shared {
     /// Newest durable checkpoint.
     pub(crate) published: RwLock<Arc<Published>>,
-    /// Set when a commit failed; writes are refused from then on.
+    /// Set when a write failed, until the sequencer finds the store writable again and
+    /// resumes; writes are refused meanwhile.
     pub(crate) failure: Mutex<Option<String>>,
 }
 
@@ -95,9 +107,34 @@ enum Reply {
 }
 
 impl Sequencer {
-    /// run integrates batches from the pool until it is closed.
+    /// run integrates batches from the pool until it is closed. After a failed write it
+    /// refuses what arrives, and tries to [`resume`](Sequencer::resume) at growing intervals
+    /// until the store takes writes again.
     pub(crate) fn run(mut self, rx: Receiver<Pending>) {
-        while let Ok(first) = rx.recv() {
+        let mut wait = FIRST_RETRY;
+        loop {
+            if let Some(why) = self.failure() {
+                match rx.recv_timeout(wait) {
+                    Ok(pending) => {
+                        self.metrics.queue_depth.dec();
+                        let _ = pending.reply.send(Err(SubmitError::Unavailable(why)));
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        match self.resume() {
+                            Ok(size) => {
+                                tracing::warn!(
+                                    "the store takes writes again; resumed at size {size}"
+                                )
+                            }
+                            Err(e) => tracing::debug!("writes stay refused: {e}"),
+                        }
+                        wait = (wait * 2).min(LAST_RESUME);
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+                continue;
+            }
+            let Ok(first) = rx.recv() else { break };
             let mut batch = vec![first];
             let deadline = Instant::now() + self.options.batch_wait;
             while batch.len() < self.options.max_batch {
@@ -109,6 +146,137 @@ impl Sequencer {
             }
             self.metrics.queue_depth.dec_by(batch.len() as i64);
             self.integrate(batch);
+            if self.failure().is_none() {
+                wait = FIRST_RETRY;
+            }
+        }
+    }
+
+    /// failure says why writes are refused, if they are.
+    fn failure(&self) -> Option<String> {
+        lock(&self.shared.failure).clone()
+    }
+
+    /// resync repairs the store after a failed write and checks what it holds as start-up
+    /// does; the store must hold at least what is published.
+    fn resync(&self) -> Result<Recovered, StartError> {
+        self.store.repair()?;
+        let recovered = recover(
+            self.store.as_ref(),
+            &self.signer,
+            self.options.checkpoint_copy.as_deref(),
+        )?;
+        let published = self
+            .shared
+            .published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .size;
+        if recovered.published.size < published {
+            return Err(StoreError::from(Corruption::Shrunk {
+                held: recovered.published.size,
+                published,
+            })
+            .into());
+        }
+        Ok(recovered)
+    }
+
+    /// resume takes up writing after a failure, if the store takes writes again: it starts
+    /// from what the store holds, as start-up would (a batch whose commit failed may be
+    /// there, durable now; its waiters were refused, and their retries get its receipts),
+    /// publishes it, and lets writes in. It returns the tree size it resumed at.
+    fn resume(&mut self) -> Result<u64, StartError> {
+        let recovered = self.resync()?;
+        if let Some(path) = &self.options.checkpoint_copy {
+            write_copy(path, &recovered.published.note).map_err(|e| {
+                StoreError::io(format!("writing the checkpoint copy {}", path.display()), e)
+            })?;
+        }
+        let size = recovered.published.size;
+        self.frontier = recovered.frontier;
+        self.head = recovered.head;
+        self.metrics.tree_size.set(size);
+        *self
+            .shared
+            .published
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(recovered.published);
+        *lock(&self.shared.failure) = None;
+        self.metrics.writes_refused.set(0);
+        Ok(size)
+    }
+
+    /// commit commits `batch`, retrying a transient failure (too many open files, say) for up
+    /// to [`Options::write_retry`] while its waiters wait. Before each retry it repairs the
+    /// store and looks at what it holds: the batch wholly (it became durable after all) or
+    /// not at all (commit it again).
+    fn commit(&self, batch: &Batch) -> Result<(), String> {
+        let first = Instant::now();
+        let mut wait = FIRST_RETRY;
+        let mut result = self.store.commit(batch).map_err(StartError::from);
+        loop {
+            let error = match result {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if !transient(&error) || first.elapsed() >= self.options.write_retry {
+                return Err(error.to_string());
+            }
+            tracing::warn!(
+                "commit of entries {}..{} failed ({error}); retrying",
+                batch.start,
+                batch.checkpoint_size
+            );
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(LAST_RETRY);
+            result = match self.resync() {
+                Ok(held) if held.published.size == batch.start => {
+                    self.store.commit(batch).map_err(StartError::from)
+                }
+                Ok(held)
+                    if held.published.size == batch.checkpoint_size
+                        && held.published.note.as_bytes() == batch.checkpoint =>
+                {
+                    Ok(())
+                }
+                Ok(held) => {
+                    return Err(format!(
+                        "after a failed commit of entries {}..{} the store holds {} entries",
+                        batch.start, batch.checkpoint_size, held.published.size
+                    ));
+                }
+                Err(e) => Err(e),
+            };
+        }
+    }
+
+    /// copy writes the checkpoint copy, retrying a transient failure for up to
+    /// [`Options::write_retry`].
+    fn copy(&self, note: &str) -> Result<(), String> {
+        let Some(path) = &self.options.checkpoint_copy else {
+            return Ok(());
+        };
+        let first = Instant::now();
+        let mut wait = FIRST_RETRY;
+        loop {
+            match write_copy(path, note) {
+                Ok(()) => return Ok(()),
+                Err(e) if is_transient_io(&e) && first.elapsed() < self.options.write_retry => {
+                    tracing::warn!(
+                        "writing the checkpoint copy {}: {e}; retrying",
+                        path.display()
+                    );
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(LAST_RETRY);
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "writing the checkpoint copy {}: {e}",
+                        path.display()
+                    ));
+                }
+            }
         }
     }
 
@@ -197,7 +365,7 @@ impl Sequencer {
         out.checkpoint = note.clone().into_bytes();
         // 3 to 5. Tree hashes, records, flush: the store does them in this order.
         let started = Instant::now();
-        if let Err(e) = self.store.commit(&out) {
+        if let Err(e) = self.commit(&out) {
             return self.stop(
                 replies,
                 format!("commit of entries {start}..{size} failed: {e}"),
@@ -236,27 +404,36 @@ impl Sequencer {
         }
         // 8. Keep the copy outside the store. After the answers, so it adds no latency; a
         // crash here leaves the copy behind the store, which start-up accepts.
-        if let Some(path) = &self.options.checkpoint_copy
-            && let Err(e) = write_copy(path, &note)
-        {
-            self.stop(
-                Vec::new(),
-                format!("writing the checkpoint copy {}: {e}", path.display()),
-            );
+        if let Err(e) = self.copy(&note) {
+            self.stop(Vec::new(), e);
         }
     }
 
-    /// stop refuses all further writes after a failure, and fails the waiters.
+    /// stop refuses writes after a failure, until [`Sequencer::resume`] finds the store
+    /// writable again, and fails the waiters.
     fn stop(
         &self,
         replies: Vec<(oneshot::Sender<Result<Accepted, SubmitError>>, Reply)>,
         why: String,
     ) {
-        tracing::error!("{why}; refusing writes until restart");
+        tracing::error!("{why}; refusing writes until the store takes writes again");
         *lock(&self.shared.failure) = Some(why.clone());
+        self.metrics.write_failures.inc();
+        self.metrics.writes_refused.set(1);
         for (reply, _) in replies {
             let _ = reply.send(Err(SubmitError::Unavailable(why.clone())));
         }
+    }
+}
+
+/// transient says whether a failure is a resource briefly exhausted, worth retrying at once.
+fn transient(e: &StartError) -> bool {
+    match e {
+        StartError::Store(e) => e.is_transient(),
+        StartError::Inconsistent(Inconsistency::CopyUnreadable { error, .. }) => {
+            is_transient_io(error)
+        }
+        StartError::Inconsistent(_) => false,
     }
 }
 

@@ -87,6 +87,9 @@ pub struct FaultyStore {
     /// Whether a commit completed since the fault was armed: [`Step::AfterCheckpoint`]
     /// belongs to that commit, and fires when the next one starts.
     committed_since_armed: Mutex<bool>,
+    /// While set, every commit and repair fails with this operating system error before it
+    /// writes anything (see [`FaultyStore::fail_writes`]).
+    failing: Mutex<Option<i32>>,
 }
 
 impl FaultyStore {
@@ -102,6 +105,24 @@ impl FaultyStore {
             .committed_since_armed
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = false;
+    }
+
+    /// fail_writes makes every commit and repair fail with the operating system error
+    /// `errno` (`libc::EMFILE`, `libc::ENOSPC`...) before writing anything, until it is
+    /// called with `None`: a fault that lasts until it is cleared.
+    pub fn fail_writes(&self, errno: Option<i32>) {
+        *self.failing.lock().unwrap_or_else(|p| p.into_inner()) = errno;
+    }
+
+    /// failing is the error of [`FaultyStore::fail_writes`], if set.
+    fn failing(&self, what: &str) -> Result<(), StoreError> {
+        match *self.failing.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(errno) => Err(StoreError::io(
+                what,
+                std::io::Error::from_raw_os_error(errno),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// crashed says at which step the store crashed, if it did.
@@ -161,6 +182,7 @@ impl HashReader for FaultyStore {
 
 impl Store for FaultyStore {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.failing("committing a batch (injected)")?;
         if let Some(step) = self.crashed() {
             return Err(StoreError::Injected(Fault::Crash {
                 at: step,
@@ -220,5 +242,21 @@ impl Store for FaultyStore {
 
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(guard(&self.live).openings.get(&index).cloned())
+    }
+
+    /// repair after a [`Fault::Fail`] opens what is on disk, as the sled store's reopen does
+    /// (the worst case: whatever was not durable is gone); after a crash it fails, as the
+    /// process is gone.
+    fn repair(&self) -> Result<(), StoreError> {
+        if let Some(step) = self.crashed() {
+            return Err(StoreError::Injected(Fault::Crash {
+                at: step,
+                persist: false,
+            }));
+        }
+        self.failing("repairing the store (injected)")?;
+        let disk = guard(&self.disk).opened();
+        *guard(&self.live) = disk;
+        Ok(())
     }
 }

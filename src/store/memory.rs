@@ -160,4 +160,8 @@ impl Store for MemoryStore {
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.state().openings.get(&index).cloned())
     }
+
+    fn repair(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

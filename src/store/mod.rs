@@ -12,8 +12,13 @@
 //! - **All or nothing.** After a crash, a batch is either wholly visible or not at all.
 //! - **Append only.** A batch starts exactly at the stored size; the checkpoint it carries
 //!   is for the stored size after it. The store never rewrites a committed leaf.
-//! - **After a failed commit the store's state is unknown** until it is reopened: callers
-//!   must stop writing (the sequencer does) and let start-up check what is on disk.
+//! - **After a failed commit the store's state is unknown** until [`Store::repair`] returns
+//!   `Ok`: callers must stop writing, repair, and check what the store holds as start-up
+//!   does before they write again (the sequencer does). Reads of what was durable before the
+//!   failure keep working meanwhile.
+//! - **`repair` succeeds only once the store can write again**, and leaves it holding only
+//!   what is durable: every batch whose commit returned `Ok`, and possibly a batch whose
+//!   commit failed (wholly, never in part).
 
 use std::sync::Arc;
 
@@ -33,7 +38,9 @@ pub use sled::{SLED_CACHE_BYTES, SledStore};
 /// there by returning an error (see [`SledStore::with_step_hook`]).
 pub type StepHook = Arc<dyn Fn(Step) -> Result<(), StoreError> + Send + Sync>;
 
-/// StoreError is a storage failure. All are retryable only by restarting the service.
+/// StoreError is a storage failure. [`StoreError::is_transient`] tells the ones worth
+/// retrying at once (a resource briefly exhausted) from the ones that last until the fault
+/// is cleared (a full disk) or forever (corruption).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A file operation failed.
@@ -47,6 +54,14 @@ pub enum StoreError {
     /// sled failed.
     #[error("storage I/O error: {0}")]
     Sled(Arc<::sled::Error>),
+    /// The database was closed after a failed write, and could not be opened again yet.
+    #[error(
+        "the database {dir} is closed after a failed write; reopening it when the disk takes writes again"
+    )]
+    Closed {
+        /// The database directory.
+        dir: String,
+    },
     /// Another process holds the database's lock (a server still running, say).
     #[error("the database {dir} is in use by another process (could not acquire its lock)")]
     Locked {
@@ -69,7 +84,40 @@ pub enum StoreError {
     },
 }
 
+/// TRANSIENT are the operating system errors that say a resource is briefly exhausted
+/// (descriptors, memory, a non-blocking retry), not that the disk failed.
+const TRANSIENT: [i32; 6] = [
+    libc::EMFILE,
+    libc::ENFILE,
+    libc::ENOMEM,
+    libc::EAGAIN,
+    libc::EINTR,
+    libc::ENOBUFS,
+];
+
+/// is_transient_io says whether an I/O error is one of [`TRANSIENT`].
+pub fn is_transient_io(e: &std::io::Error) -> bool {
+    e.raw_os_error()
+        .is_some_and(|code| TRANSIENT.contains(&code))
+        || matches!(
+            e.kind(),
+            std::io::ErrorKind::Interrupted | std::io::ErrorKind::OutOfMemory
+        )
+}
+
 impl StoreError {
+    /// is_transient says whether the error is a resource briefly exhausted (too many open
+    /// files, no memory, try again), worth retrying the same write at once.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => is_transient_io(source),
+            StoreError::Sled(e) => {
+                matches!(e.as_ref(), ::sled::Error::Io(io) if is_transient_io(io))
+            }
+            _ => false,
+        }
+    }
+
     /// io wraps an I/O error with what was being done.
     pub fn io(what: impl Into<String>, e: std::io::Error) -> StoreError {
         StoreError::Io {
@@ -158,6 +206,14 @@ pub enum Corruption {
     /// A stored checkpoint is not UTF-8.
     #[error("checkpoint {0} is not UTF-8")]
     CheckpointNotUtf8(u64),
+    /// After a failed write, the store holds fewer entries than the log had published.
+    #[error("the store holds {held} entries, fewer than the {published} already published")]
+    Shrunk {
+        /// Entries the store holds.
+        held: u64,
+        /// Entries published before the failure.
+        published: u64,
+    },
     /// An entry the published size covers is missing.
     #[error("entry {0} is missing")]
     PublishedEntryMissing(u64),
@@ -207,4 +263,7 @@ pub trait Store: HashReader + Send + Sync + 'static {
     fn request_index(&self, key: &[u8]) -> Result<Option<u64>, StoreError>;
     /// opening returns the stored openings of an entry (for operators; never served).
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// repair makes the store usable again after a failed commit, once the fault has cleared;
+    /// see the contract in the module docs.
+    fn repair(&self) -> Result<(), StoreError>;
 }

@@ -1,6 +1,9 @@
 //! The default store: sled for the records, and a flat file beside it for the tree hashes.
 
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use huella_core::merkle::{Hash, HashReader, TreeError};
 
@@ -39,16 +42,29 @@ fn from_be(bytes: &[u8]) -> Result<u64, StoreError> {
 /// which kept the hashes in sled under prefix `H`. Those records stay in sled, never read again: removing 20 million keys from
 /// sled 0.34 at start-up took minutes per million or many GB of memory (docs/benchmarks.md),
 /// so only logs begun with this layout are without their memory and disk cost.
+///
+/// After a failed write sled refuses every later write until it is opened again, so
+/// [`Store::repair`] reopens it in place once the disk takes writes again (see there).
 pub struct SledStore {
+    /// The database directory.
+    dir: PathBuf,
+    /// sled's page cache, in bytes.
+    cache_bytes: u64,
+    /// The open database; `None` only while a reopen failed, until the next repair.
+    open: RwLock<Option<Arc<Open>>>,
+    /// Called after each step of a commit, for the tests of the commit order; none in
+    /// service.
+    hook: Option<StepHook>,
+}
+
+/// Open is the database as one open of it: sled and the hash file.
+struct Open {
     /// The database, for flushing.
     db: sled::Db,
     /// Every record, by prefixed key.
     log: sled::Tree,
     /// Every stored tree hash, by stored hash index.
     hashes: HashFile,
-    /// Called after each step of a commit, for the tests of the commit order; none in
-    /// service.
-    hook: Option<StepHook>,
 }
 
 /// Key prefixes; see [`SledStore`].
@@ -96,6 +112,30 @@ impl SledStore {
     /// open_with_cache opens (or creates) the database in `dir`, with a page cache of
     /// `cache_bytes`.
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
+        let open = Open::new(dir, cache_bytes)?;
+        Ok(SledStore {
+            dir: dir.to_path_buf(),
+            cache_bytes,
+            open: RwLock::new(Some(Arc::new(open))),
+            hook: None,
+        })
+    }
+
+    /// current is the open database, or why there is none.
+    fn current(&self) -> Result<Arc<Open>, StoreError> {
+        self.open
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Closed {
+                dir: self.dir.display().to_string(),
+            })
+    }
+}
+
+impl Open {
+    /// new opens (or creates) the database in `dir` and checks its hash file.
+    fn new(dir: &Path, cache_bytes: u64) -> Result<Open, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -128,12 +168,7 @@ impl SledStore {
                 Ok((number(&k)?, leaf.to_vec()))
             }))
         })?;
-        Ok(SledStore {
-            db,
-            log,
-            hashes,
-            hook: None,
-        })
+        Ok(Open { db, log, hashes })
     }
 }
 
@@ -170,13 +205,17 @@ fn last(log: &sled::Tree, prefix: u8) -> Result<Option<(sled::IVec, sled::IVec)>
 
 impl HashReader for SledStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
-        self.hashes.read(indexes)
+        self.current()
+            .map_err(|e| TreeError::Storage(e.to_string()))?
+            .hashes
+            .read(indexes)
     }
 }
 
 impl Store for SledStore {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
-        let size = self.size()?;
+        let open = self.current()?;
+        let size = stored_size(&open.log)?;
         if batch.start != size {
             return Err(StoreError::NotAppend {
                 start: batch.start,
@@ -187,7 +226,7 @@ impl Store for SledStore {
         // The batch's tree hashes are the next ones, in order: write them after the last, and
         // make them durable before sled can make the batch's entries durable.
         let end = batch.start + batch.leaves.len() as u64;
-        self.hashes.write(batch.start, end, &batch.hashes)?;
+        open.hashes.write(batch.start, end, &batch.hashes)?;
         self.step(Step::AfterTreeHashes)?;
         let mut writes = sled::Batch::default();
         for (i, leaf) in batch.leaves.iter().enumerate() {
@@ -201,10 +240,10 @@ impl Store for SledStore {
             batch.checkpoint.as_slice(),
         );
         // Atomic: after a crash the batch is wholly visible or not at all.
-        self.log.apply_batch(writes)?;
+        open.log.apply_batch(writes)?;
         // The hashes readers may read, and the in-memory upper ones, follow what sled shows,
         // flushed or not, as reads do.
-        self.hashes.publish(end, &batch.hashes);
+        open.hashes.publish(end, &batch.hashes);
         self.step(Step::AfterRecords)?;
         // sled splits an overfull B-tree node lazily, on the next traversal, and a split is a
         // write. Once a write to disk has failed, sled fails every later write, and so every
@@ -215,33 +254,38 @@ impl Store for SledStore {
         // so each is read.
         if let Some(last) = batch.leaves.len().checked_sub(1) {
             let index = batch.start + last as u64;
-            self.log.get(key(LEAF, index))?;
-            self.log.get(key(OPENING, index))?;
+            open.log.get(key(LEAF, index))?;
+            open.log.get(key(OPENING, index))?;
         }
         for request in &batch.request_keys {
-            self.log.get(request_key(request))?;
+            open.log.get(request_key(request))?;
         }
-        self.log.get(key(CHECKPOINT, batch.checkpoint_size))?;
+        open.log.get(key(CHECKPOINT, batch.checkpoint_size))?;
         // Durable once flush returns: sled fsyncs its log here.
-        self.db.flush()?;
+        open.db.flush()?;
         self.step(Step::AfterFlush)?;
         Ok(())
     }
 
     fn size(&self) -> Result<u64, StoreError> {
-        stored_size(&self.log)
+        stored_size(&self.current()?.log)
     }
 
     fn leaves(&self, start: u64, limit: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let end = start.saturating_add(limit);
-        self.log
+        self.current()?
+            .log
             .range(key(LEAF, start)..key(LEAF, end))
             .map(|kv| kv.map(|(_, v)| v.to_vec()).map_err(StoreError::from))
             .collect()
     }
 
     fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.log.get(key(CHECKPOINT, size))?.map(|v| v.to_vec()))
+        Ok(self
+            .current()?
+            .log
+            .get(key(CHECKPOINT, size))?
+            .map(|v| v.to_vec()))
     }
 
     fn checkpoint_covering(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
@@ -249,7 +293,7 @@ impl Store for SledStore {
             return Ok(None);
         };
         let (from, end) = (key(CHECKPOINT, first), [CHECKPOINT + 1]);
-        match self.log.range(&from[..]..&end[..]).next() {
+        match self.current()?.log.range(&from[..]..&end[..]).next() {
             None => Ok(None),
             Some(kv) => {
                 let (k, v) = kv?;
@@ -259,22 +303,76 @@ impl Store for SledStore {
     }
 
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        match last(&self.log, CHECKPOINT)? {
+        match last(&self.current()?.log, CHECKPOINT)? {
             None => Ok(None),
             Some((k, v)) => Ok(Some((number(&k)?, v.to_vec()))),
         }
     }
 
     fn request_index(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
-        self.log
+        self.current()?
+            .log
             .get(request_key(key))?
             .map(|v| from_be(&v))
             .transpose()
     }
 
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.log.get(key(OPENING, index))?.map(|v| v.to_vec()))
+        Ok(self
+            .current()?
+            .log
+            .get(key(OPENING, index))?
+            .map(|v| v.to_vec()))
     }
+
+    /// repair first checks that the disk takes a write and an fsync again ([`probe`]). Then,
+    /// if sled still flushes, nothing more is needed: what it holds becomes durable. If it
+    /// does not (after a failed write sled refuses every later one), it is closed and opened
+    /// again on what is on disk; reads wait for the reopen, which takes milliseconds.
+    fn repair(&self) -> Result<(), StoreError> {
+        probe(&self.dir)?;
+        let open = self.current();
+        if let Ok(open) = &open
+            && open.db.flush().is_ok()
+        {
+            return Ok(());
+        }
+        let mut slot = self.open.write().unwrap_or_else(|p| p.into_inner());
+        slot.take();
+        drop(open);
+        tracing::warn!(
+            "reopening the database {} after a failed write",
+            self.dir.display()
+        );
+        // sled's I/O threads let go of its lock a moment after the last handle is dropped.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let reopened = loop {
+            match Open::new(&self.dir, self.cache_bytes) {
+                Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                other => break other,
+            }
+        };
+        *slot = Some(Arc::new(reopened?));
+        Ok(())
+    }
+}
+
+/// PROBE_BYTES is how much [`probe`] writes: room for sled to write again.
+const PROBE_BYTES: usize = 1 << 20;
+
+/// probe writes [`PROBE_BYTES`] to a file in `dir`, fsyncs and removes it: whether the disk
+/// takes writes again after a failure (a full disk that was freed, say).
+fn probe(dir: &Path) -> Result<(), StoreError> {
+    let path = dir.join("write-probe");
+    let result = (|| {
+        let mut file = std::fs::File::create(&path)?;
+        file.write_all(&vec![0; PROBE_BYTES])?;
+        file.sync_all()
+    })();
+    let _ = std::fs::remove_file(&path);
+    result.map_err(|e| StoreError::io(format!("writing a probe to {}", path.display()), e))
 }
 
 #[cfg(test)]
@@ -342,7 +440,8 @@ mod tests {
             commit_leaves(&memory, &mut copy, size, 512);
             let want = memory.read_hashes(&all).unwrap();
             assert_eq!(sled.read_hashes(&all).unwrap(), want);
-            let upper = sled.hashes.upper();
+            let open = sled.current().unwrap();
+            let upper = open.hashes.upper();
             // 5,000 leaves: 19 hashes at level 8, 9 at level 9, 4, 2, 1 above.
             let counts: Vec<usize> = upper.levels.iter().map(Vec::len).collect();
             assert_eq!(counts, [19, 9, 4, 2, 1]);
@@ -358,9 +457,10 @@ mod tests {
         let file = std::fs::read(dir.path().join(HASH_FILE)).unwrap();
         assert_eq!(file.len() as u64, stored_hash_count(size) * 32);
         let sled = reopen(dir.path()).unwrap();
-        assert!(sled.log.range([HASH]..[HASH + 1]).next().is_none());
+        let open = sled.current().unwrap();
+        assert!(open.log.range([HASH]..[HASH + 1]).next().is_none());
         // Reopened, the upper hashes come from the file, and proofs still match.
-        assert_eq!(sled.hashes.upper().levels.len(), 5);
+        assert_eq!(open.hashes.upper().levels.len(), 5);
         assert_eq!(sled.read_hashes(&all).unwrap(), want);
         for index in [0, 1, 255, 256, 4095, 4096, 4999] {
             for tree in [index + 1, 4096, size] {

@@ -1,0 +1,313 @@
+//! Hardening (issue #13): no client can stop the log, a full disk never bricks it, and
+//! agencies get fair shares. Each test here failed before the fix it pins.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::TestLog;
+use huella::http::Limits;
+use huella::ledger::Options;
+use huella::store::{FaultyStore, MemoryStore, SledStore, Step, StoreError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// answer_of sends `request` on a new connection and returns what the server answers
+/// first (at most 4 KiB).
+async fn answer_of(log: &TestLog, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(log.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut response))
+        .await
+        .expect("the server answers")
+        .unwrap();
+    String::from_utf8_lossy(&response[..n]).into_owned()
+}
+
+/// A `Content-Length` beyond the body limit is refused from the header alone, with 413,
+/// not after the request timeout with 408: the client never sends the body.
+#[tokio::test]
+async fn a_huge_content_length_gets_413_at_once() {
+    let limits = Limits {
+        request_timeout: Duration::from_secs(3600),
+        ..Limits::default()
+    };
+    let log = TestLog::start(Arc::new(MemoryStore::new()), limits).await;
+    for path in ["/v1/entries", "/checkpoint", "/nowhere"] {
+        let answer = answer_of(
+            &log,
+            format!(
+                "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+                 content-length: 1000000000000\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(
+            answer.contains("\"error\":\"too_large\""),
+            "{path}: {answer}"
+        );
+        assert!(
+            answer.contains("65536"),
+            "{path}: names the limit: {answer}"
+        );
+    }
+    // Exactly at the limit is not refused by the header check.
+    let mut request =
+        b"POST /v1/entries HTTP/1.1\r\nhost: x\r\ncontent-length: 65536\r\n\r\n".to_vec();
+    request.resize(request.len() + 65536, b'x');
+    let answer = answer_of(&log, &request).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(log.checkpoint().await.size, 0);
+    log.stop().await;
+}
+
+/// readiness is `/readyz`'s status and body.
+async fn readiness(log: &TestLog) -> (u16, serde_json::Value) {
+    let response = log.get("/readyz").await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// until polls `check` every 10 ms for up to 20 s.
+async fn until<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A transient failure (too many open files) is retried while the submitter waits: it gets
+/// its receipt, not 503, and writes were never refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_write_failure_is_retried_while_the_submitter_waits() {
+    let store = Arc::new(FaultyStore::new());
+    let log = TestLog::start(store.clone(), Limits::default()).await;
+    let (agencies, _) = common::agencies();
+    log.log_events(0..3).await;
+    store.fail_writes(Some(libc::EMFILE));
+    let submission = common::sealed(&agencies, 3);
+    let client = log.client.clone();
+    let waiting = tokio::spawn(async move { client.submit(&submission).await });
+    // Past several retries, still waiting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished());
+    store.fail_writes(None);
+    let submitted = waiting
+        .await
+        .unwrap()
+        .expect("the waiting submission is logged");
+    assert!(submitted.created);
+    assert_eq!(submitted.receipt.index, 3);
+    let metrics = log.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("huella_write_failures_total 0"),
+        "{metrics}"
+    );
+    assert_eq!(log.check_log().await.0.size, 4);
+    log.stop().await;
+}
+
+/// A lasting failure (a full disk) refuses writes with 503 while every read of what is
+/// durable keeps working and `/readyz` says which half is down; once the fault clears,
+/// writes resume by themselves, with no restart, and nothing acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lasting_write_failure_keeps_reads_and_writes_resume_when_it_clears() {
+    let store = Arc::new(FaultyStore::new());
+    let log = TestLog::start(store.clone(), Limits::default()).await;
+    let (agencies, _) = common::agencies();
+    let receipts = log.log_events(0..5).await;
+    store.fail_writes(Some(libc::ENOSPC));
+    for n in 5..8 {
+        let response = log
+            .post(serde_json::to_string(&common::sealed(&agencies, n)).unwrap())
+            .await;
+        assert_eq!(response.status(), 503);
+        assert!(response.headers().contains_key("retry-after"));
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unavailable", "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("No space left"),
+            "{body}"
+        );
+    }
+    // Liveness stays up; readiness says reads work and writes do not.
+    assert_eq!(log.get("/healthz").await.status(), 200);
+    let (status, ready) = readiness(&log).await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["reads"]["ok"], true, "{ready}");
+    assert_eq!(ready["reads"]["tree_size"], 5, "{ready}");
+    assert_eq!(ready["writes"]["ok"], false, "{ready}");
+    // Every read of what is durable answers.
+    for path in [
+        "/v1/entries/4",
+        "/v1/entries?start=0&limit=1000",
+        "/v1/proofs/inclusion?index=4&tree_size=5",
+        "/v1/proofs/consistency?from=1&to=5",
+        "/v1/receipts/4",
+        "/checkpoint",
+    ] {
+        assert_eq!(log.get(path).await.status(), 200, "GET {path}");
+    }
+    assert_eq!(log.check_log().await.0.size, 5);
+    // Still refused a while later: the fault has not cleared.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(readiness(&log).await.0, 503);
+
+    store.fail_writes(None);
+    until("writes resume", || async { readiness(&log).await.0 == 200 }).await;
+    let (_, ready) = readiness(&log).await;
+    assert_eq!(ready["writes"]["ok"], true, "{ready}");
+    let submitted = log
+        .client
+        .submit(&common::sealed(&agencies, 5))
+        .await
+        .unwrap();
+    assert_eq!(submitted.receipt.index, 5);
+    let (checkpoint, _) = log.check_log().await;
+    assert_eq!(checkpoint.size, 6);
+    for receipt in &receipts {
+        let leaf = log
+            .get(&format!("/v1/entries/{}", receipt.index))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(huella_core::merkle::record_hash(&leaf), receipt.leaf_hash);
+    }
+    let metrics = log.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("huella_writes_refused 0"), "{metrics}");
+    assert!(
+        !metrics.contains("huella_write_failures_total 0"),
+        "{metrics}"
+    );
+    log.stop().await;
+}
+
+/// The outside attack's finding: the checkpoint copy failed to write once (too many open
+/// files) and every later submission got 503 until a restart. A copy that cannot be written
+/// refuses writes only until it can, and then writes resume by themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_checkpoint_copy_refuses_writes_only_until_it_can_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("checkpoint");
+    let options = Options {
+        batch_wait: Duration::from_millis(1),
+        checkpoint_copy: Some(copy.clone()),
+        ..Options::default()
+    };
+    let log = TestLog::start_with(Arc::new(MemoryStore::new()), Limits::default(), options).await;
+    let (agencies, _) = common::agencies();
+    log.log_events(0..2).await;
+    let copied = |size: u64| {
+        let copy = copy.clone();
+        let log_key = log.log_key.clone();
+        move || {
+            let copy = copy.clone();
+            let log_key = log_key.clone();
+            async move {
+                std::fs::read(&copy).is_ok_and(|kept| {
+                    huella_core::checkpoint::open(&kept, &log_key)
+                        .is_ok_and(|(c, _)| c.size == size)
+                })
+            }
+        }
+    };
+    until("the copy is written", copied(2)).await;
+    // The copy is written through `checkpoint.tmp`: a directory there makes it fail, and not
+    // transiently.
+    let blocker = dir.path().join("checkpoint.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    // The batch itself is durable and answered; the copy after it fails.
+    let submitted = log
+        .client
+        .submit(&common::sealed(&agencies, 2))
+        .await
+        .unwrap();
+    assert_eq!(submitted.receipt.index, 2);
+    until("writes are refused", || async {
+        readiness(&log).await.0 == 503
+    })
+    .await;
+    let response = log
+        .post(serde_json::to_string(&common::sealed(&agencies, 3)).unwrap())
+        .await;
+    assert_eq!(response.status(), 503);
+
+    std::fs::remove_dir(&blocker).unwrap();
+    until("writes resume", || async { readiness(&log).await.0 == 200 }).await;
+    assert_eq!(
+        log.client
+            .submit(&common::sealed(&agencies, 3))
+            .await
+            .unwrap()
+            .receipt
+            .index,
+        3
+    );
+    // The copy holds the newest checkpoint again (written just after the answer).
+    until("the copy is written", copied(4)).await;
+    assert_eq!(log.check_log().await.0.size, 4);
+    log.stop().await;
+}
+
+/// The real sled store, given a transient error in the middle of a commit (after its
+/// records are applied, before the flush): the retry finds the batch whole, makes it
+/// durable, and the submitter gets its receipt; the log verifies after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sled_recovers_from_a_transient_error_in_the_middle_of_a_commit() {
+    for step in [
+        Step::BeforeTreeHashes,
+        Step::AfterTreeHashes,
+        Step::AfterRecords,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let options = Options {
+            batch_wait: Duration::from_millis(1),
+            checkpoint_copy: Some(dir.path().join("checkpoint")),
+            ..Options::default()
+        };
+        let armed = Arc::new(AtomicBool::new(false));
+        let trigger = armed.clone();
+        let store = SledStore::open(&db)
+            .unwrap()
+            .with_step_hook(Arc::new(move |at| {
+                if at == step && trigger.swap(false, Ordering::SeqCst) {
+                    return Err(StoreError::io(
+                        "injected",
+                        std::io::Error::from_raw_os_error(libc::EMFILE),
+                    ));
+                }
+                Ok(())
+            }));
+        let log = TestLog::start_with(Arc::new(store), Limits::default(), options.clone()).await;
+        let (agencies, _) = common::agencies();
+        log.log_events(0..3).await;
+        armed.store(true, Ordering::SeqCst);
+        let submitted = log.client.submit(&common::sealed(&agencies, 3)).await;
+        let submitted = submitted.unwrap_or_else(|e| panic!("{step:?}: {e}"));
+        assert_eq!(submitted.receipt.index, 3, "{step:?}");
+        assert!(!armed.load(Ordering::SeqCst), "{step:?}: the fault fired");
+        log.log_events(4..6).await;
+        log.stop().await;
+        let log = TestLog::start_with(
+            Arc::new(common::open_sled(&db).unwrap()),
+            Limits::default(),
+            options,
+        )
+        .await;
+        assert_eq!(log.check_log().await.0.size, 6, "{step:?}");
+        log.stop().await;
+    }
+}

@@ -311,3 +311,205 @@ async fn sled_recovers_from_a_transient_error_in_the_middle_of_a_commit() {
         log.stop().await;
     }
 }
+
+/// connect_from opens a TCP connection to `server` from the loopback address `from`
+/// (127.0.0.2, say: all of 127/8 is this host), with a small receive buffer so that what a
+/// client does not read stays on the server's side.
+fn connect_from(from: [u8; 4], server: &str) -> std::io::Result<std::net::TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_recv_buffer_size(4096)?;
+    socket.bind(&std::net::SocketAddr::from((from, 0)).into())?;
+    let server: std::net::SocketAddr = server.parse().unwrap();
+    socket.connect(&server.into())?;
+    Ok(socket.into())
+}
+
+/// read_answer reads what the server sends first on `stream`, within 10 s.
+fn read_answer(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read as _;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).unwrap_or(0);
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+/// One address over its connection cap gets 429 and is closed; others are served, and the
+/// address is served again once it closes some.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_over_its_connection_cap_gets_429_and_others_are_served() {
+    let limits = Limits {
+        max_connections_per_address: 8,
+        ..Limits::default()
+    };
+    let log = TestLog::start(Arc::new(MemoryStore::new()), limits).await;
+    let addr = log.base.trim_start_matches("http://").to_string();
+    let held: Vec<_> = tokio::task::block_in_place(|| {
+        (0..8)
+            .map(|_| connect_from([127, 0, 0, 2], &addr).unwrap())
+            .collect()
+    });
+    // The server counts a connection once it accepts it: wait until all eight are in.
+    until("eight connections open", || async {
+        let metrics = log.get("/metrics").await.text().await.unwrap();
+        metrics.contains("huella_connections 9") // the eight, and this scrape's own
+    })
+    .await;
+    let answer = tokio::task::block_in_place(|| {
+        let mut ninth = connect_from([127, 0, 0, 2], &addr).unwrap();
+        read_answer(&mut ninth)
+    });
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.contains("too_many_connections"), "{answer}");
+    // Another address is served as before.
+    assert_eq!(log.get("/readyz").await.status(), 200);
+    let metrics = log.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("huella_connections_refused_total{code=\"per_address\"} 1"),
+        "{metrics}"
+    );
+    drop(held);
+    let answer = tokio::task::block_in_place(|| {
+        use std::io::Write as _;
+        let mut again = connect_from([127, 0, 0, 2], &addr).unwrap();
+        again
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .unwrap();
+        read_answer(&mut again)
+    });
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    log.stop().await;
+}
+
+/// At the total cap the server accepts nothing more: a new connection waits in the listen
+/// queue and is served as soon as one closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_connection_cap_new_connections_wait_and_are_served_when_one_closes() {
+    let limits = Limits {
+        max_connections: 4,
+        ..Limits::default()
+    };
+    let log = TestLog::start(Arc::new(MemoryStore::new()), limits).await;
+    let addr = log.base.trim_start_matches("http://").to_string();
+    let mut held: Vec<_> = tokio::task::block_in_place(|| {
+        (2..6u8)
+            .map(|i| connect_from([127, 0, 0, i], &addr).unwrap())
+            .collect()
+    });
+    let waiting = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || {
+            use std::io::Write as _;
+            let mut fifth = connect_from([127, 0, 0, 9], &addr).unwrap();
+            fifth
+                .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+                .unwrap();
+            read_answer(&mut fifth)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "a fifth connection was served");
+    held.pop();
+    let answer = waiting.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(held);
+    log.stop().await;
+}
+
+/// get sends `GET path` to `addr` on a connection of its own and returns the whole answer,
+/// head and body.
+fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// huella_at runs the `huella` binary with `args` and returns its stdout, or panics with its
+/// stderr.
+fn huella_at(args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_huella"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "huella {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The attack that stopped writes for good: a server allowed 1,024 open files, and one client
+/// holding 1,100 idle connections. Now that address gets its 256 and a 429 for the rest, the
+/// server never runs out of descriptors, and other clients' writes go on while the
+/// connections are held and after they close.
+#[test]
+fn idle_connections_from_one_address_cannot_exhaust_the_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let demo = common::demo::DemoProcess::start_with(&data, 20, &[], Some(1024));
+    let addr = demo.base.trim_start_matches("http://").to_string();
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..1100 {
+        match connect_from([127, 0, 0, 2], &addr) {
+            Ok(stream) => held.push(stream),
+            Err(_) => refused += 1,
+        }
+    }
+    // Writes from another address go on meanwhile (bench's fill appends and checks each
+    // receipt).
+    let url = demo.base.as_str();
+    let fill = |n: &str| {
+        huella_at(&[
+            "bench",
+            "--url",
+            url,
+            "--data",
+            data.to_str().unwrap(),
+            "--fill",
+            n,
+            "--json",
+        ])
+    };
+    fill("50");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let metrics = get(&addr, "/metrics");
+        if metrics.contains("huella_connections_refused_total{code=\"per_address\"} 844")
+            || std::time::Instant::now() > deadline
+        {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        metrics.contains("huella_connections_refused_total{code=\"per_address\"} 844"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("huella_writes_refused 0"), "{metrics}");
+    assert!(
+        metrics.contains("huella_write_failures_total 0"),
+        "{metrics}"
+    );
+    assert_eq!(
+        refused, 0,
+        "the connects themselves succeed; the server closes the extra"
+    );
+    drop(held);
+    fill("50");
+    let ready = get(&addr, "/readyz");
+    assert!(ready.contains("\"writes\":{\"ok\":true}"), "{ready}");
+    let checkpoint = get(&addr, "/checkpoint");
+    let body = checkpoint.split("\r\n\r\n").nth(1).unwrap();
+    assert_eq!(body.lines().nth(1), Some("120"), "{checkpoint}");
+    demo.stop();
+}

@@ -44,7 +44,13 @@ pub async fn run(args: DemoArgs) -> CliResult {
     let addr = listener.local_addr()?;
     let limits = http_limits(&args.log);
     let app = http::router(ledger.clone(), limits);
-    let server = tokio::spawn(http::serve(listener, app, limits, shutdown_signal()));
+    let server = tokio::spawn(http::serve(
+        listener,
+        app,
+        limits,
+        ledger.metrics().clone(),
+        shutdown_signal(),
+    ));
     let base = format!("http://{addr}");
     let before = ledger.published().size;
     eprintln!(

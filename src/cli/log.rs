@@ -13,7 +13,7 @@ use huella_core::admission::Window;
 use huella_core::keys::KeyName;
 use huella_core::registry::Registry;
 
-use crate::http::Limits;
+use crate::http::{Limits, connections};
 use crate::keyfile;
 use crate::ledger::{Ledger, Options, RateLimit, SystemClock};
 use crate::store::SledStore;
@@ -63,6 +63,21 @@ pub struct LogArgs {
     /// requests, before it is closed (at most a day).
     #[arg(long, default_value_t = 60)]
     pub idle_timeout: u64,
+    /// Seconds a response may wait for the client to read any of it before the connection
+    /// is closed (at most a day).
+    #[arg(long, default_value_t = 30)]
+    pub write_timeout: u64,
+    /// Most connections open at once (kept below the descriptor limit, which is raised to
+    /// its hard limit at start); beyond it, new connections wait in the listen queue.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Most connections open at once from one client address; beyond it, 429.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_address: usize,
+    /// Most MiB of large responses (pages of entries) waiting for slow readers at once;
+    /// beyond it, a large read answers 503 busy.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub response_mb: usize,
 }
 
 /// DEFAULT_ORIGIN names a log whose key is created without `--origin`.
@@ -149,13 +164,44 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// http_limits are the HTTP limits the options ask for.
+/// http_limits are the HTTP limits the options ask for. It raises the process's descriptor
+/// limit to its hard limit, keeps the connection cap below it, and says so on stderr.
 pub fn http_limits(args: &LogArgs) -> Limits {
+    let wanted = args.max_connections.max(1);
+    let max_connections = match connections::descriptor_limit() {
+        Ok(descriptors) => {
+            let cap = connections::connection_cap(wanted, descriptors.now);
+            let raised = if descriptors.now > descriptors.was {
+                format!(" (raised from {})", descriptors.was)
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "huella: {} open files allowed{raised}; at most {cap} connections, {} per address",
+                descriptors.now,
+                args.max_connections_per_address.max(1).min(cap)
+            );
+            if cap < wanted {
+                eprintln!(
+                    "warning: --max-connections {wanted} lowered to {cap} to stay below the descriptor limit"
+                );
+            }
+            cap
+        }
+        Err(e) => {
+            eprintln!("warning: reading the descriptor limit: {e}; at most {wanted} connections");
+            wanted
+        }
+    };
     Limits {
         max_body: args.max_body,
         // Bounded to a day: hyper adds the idle timeout to the clock, which must not overflow.
         request_timeout: Duration::from_secs(args.request_timeout.clamp(1, 86_400)),
         idle_timeout: Duration::from_secs(args.idle_timeout.clamp(1, 86_400)),
+        write_timeout: Duration::from_secs(args.write_timeout.clamp(1, 86_400)),
+        max_connections,
+        max_connections_per_address: args.max_connections_per_address.max(1),
+        response_bytes: args.response_mb.max(1).saturating_mul(1 << 20),
         ..Limits::default()
     }
 }

@@ -43,6 +43,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
         listener,
         http::router(ledger.clone(), limits),
         limits,
+        ledger.metrics().clone(),
         shutdown_signal(),
     )
     .await?;

@@ -22,6 +22,8 @@ use crate::ledger::Ledger;
 pub(crate) struct App {
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) limits: Limits,
+    /// Bytes of large responses waiting for their readers.
+    pub(crate) budget: crate::http::connections::ResponseBudget,
 }
 
 fn decimal(name: &str, value: &str) -> Result<u64, ApiError> {

@@ -3,6 +3,7 @@
 //! - [`router`]: the routes and the middleware every request passes.
 //! - [`handlers`]: one handler per endpoint.
 //! - [`error`]: [`ApiError`], the one mapping from failures to statuses.
+//! - [`connections`]: the caps on connections, descriptors and response memory.
 //! - this file: [`Limits`] and the server loop, [`serve`].
 //!
 //! Errors are JSON `{"error": code, "message": text}`; [`ApiError`] is the one place where
@@ -12,13 +13,16 @@
 //! [`serve`] runs the API with the connection timeouts a public service needs: a client
 //! that sends its headers too slowly, or idles between requests, is disconnected after
 //! [`Limits::idle_timeout`], and a request that takes longer than
-//! [`Limits::request_timeout`] (a slow body, say) gets 408.
+//! [`Limits::request_timeout`] (a slow body, say) gets 408. A response that makes no progress
+//! for [`Limits::write_timeout`] (a reader that stopped reading) closes its connection, and
+//! [`connections`] caps what all clients, and each address, may hold.
 
 use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
 
+pub mod connections;
 pub mod error;
 pub mod handlers;
 pub mod router;
@@ -38,6 +42,20 @@ pub struct Limits {
     /// Longest a connection may take to send a request's headers, or stay idle between
     /// requests, before it is closed.
     pub idle_timeout: Duration,
+    /// Longest a response may wait for the client to read any of it before the connection
+    /// is closed.
+    pub write_timeout: Duration,
+    /// Most connections open at once; beyond it, new ones wait in the listen queue. `serve`
+    /// and `demo` keep it below the descriptor limit ([`connections::connection_cap`]).
+    pub max_connections: usize,
+    /// Most connections open at once from one client address; beyond it, `429`.
+    pub max_connections_per_address: usize,
+    /// Most bytes of large response bodies (pages of entries) waiting for their
+    /// connections at once; beyond it, a large read answers `503 busy`.
+    pub response_bytes: usize,
+    /// Kernel send buffer of each connection, in bytes (0: the kernel's own, which grows to
+    /// several MB per connection).
+    pub send_buffer: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +65,11 @@ impl Default for Limits {
             max_page: 1000,
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            max_connections_per_address: 256,
+            response_bytes: 256 << 20,
+            send_buffer: 128 * 1024,
         }
     }
 }
@@ -54,22 +77,34 @@ impl Default for Limits {
 /// serve runs `router` on `listener` until `shutdown` resolves, then lets open requests
 /// finish (for at most [`Limits::request_timeout`]). Each connection is HTTP/1.1 with
 /// keep-alive; one that is slower than [`Limits::idle_timeout`] to send a request's headers,
-/// or idle that long between requests, is closed.
+/// or idle that long between requests, is closed, and so is one whose response waits longer
+/// than [`Limits::write_timeout`] for the client to read. At [`Limits::max_connections`] the
+/// server accepts nothing until a connection closes; an address at
+/// [`Limits::max_connections_per_address`] is answered `429` and closed. `metrics` counts
+/// open and refused connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: Limits,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
+    let admission = connections::Admission::new(&limits, metrics);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        // Room first: at the cap, connections wait in the kernel's listen queue, holding
+        // neither a descriptor nor a task here.
+        let permit = tokio::select! {
+            permit = admission.room() => permit,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, say: wait instead of spinning.
                     tracing::warn!("accepting a connection: {e}");
@@ -79,13 +114,16 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        // Receipts are small and latency matters more than packet count.
-        let _ = stream.set_nodelay(true);
+        let Some(held) = admission.admit(permit, peer.ip()) else {
+            admission.refuse(stream, limits.max_connections_per_address);
+            continue;
+        };
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.idle_timeout)
+            .max_buf_size(connections::WRITE_BUFFER.max(8192))
             .serve_connection(
-                TokioIo::new(stream),
+                TokioIo::new(connections::TimedStream::new(stream, &limits)),
                 TowerToHyperService::new(router.clone()),
             );
         let connection = graceful.watch(connection);
@@ -93,6 +131,7 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!("connection closed: {e}");
             }
+            drop(held);
         });
     }
     drop(listener);

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::http::Limits;
+use crate::http::connections::ResponseBudget;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::handlers::{
     App, checkpoint, consistency, entries, entry, healthz, inclusion, keys, metrics, readyz,
@@ -20,7 +21,11 @@ use crate::ledger::Ledger;
 
 /// router builds the API over a running ledger.
 pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
-    let app = App { ledger, limits };
+    let app = App {
+        ledger,
+        limits,
+        budget: ResponseBudget::new(limits.response_bytes),
+    };
     Router::new()
         .route("/checkpoint", get(checkpoint))
         .route("/v1/entries", post(submit).get(entries))
@@ -46,7 +51,8 @@ pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
 }
 
 /// guard refuses a declared body over [`Limits::max_body`] from its header alone, bounds
-/// every request by [`Limits::request_timeout`], and counts error responses.
+/// every request by [`Limits::request_timeout`], holds large response bodies within the
+/// response budget ([`Limits::response_bytes`]), and counts error responses.
 async fn guard(State(app): State<App>, request: Request, next: Next) -> Response {
     let declared = request
         .headers()
@@ -70,6 +76,25 @@ async fn guard(State(app): State<App>, request: Request, next: Next) -> Response
                     app.limits.request_timeout.as_secs_f64()
                 ),
             )
+            .into_response(),
+        }
+    };
+    // A large body waits for its reader within the response budget, or is not built up.
+    let response = {
+        let (parts, body) = response.into_parts();
+        match app.budget.hold(body).await {
+            Ok(body) => Response::from_parts(parts, body),
+            Err(over) => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!(
+                        "large responses waiting for slow readers fill the server's budget of {} MiB; retry shortly",
+                        over.total >> 20
+                    ),
+                )
+            }
             .into_response(),
         }
     };

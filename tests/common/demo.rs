@@ -19,11 +19,32 @@ impl DemoProcess {
     /// start runs `huella demo` on `data` with `events` demo events and waits until it
     /// serves.
     pub fn start(data: &Path, events: u64) -> DemoProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_huella"))
+        DemoProcess::start_with(data, events, &[], None)
+    }
+
+    /// start_with runs `huella demo` with `extra` arguments and, with `open_files`, under
+    /// `ulimit -n` (soft and hard), as a small server would be.
+    pub fn start_with(
+        data: &Path,
+        events: u64,
+        extra: &[&str],
+        open_files: Option<u64>,
+    ) -> DemoProcess {
+        let mut command = match open_files {
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")])
+                    .arg(env!("CARGO_BIN_EXE_huella"));
+                sh
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_huella")),
+        };
+        let mut child = command
             .args(["demo", "--listen", "127.0.0.1:0", "--events"])
             .arg(events.to_string())
             .arg("--data")
             .arg(data)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -51,6 +72,23 @@ impl DemoProcess {
             base: base.expect("demo prints its URL"),
             log_key: log_key.expect("demo prints the log key"),
         }
+    }
+
+    /// pid is the process id (the server's own: the shell `exec`s it).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// resident is the server's resident memory, in bytes (VmRSS).
+    pub fn resident(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status");
+        kib * 1024
     }
 
     /// stop sends Ctrl-C and waits for the process to exit.

@@ -104,8 +104,9 @@ impl TestLog {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(ledger.clone(), limits);
+        let metrics = ledger.metrics().clone();
         let server = tokio::spawn(async move {
-            huella::http::serve(listener, app, limits, async {
+            huella::http::serve(listener, app, limits, metrics, async {
                 let _ = stopped.await;
             })
             .await

@@ -14,6 +14,8 @@
 
 mod common;
 
+use common::tmpfs::Tmpfs;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::PathBuf;
@@ -917,45 +919,6 @@ async fn full_disk_refuses_writes_and_loses_nothing() {
 #[ignore = "fails in about 1 fill in 200: sled fails a read that must split a node after a failed write"]
 async fn full_disk_serves_every_read() {
     full_disk("full_disk_every_read", true).await;
-}
-
-/// Tmpfs is a tiny tmpfs mounted on the data directory, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
-        Tmpfs::try_mount(at, size).expect("mounting a tmpfs needs root")
-    }
-
-    /// try_mount mounts a tmpfs, or says why it cannot (not root, or no right to mount in
-    /// this container).
-    fn try_mount(at: &std::path::Path, size: &str) -> Result<Tmpfs, String> {
-        std::fs::create_dir_all(at).unwrap();
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .output()
-            .map_err(|e| format!("mount: {e}"))?;
-        if !output.status.success() {
-            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
-        }
-        Ok(Tmpfs(at.to_path_buf()))
-    }
-
-    fn resize(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 /// A real full disk (ENOSPC rather than EFBIG): a 4 MiB tmpfs, grown to 64 MiB for the

@@ -136,6 +136,7 @@ impl SledStore {
 impl Open {
     /// new opens (or creates) the database in `dir` and checks its hash file.
     fn new(dir: &Path, cache_bytes: u64) -> Result<Open, StoreError> {
+        remove_unfinished_snapshots(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -357,6 +358,39 @@ impl Store for SledStore {
         *slot = Some(Arc::new(reopened?));
         Ok(())
     }
+}
+
+/// remove_unfinished_snapshots removes the snapshots sled had begun but not finished
+/// (`snap.<lsn>.generating`) when a start or a snapshot failed, on a full disk, say. sled
+/// writes a snapshot under that name, fsyncs it, and only then renames it to `snap.<lsn>`,
+/// so it never relies on one that still has the name: its log and its last finished
+/// snapshot hold everything. But it reads the newest file named `snap.*` at start, and an
+/// empty or torn `.generating` file made every later start fail with "Read corrupted data".
+/// Each removal is logged with the file's name and size.
+fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::io(format!("listing {}", dir.display()), e)),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("snap.") && name.ends_with(".generating")) {
+            continue;
+        }
+        let path = entry.path();
+        let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        std::fs::remove_file(&path)
+            .map_err(|e| StoreError::io(format!("removing {}", path.display()), e))?;
+        tracing::warn!(
+            "removed {} ({bytes} bytes): a snapshot sled had begun but not finished when a \
+             start or a snapshot failed (a full disk, say); sled's log and its last finished \
+             snapshot hold every entry",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// PROBE_BYTES is how much [`probe`] writes: room for sled to write again.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod demo;
+pub mod tmpfs;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -349,7 +349,6 @@ fn a_start_on_a_full_disk_never_keeps_the_log_from_starting_later() {
     // (sled's snapshot of its page table, its log, the checkpoint copy: where it stops
     // varies from run to run, up to about 400 KiB), until four starts in a row succeed;
     // then coarser, up to 4 MiB.
-    let mut steps: Vec<u64> = Vec::new();
     let mut started_in_a_row = 0;
     let mut next = 0u64;
     loop {
@@ -362,7 +361,6 @@ fn a_start_on_a_full_disk_never_keeps_the_log_from_starting_later() {
         } else {
             (leave + (512 << 10)) & !((512 << 10) - 1)
         };
-        steps.push(leave);
         let data = disk.join("data");
         copy_dir(&pristine, &data);
         let filler = disk.join("filler");

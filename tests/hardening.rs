@@ -588,3 +588,64 @@ fn readers_that_never_read_cannot_pin_memory() {
     assert!(get(&addr, "/readyz").starts_with("HTTP/1.1 200"));
     demo.stop();
 }
+
+/// One agency's burst cannot take the others' room: while the disk is slow (writes failing
+/// transiently, retried), an agency may fill only its share of the pool; then it gets 503
+/// naming its share, and another agency's event still goes in. All are logged once the disk
+/// recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_agency_cannot_take_another_agencys_room_in_the_pool() {
+    let store = Arc::new(FaultyStore::new());
+    let options = Options {
+        batch_wait: Duration::from_millis(1),
+        pool_capacity: 8,
+        agency_share: Some(2),
+        write_retry: Duration::from_secs(60),
+        ..Options::default()
+    };
+    let log = TestLog::start_with(store.clone(), Limits::default(), options).await;
+    let (agencies, _) = common::agencies();
+    // The demo events by requesting agency.
+    let mut by_agency = std::collections::BTreeMap::<String, Vec<_>>::new();
+    for n in 0..40 {
+        let s = common::sealed(&agencies, n);
+        by_agency
+            .entry(s.event.requesting_agency.to_string())
+            .or_default()
+            .push(s);
+    }
+    let mut lists = by_agency.into_iter();
+    let (busy_agency, busy) = lists.next().unwrap();
+    let (_, quiet) = lists.next().unwrap();
+    store.fail_writes(Some(libc::EMFILE));
+    let mut waiting = Vec::new();
+    // The first is taken by the sequencer, which retries it; two more fill the share.
+    for s in &busy[..3] {
+        let client = log.client.clone();
+        let s = s.clone();
+        waiting.push(tokio::spawn(async move { client.submit(&s).await }));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let response = log.post(serde_json::to_string(&busy[3]).unwrap()).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "busy", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains(&busy_agency) && message.contains("its share"),
+        "{message}"
+    );
+    // Another agency still has room.
+    let client = log.client.clone();
+    let other = quiet[0].clone();
+    waiting.push(tokio::spawn(async move { client.submit(&other).await }));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(waiting.iter().all(|w| !w.is_finished()));
+    store.fail_writes(None);
+    for w in waiting {
+        assert!(w.await.unwrap().unwrap().created);
+    }
+    assert_eq!(log.check_log().await.0.size, 4);
+    log.stop().await;
+}

@@ -55,6 +55,10 @@ pub struct LogArgs {
     /// (The default is a quarter of the pool, so one agency alone cannot fill it.)
     #[arg(long, default_value_t = 4_096)]
     pub rate_burst: u32,
+    /// Most events one agency may have waiting to be written (default: a quarter of the
+    /// pool of 16,384); beyond it, that agency's submissions get 503 busy.
+    #[arg(long, default_value_t = 4_096)]
+    pub agency_share: usize,
     /// Longest a request may take, in seconds, body upload included (408 after it; at most
     /// a day).
     #[arg(long, default_value_t = 30)]
@@ -129,6 +133,7 @@ pub fn open_log(
             max_age_millis: args.max_age.saturating_mul(1000),
             max_future_millis: args.max_future.saturating_mul(1000),
         },
+        agency_share: Some(args.agency_share.max(1)),
         rate_limit: NonZeroU32::new(args.rate_limit).map(|per_second| RateLimit {
             per_second,
             burst: NonZeroU32::new(args.rate_burst).unwrap_or(per_second),

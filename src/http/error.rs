@@ -116,7 +116,7 @@ impl From<SubmitError> for ApiError {
                 retry_after: Some(retry_after_ms.div_ceil(1000)),
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
             },
-            SubmitError::PoolFull(_) => ApiError {
+            SubmitError::PoolFull(_) | SubmitError::ShareFull { .. } => ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
             },

@@ -3,6 +3,7 @@
 //! takes nothing else), the per-agency rate limit, the pool, and the sequencer thread; then
 //! the receipt, built once the entry is durable.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -33,6 +34,10 @@ pub struct Options {
     pub batch_wait: Duration,
     /// Accepted events that may wait for the sequencer; beyond this, submissions get 503.
     pub pool_capacity: usize,
+    /// Most events one agency may have waiting in the pool; beyond this, its submissions get
+    /// 503, so that one agency's burst never takes the others' room. `None`: a quarter of the
+    /// pool.
+    pub agency_share: Option<usize>,
     /// How far `accessed_at` may be from now.
     pub window: Window,
     /// A file outside the store that keeps a copy of the newest signed checkpoint, written
@@ -65,6 +70,7 @@ impl Default for Options {
             max_batch: 1024,
             batch_wait: Duration::from_millis(2),
             pool_capacity: 16 * 1024,
+            agency_share: None,
             window: Window::default(),
             checkpoint_copy: None,
             rate_limit: None,
@@ -92,8 +98,20 @@ pub enum SubmitError {
         request_id: String,
     },
     /// The pool is full: try again shortly.
-    #[error("the log is busy: {0} events are waiting; retry shortly")]
+    #[error(
+        "the log is busy: its pool of events waiting to be written is full ({0} events); retry shortly"
+    )]
     PoolFull(usize),
+    /// The agency has its whole share of the pool waiting: try again shortly.
+    #[error(
+        "{agency} already has {share} events waiting to be written, its share of the log's pool; retry shortly"
+    )]
+    ShareFull {
+        /// The agency.
+        agency: String,
+        /// Its share of the pool.
+        share: usize,
+    },
     /// The agency submits faster than its rate limit allows.
     #[error("{agency} is over its rate limit; retry in {retry_after_ms} ms")]
     RateLimited {
@@ -138,6 +156,8 @@ pub struct Appender {
     pool: Mutex<Option<SyncSender<Pending>>>,
     /// Pool capacity, for error messages.
     pool_capacity: usize,
+    /// Events each agency has in the pool, and the most it may have.
+    shares: Shares,
     /// The sequencer thread, joined on close.
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Per-agency token buckets, if submissions are rate limited.
@@ -178,6 +198,12 @@ impl Appender {
             reader: parts.reader,
             pool: Mutex::new(Some(parts.pool)),
             pool_capacity: options.pool_capacity,
+            shares: Shares::new(
+                options
+                    .agency_share
+                    .unwrap_or(options.pool_capacity / 4)
+                    .max(1),
+            ),
             thread: Mutex::new(Some(parts.thread)),
             limiter: options
                 .rate_limit
@@ -252,11 +278,19 @@ impl Appender {
                 });
             }
         }
+        let agency = admitted.signed().event.requesting_agency.as_str();
+        let Some(share) = self.shares.take(agency) else {
+            return Err(SubmitError::ShareFull {
+                agency: agency.to_string(),
+                share: self.shares.most,
+            });
+        };
         let (reply, wait) = oneshot::channel();
         let pending = Pending {
             request_key: request_key(admitted.signed()),
             admitted,
             reply,
+            share,
         };
         {
             let pool = lock(&self.pool);
@@ -297,6 +331,57 @@ impl Appender {
         if let Some(thread) = lock(&self.thread).take() {
             // A panicking sequencer has already failed its waiters; nothing more to do here.
             let _ = thread.join();
+        }
+    }
+}
+
+/// Shares counts the events each agency has in the pool.
+#[derive(Clone)]
+pub(crate) struct Shares {
+    /// Events in the pool, by agency.
+    waiting: Arc<Mutex<HashMap<String, usize>>>,
+    /// The most one agency may have.
+    most: usize,
+}
+
+/// Share is one event's place in its agency's share of the pool, given back when dropped:
+/// when the sequencer takes the event out of the pool.
+pub(crate) struct Share {
+    shares: Shares,
+    agency: String,
+}
+
+impl Shares {
+    fn new(most: usize) -> Shares {
+        Shares {
+            waiting: Arc::default(),
+            most,
+        }
+    }
+
+    /// take takes a place in `agency`'s share, if it has one free.
+    fn take(&self, agency: &str) -> Option<Share> {
+        let mut waiting = lock(&self.waiting);
+        let count = waiting.entry(agency.to_string()).or_insert(0);
+        if *count >= self.most {
+            return None;
+        }
+        *count += 1;
+        Some(Share {
+            shares: self.clone(),
+            agency: agency.to_string(),
+        })
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut waiting = lock(&self.shares.waiting);
+        if let Some(count) = waiting.get_mut(&self.agency) {
+            *count -= 1;
+            if *count == 0 {
+                waiting.remove(&self.agency);
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use huella_core::merkle::{Frontier, Hash, record_hash};
 use huella_core::values::{Count, Timestamp};
 use tokio::sync::oneshot;
 
-use crate::ledger::appender::{Options, SubmitError};
+use crate::ledger::appender::{Options, Share, SubmitError};
 use crate::ledger::clock::Clock;
 use crate::ledger::reader::Published;
 use crate::ledger::recovery::{Inconsistency, Recovered, StartError, recover, write_copy};
@@ -57,6 +57,8 @@ pub(crate) struct Pending {
     pub(crate) request_key: Vec<u8>,
     /// Where the sequencer answers once the entry is durable.
     pub(crate) reply: oneshot::Sender<Result<Accepted, SubmitError>>,
+    /// Its place in its agency's share of the pool, given back when it leaves the pool.
+    pub(crate) share: Share,
 }
 
 /// State shared by the HTTP side and the sequencer thread.
@@ -305,8 +307,11 @@ impl Sequencer {
             admitted,
             request_key,
             reply,
+            share,
         } in batch
         {
+            // Out of the pool: its agency may send another.
+            drop(share);
             let (signed, openings) = admitted.into_parts();
             // 1. Idempotency: an earlier batch, or earlier in this one.
             match already_logged(self.store.as_ref(), &signed, &request_key) {

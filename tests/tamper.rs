@@ -27,6 +27,7 @@ use huella_verify::client::Client;
 use huella_verify::error::{AuditError, BundleError, ReceiptFailure, ServedError, WhichCheckpoint};
 use huella_verify::monitor::{self, AlertKind, MonitorState};
 use huella_verify::receipt::ReceiptFile;
+use huella_verify::sample::Sampling;
 use huella_verify::source::Source;
 use tamper::{
     FORK_SIZE, LogData, SIZE, Seal, ServedLog, entry, fixture, forged, impostor, log_key, rechain,
@@ -64,6 +65,7 @@ async fn verify_dir(dir: &Path, trusted: Option<Registry>) -> Result<Verified, A
         &Source::Bundle(dir.to_path_buf()),
         &log_key(),
         trusted,
+        &Sampling::off(),
         true,
     )
     .await
@@ -511,8 +513,14 @@ async fn a_tampered_log_served_over_http_fails_at_the_entry_or_checkpoint() {
     let mut wrong = Vec::new();
     for (c, expect) in &cases {
         let served = ServedLog::start(c.data.clone()).await;
-        let result =
-            audit::verify_log(&Source::Http(served.client.clone()), &log_key(), None, true).await;
+        let result = audit::verify_log(
+            &Source::Http(served.client.clone()),
+            &log_key(),
+            None,
+            &Sampling::every(),
+            true,
+        )
+        .await;
         if let Err(got) = check(&result, expect) {
             wrong.push(format!("{}: wanted {:?}, got {got}", c.name, expect));
         }
@@ -942,7 +950,15 @@ async fn round(
     served: &ServedLog,
     state: Option<&MonitorState>,
 ) -> Result<(MonitorState, u64), monitor::Alert> {
-    monitor::monitor_round(&served.client, &log_key(), &registry(), state).await
+    // Every answer the fake log serves is checked too: it serves the whole read API.
+    monitor::monitor_round(
+        &served.client,
+        &log_key(),
+        &registry(),
+        state,
+        &Sampling::every(),
+    )
+    .await
 }
 
 /// state_at is the monitor's state after verifying the honest log at `size`.
@@ -1150,9 +1166,15 @@ async fn the_monitor_alerts_on_every_tampering_it_can_see() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    let alert = monitor::monitor_round(&Client::new(&closed), &log_key(), &registry(), Some(&s30))
-        .await
-        .unwrap_err();
+    let alert = monitor::monitor_round(
+        &Client::new(&closed),
+        &log_key(),
+        &registry(),
+        Some(&s30),
+        &Sampling::every(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(alert.alert, AlertKind::Unreachable, "{alert:?}");
 }
 

@@ -106,6 +106,8 @@ async fn the_verifier_checks_a_log_behind_tls_with_an_extra_ca() {
         &Source::Http(client.clone()),
         &log.log_key,
         Some(log.registry.clone()),
+        // What the log serves to others is checked over HTTPS too.
+        &huella_verify::sample::Sampling::every(),
         true,
     )
     .await

@@ -43,7 +43,7 @@ pub enum Command {
     /// 2 usage or I/O error).
     Verify(VerifyArgs),
     /// Check a log incrementally, round after round, and alert on rollbacks, forks, bad
-    /// signatures, broken chains and outages.
+    /// signatures, broken chains, bad answers and outages.
     Monitor(MonitorArgs),
     /// Export a self-contained bundle of a log for offline verification.
     Export(ExportArgs),

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,8 +18,8 @@ use huella_core::checkpoint::Checkpoint;
 use huella_core::entry::Entry;
 use huella_core::event::SignedEvent;
 use huella_core::keys::{KeyName, SignerKey, VerifierKey};
-use huella_core::merkle::{Frontier, Hash, consistency_proof, record_hash};
-use huella_core::proof::Receipt;
+use huella_core::merkle::{Frontier, Hash, consistency_proof, inclusion_proof, record_hash};
+use huella_core::proof::{Receipt, TlogProof};
 use huella_core::values::Count;
 use huella_verify::bundle::{
     self, CHECKPOINT_FILE, ENTRIES_FILE, MANIFEST_FILE, Manifest, REGISTRY_FILE,
@@ -332,8 +332,10 @@ pub fn log_key() -> VerifierKey {
 }
 
 /// ServedLog is an HTTP server answering the read API from fixed data, as an operator who
-/// serves whatever it likes would: `/checkpoint`, `/v1/entries`, `/v1/proofs/consistency`
-/// (computed from the served leaves) and `/v1/keys`.
+/// serves whatever it likes would: `/checkpoint`, `/v1/entries` and `/v1/entries/{index}`,
+/// `/v1/proofs/inclusion` and `/v1/proofs/consistency` (computed from the served leaves),
+/// `/v1/receipts/{index}` (against the served checkpoint, the only one it has) and
+/// `/v1/keys`.
 pub struct ServedLog {
     /// Its base URL.
     pub base: String,
@@ -388,6 +390,66 @@ async fn serve_entries(
         body.push(b'\n');
     }
     body.into_response()
+}
+
+async fn serve_entry(State(s): State<Arc<Served>>, UrlPath(index): UrlPath<usize>) -> Response {
+    match s.data.leaves.get(index) {
+        Some(leaf) => leaf.clone().into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no entry {index}"),
+        ),
+    }
+}
+
+async fn serve_inclusion(
+    State(s): State<Arc<Served>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(index) = number(&q, "index") else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_parameter",
+            "index is required".into(),
+        );
+    };
+    let size = number(&q, "tree_size").unwrap_or(s.data.leaves.len() as u64);
+    match inclusion_proof(index, size, &s.hashes) {
+        Ok(proof) => axum::Json(serde_json::json!({
+            "index": index,
+            "tree_size": size,
+            "leaf_hash": record_hash(&s.data.leaves[index as usize]),
+            "proof": proof,
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+    }
+}
+
+async fn serve_receipt(
+    State(s): State<Arc<Served>>,
+    UrlPath(index): UrlPath<u64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let not_found = |why: String| error(StatusCode::NOT_FOUND, "not_found", why);
+    let Some(signed) = unverified_checkpoint(&s.data.checkpoint) else {
+        return not_found("no checkpoint".into());
+    };
+    if number(&q, "tree_size").is_some_and(|size| size != signed.size) {
+        return not_found("no checkpoint at that size".into());
+    }
+    match inclusion_proof(index, signed.size, &s.hashes) {
+        Ok(proof) => TlogProof {
+            extra: Some(s.data.leaves[index as usize].clone()),
+            index,
+            proof,
+            checkpoint: String::from_utf8_lossy(&s.data.checkpoint).into_owned(),
+        }
+        .to_text()
+        .into_response(),
+        Err(e) => not_found(e.to_string()),
+    }
 }
 
 async fn serve_consistency(
@@ -450,7 +512,10 @@ impl ServedLog {
         let app = Router::new()
             .route("/checkpoint", get(serve_checkpoint))
             .route("/v1/entries", get(serve_entries))
+            .route("/v1/entries/{index}", get(serve_entry))
+            .route("/v1/proofs/inclusion", get(serve_inclusion))
             .route("/v1/proofs/consistency", get(serve_consistency))
+            .route("/v1/receipts/{index}", get(serve_receipt))
             .route("/v1/keys", get(serve_keys))
             .with_state(Arc::new(Served {
                 data,

@@ -1,6 +1,7 @@
 //! The full audit: every entry of a log streamed from a [`Source`], checked on every core
 //! (Ed25519 signatures in batches), chained, hashed into the tree and compared with the
-//! signed checkpoint; and the summary it prints.
+//! signed checkpoint; then, for a log's API, a sample of what it serves to other readers
+//! checked against that tree ([`crate::sample`]); and the summary it prints.
 
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
@@ -14,21 +15,28 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bundle::check_bundle_files;
 use crate::error::{AuditError, ServedError};
+use crate::sample::{Sample, Sampling, ServedChecks};
 use crate::source::Source;
 
 /// Progress shows a bar on a terminal and nothing otherwise.
 pub struct Progress(ProgressBar);
 
 impl Progress {
-    /// new shows a bar for `total` items labelled `what`, if stderr is a terminal and not
+    /// new shows a bar for `total` entries labelled `what`, if stderr is a terminal and not
     /// `quiet`.
     pub fn new(total: u64, what: &str, quiet: bool) -> Progress {
+        Progress::counting(total, what, "entries", quiet)
+    }
+
+    /// counting shows a bar for `total` items called `unit`, labelled `what`, if stderr is
+    /// a terminal and not `quiet`.
+    pub fn counting(total: u64, what: &str, unit: &str, quiet: bool) -> Progress {
         if quiet || !std::io::stderr().is_terminal() {
             return Progress(ProgressBar::hidden());
         }
         let bar = ProgressBar::new(total);
         let template =
-            format!("{what} [{{bar:40}}] {{pos}}/{{len}} entries, {{per_sec}}, {{eta}} left");
+            format!("{what} [{{bar:40}}] {{pos}}/{{len}} {unit}, {{per_sec}}, {{eta}} left");
         if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -72,13 +80,16 @@ fn check_page(
     })
 }
 
-/// audit_entries feeds entries `auditor.size()..end` from `source` through the auditor.
+/// audit_entries feeds entries `auditor.size()..end` from `source` through the auditor, and
+/// gives `sample` the leaf hashes and roots its checks need as the tree grows.
 pub async fn audit_entries(
     source: &Source,
     auditor: &mut Auditor<'_>,
     end: u64,
     progress: &Progress,
+    sample: &mut Sample,
 ) -> Result<(), AuditError> {
+    sample.observe_root(auditor.frontier());
     let mut pages = source.pages(auditor.size(), end);
     while auditor.size() < end {
         let (start, leaves) = pages.recv().await.ok_or_else(|| {
@@ -96,7 +107,9 @@ pub async fn audit_entries(
         let registry = auditor.registry();
         let checked = tokio::task::block_in_place(|| check_page(start, &leaves, registry))?;
         for c in checked {
+            let (index, leaf_hash) = (auditor.size(), c.leaf_hash);
             auditor.push_checked(c)?;
+            sample.observe(index, leaf_hash, auditor.frontier());
         }
         progress.set(auditor.size());
     }
@@ -124,16 +137,22 @@ pub struct Verified {
     pub registry_source: String,
     /// What the entries show.
     pub summary: Summary,
+    /// The answers the log serves to others that were checked against the tree; `None` for
+    /// a bundle, or when none were (`--sample 0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served: Option<ServedChecks>,
     /// Seconds the audit took.
     pub seconds: f64,
 }
 
 /// verify_log runs a full audit of `source` against `log_key`, with `registry` if the user
-/// gave one (else the source's, with a warning).
+/// gave one (else the source's, with a warning). For a log's API, it then checks the
+/// answers `sampling` picks against the audited tree; a bundle serves none.
 pub async fn verify_log(
     source: &Source,
     log_key: &VerifierKey,
     registry: Option<Registry>,
+    sampling: &Sampling,
     quiet: bool,
 ) -> Result<Verified, AuditError> {
     let started = Instant::now();
@@ -158,11 +177,29 @@ pub async fn verify_log(
         }
     };
     let mut auditor = Auditor::new(&registry);
+    let sampling = match source {
+        Source::Http(_) => *sampling,
+        Source::Bundle(_) => Sampling::off(),
+    };
+    let mut sample = Sample::plan(&sampling, 0, checkpoint.size);
     let progress = Progress::new(checkpoint.size, "verifying", quiet);
-    let result = audit_entries(source, &mut auditor, checkpoint.size, &progress).await;
+    let result = audit_entries(
+        source,
+        &mut auditor,
+        checkpoint.size,
+        &progress,
+        &mut sample,
+    )
+    .await;
     progress.done();
     result?;
     auditor.finish(&checkpoint)?;
+    let served = match source {
+        Source::Http(client) if !sampling.is_off() => {
+            Some(sample.check(client, log_key, &checkpoint, quiet).await?)
+        }
+        _ => None,
+    };
     Ok(Verified {
         origin: checkpoint.origin.clone(),
         tree_size: checkpoint.size,
@@ -170,6 +207,7 @@ pub async fn verify_log(
         checkpoint: String::from_utf8_lossy(&note).into_owned(),
         registry_source,
         summary: auditor.summary().clone(),
+        served,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -213,6 +251,9 @@ pub fn render(v: &Verified) -> String {
             out.push_str(&format!("    {count:>10}  {key}\n"));
         }
     }
+    if let Some(served) = &v.served {
+        out.push_str(&format!("  {}\n", render_served(served)));
+    }
     out.push_str(&format!(
         "  registry: {}\n  verified in {:.2} s ({:.0} entries/s)\n",
         match v.registry_source.as_str() {
@@ -223,4 +264,17 @@ pub fn render(v: &Verified) -> String {
         v.tree_size as f64 / v.seconds.max(1e-9)
     ));
     out
+}
+
+/// render_served says in one line which answers the log serves to others agreed with the
+/// audited tree, and how they were picked.
+pub fn render_served(served: &ServedChecks) -> String {
+    let how = match served.seed {
+        Some(seed) => format!("a random sample, seed {seed}"),
+        None => "every index".to_string(),
+    };
+    format!(
+        "served answers: {} single entries, {} inclusion proofs, {} consistency proofs and {} receipts agree with this tree ({how})",
+        served.entries, served.inclusion_proofs, served.consistency_proofs, served.receipts
+    )
 }

@@ -35,6 +35,10 @@ pub enum AuditError {
     /// A receipt does not verify.
     #[error("verification failed: {0}")]
     Receipt(#[from] ReceiptFailure),
+    /// An answer the log serves to other readers (a single entry, a proof, a receipt)
+    /// disagrees with the tree the audit recomputed. Boxed: it is the largest variant.
+    #[error("verification failed: {0}")]
+    Answer(Box<AnswerError>),
     /// Reading failed (network, file) or the input is unusable.
     #[error("{0}")]
     Io(String),
@@ -55,6 +59,12 @@ impl AuditError {
             which: WhichCheckpoint::Audited,
             error: error.into(),
         }
+    }
+}
+
+impl From<AnswerError> for AuditError {
+    fn from(e: AnswerError) -> AuditError {
+        AuditError::Answer(Box::new(e))
     }
 }
 
@@ -201,6 +211,91 @@ pub enum ServedError {
         start: u64,
         /// The checkpoint's size.
         end: u64,
+    },
+}
+
+/// AnswerError is an answer of the log's API, checked against the tree the audit
+/// recomputed, that disagrees with it: which request got it, and what is wrong.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("GET {path}: {why}{}", seed.map(|s| format!(" (sample seed {s})")).unwrap_or_default())]
+pub struct AnswerError {
+    /// The path and query that served it, e.g. `/v1/proofs/inclusion?index=7&tree_size=12`.
+    pub path: String,
+    /// What is wrong with it.
+    pub why: AnswerProblem,
+    /// The seed of the random sample that found it (`--seed`), to find it again; `None`
+    /// when every index was checked.
+    pub seed: Option<u64>,
+}
+
+/// AnswerProblem is what is wrong with an answer the log serves to other readers.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerProblem {
+    /// The log refused a request its API must answer for the tree it signed.
+    #[error("{0}")]
+    Refused(String),
+    /// The answer is not in the form the API documents.
+    #[error("the answer is not what the API promises: {0}")]
+    Malformed(String),
+    /// The bytes served for an entry are not that entry's leaf in the audited tree.
+    #[error(
+        "not byte for byte entry {index} of the audited tree: its leaf hash is {served}, the audited entry's is {audited}"
+    )]
+    Leaf {
+        /// The entry.
+        index: u64,
+        /// The leaf hash of what was served.
+        served: Hash,
+        /// The leaf hash of the audited entry.
+        audited: Hash,
+    },
+    /// A field of the answer says something else than the request or the audited tree.
+    #[error("its {field} is {served}, not {expected}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What the answer says.
+        served: String,
+        /// What it must say.
+        expected: String,
+    },
+    /// A proof does not verify against the audited tree.
+    #[error("the proof does not verify against the audited tree: {0}")]
+    Proof(ProofError),
+    /// A receipt does not parse or does not verify with the log key.
+    #[error("{0}")]
+    Receipt(ReceiptError),
+    /// A receipt carries a checkpoint the log key signed, of the audited size but with
+    /// another root: the log signed two trees of that size.
+    #[error(
+        "fork: its checkpoint, signed by the log key, has size {size} and root {served}, but the audited checkpoint of that size has root {audited}"
+    )]
+    Conflict {
+        /// The size of both checkpoints.
+        size: u64,
+        /// The receipt's root.
+        served: Hash,
+        /// The audited root.
+        audited: Hash,
+    },
+    /// A receipt against the latest checkpoint carries one older than the audited one.
+    #[error(
+        "rollback: its checkpoint has size {size}, smaller than the audited checkpoint's {audited}"
+    )]
+    Older {
+        /// The receipt checkpoint's size.
+        size: u64,
+        /// The audited size.
+        audited: u64,
+    },
+    /// A receipt against the latest checkpoint carries a larger one that does not extend the
+    /// audited tree.
+    #[error("its checkpoint of size {size} does not extend the audited tree: {error}")]
+    NotExtending {
+        /// The receipt checkpoint's size.
+        size: u64,
+        /// Why not.
+        error: HistoryError,
     },
 }
 

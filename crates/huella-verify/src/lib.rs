@@ -12,6 +12,8 @@
 //! - [`source`]: where a log's public data comes from (its API or a bundle), streamed in pages.
 //! - [`bundle`]: exported bundles: writing one ([`bundle::export`]) and checking its manifest.
 //! - [`audit`]: the full audit of every entry against a signed checkpoint, and its summary.
+//! - [`sample`]: checking what the log serves to other readers (single entries, proofs,
+//!   receipts) against the tree the audit rebuilt, for a random sample or every index.
 //! - [`consistency`]: proving that one checkpoint extends another (rollbacks and forks).
 //! - [`receipt`]: checking a receipt offline, and that its entry is still in the log.
 //! - [`monitor`]: round-by-round monitoring with alerts.
@@ -29,4 +31,5 @@ pub mod consistency;
 pub mod error;
 pub mod monitor;
 pub mod receipt;
+pub mod sample;
 pub mod source;

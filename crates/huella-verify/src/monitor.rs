@@ -1,5 +1,6 @@
-//! The monitor: checks a log round after round, only its new entries each time, and raises
-//! an alert on a rollback, a fork, a bad signature, a broken chain or an outage.
+//! The monitor: checks a log round after round, only its new entries each time (and a
+//! sample of what the log serves to others about them), and raises an alert on a rollback,
+//! a fork, a bad signature, a broken chain, a bad answer or an outage.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,8 @@ use huella_core::verify::{Auditor, Failure, VerifyError};
 use crate::audit::{Progress, audit_entries};
 use crate::client::Client;
 use crate::consistency::check_extends;
-use crate::error::{AuditError, HistoryError, io};
+use crate::error::{AnswerProblem, AuditError, HistoryError, io};
+use crate::sample::{Sample, Sampling};
 use crate::source::Source;
 
 /// AlertKind is what a monitor round found wrong.
@@ -32,6 +34,9 @@ pub enum AlertKind {
     BrokenChain,
     /// An entry is malformed, unregistered or inconsistent.
     InvalidEntry,
+    /// An answer the log serves to other readers (a single entry, an inclusion or
+    /// consistency proof, a receipt) disagrees with the tree the monitor verified.
+    BadAnswer,
     /// The log could not be reached.
     Unreachable,
 }
@@ -111,12 +116,15 @@ fn alert(alert: AlertKind, message: impl Into<String>) -> Alert {
 }
 
 /// monitor_round checks the log once against the saved state and returns the new state, or
-/// the first alert. The state only moves on when everything verified.
+/// the first alert. After the new entries, it checks the answers `sampling` picks among
+/// those about them (the new entries, and trees from the saved size on). The state only
+/// moves on when everything verified.
 pub async fn monitor_round(
     client: &Client,
     log_key: &VerifierKey,
     registry: &Registry,
     state: Option<&MonitorState>,
+    sampling: &Sampling,
 ) -> Result<(MonitorState, u64), Alert> {
     let note = client
         .get("/checkpoint")
@@ -149,11 +157,13 @@ pub async fn monitor_round(
         }
     };
     let source = Source::Http(client.clone());
+    let mut sample = Sample::plan(sampling, from, latest.size);
     audit_entries(
         &source,
         &mut auditor,
         latest.size,
         &Progress::new(0, "", true),
+        &mut sample,
     )
     .await
     .map_err(|e| match e {
@@ -176,6 +186,23 @@ pub async fn monitor_round(
             format!("the entries served do not match the signed checkpoint: {e}"),
         )
     })?;
+    sample
+        .check(client, log_key, &latest, true)
+        .await
+        .map_err(|e| match &e {
+            AuditError::Answer(answer) => alert(
+                match answer.why {
+                    AnswerProblem::Conflict { .. } | AnswerProblem::NotExtending { .. } => {
+                        AlertKind::Fork
+                    }
+                    AnswerProblem::Older { .. } => AlertKind::Rollback,
+                    _ => AlertKind::BadAnswer,
+                },
+                e.to_string(),
+            ),
+            AuditError::Io(m) => alert(AlertKind::Unreachable, m.clone()),
+            other => alert(AlertKind::BadAnswer, other.to_string()),
+        })?;
     let prev = if latest.size == 0 {
         GENESIS_PREV
     } else {

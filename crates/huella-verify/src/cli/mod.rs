@@ -12,6 +12,7 @@ use huella_core::registry::Registry;
 
 use crate::client::{Client, ClientError};
 use crate::error::AuditError;
+use crate::sample::{DEFAULT_SAMPLE, Sampling};
 
 pub mod export;
 pub mod monitor;
@@ -39,7 +40,7 @@ pub enum Command {
     /// 2 usage or I/O error).
     Verify(VerifyArgs),
     /// Check a log incrementally, round after round, and alert on rollbacks, forks, bad
-    /// signatures, broken chains and outages.
+    /// signatures, broken chains, bad answers and outages.
     Monitor(MonitorArgs),
     /// Export a self-contained bundle of a log for offline verification.
     Export(ExportArgs),
@@ -61,6 +62,43 @@ impl ClientArgs {
     /// client makes a client for the log at `url` with these options.
     pub fn client(&self, url: &str) -> Result<Client, ClientError> {
         Client::with_ca_cert(url, self.ca_cert.as_deref())
+    }
+}
+
+/// SampleArgs say which of the answers a log serves to other readers (single entries,
+/// inclusion proofs, consistency proofs, receipts) `verify` and `monitor` check against the
+/// tree they rebuilt.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SampleArgs {
+    /// How many answers of each kind (single entries, inclusion proofs, consistency proofs,
+    /// receipts) to check at random against the rebuilt tree [default: 32]; 0 checks none.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<u64>,
+    /// Check every index's answers instead of a sample: about five requests per entry, and
+    /// 64 bytes of memory per entry.
+    #[arg(long, conflicts_with_all = ["sample", "seed"])]
+    pub check_all_proofs: bool,
+    /// Draw the random sample from this seed (printed with the result) to check the same
+    /// answers again; without it, a fresh one each run.
+    #[arg(long, value_name = "SEED")]
+    pub seed: Option<u64>,
+}
+
+impl SampleArgs {
+    /// sampling is what these flags ask for, with a fresh seed unless `--seed` gave one.
+    pub fn sampling(&self) -> Sampling {
+        if self.check_all_proofs {
+            return Sampling::every();
+        }
+        Sampling::random(
+            self.sample.unwrap_or(DEFAULT_SAMPLE),
+            self.seed.unwrap_or_else(|| fastrand::u64(..)),
+        )
+    }
+
+    /// given says whether any of these flags was given.
+    pub fn given(&self) -> bool {
+        self.sample.is_some() || self.check_all_proofs || self.seed.is_some()
     }
 }
 

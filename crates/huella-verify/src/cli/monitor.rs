@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::{CliResult, ClientArgs, parse_log_key, trusted_registry};
+use crate::cli::{CliResult, ClientArgs, SampleArgs, parse_log_key, trusted_registry};
 use crate::monitor::{self, Alert, AlertKind, MonitorState};
 use crate::source::Source;
 
@@ -33,6 +33,9 @@ pub struct MonitorArgs {
     /// Connection options.
     #[command(flatten)]
     pub client: ClientArgs,
+    /// Which served answers about each round's new entries to check.
+    #[command(flatten)]
+    pub sample: SampleArgs,
 }
 
 /// Alerted ends a monitor run that raised an alert (already printed).
@@ -67,19 +70,27 @@ pub async fn run(args: MonitorArgs) -> CliResult {
     };
     let mut state = MonitorState::load(&args.state)?;
     loop {
-        match monitor::monitor_round(&client, &log_key, &registry, state.as_ref()).await {
+        // A fresh sample each round, unless --seed fixes it.
+        let sampling = args.sample.sampling();
+        let seed = sampling.sample_seed();
+        match monitor::monitor_round(&client, &log_key, &registry, state.as_ref(), &sampling).await
+        {
             Ok((next, new_entries)) => {
                 if state.as_ref() != Some(&next) {
                     next.save(&args.state)?;
                 }
                 if args.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"status": "ok", "tree_size": next.size, "root": next.root, "new_entries": new_entries})
-                    );
+                    let mut line = serde_json::json!({"status": "ok", "tree_size": next.size, "root": next.root, "new_entries": new_entries});
+                    if let Some(seed) = seed {
+                        line["seed"] = seed.into();
+                    }
+                    println!("{line}");
                 } else {
+                    let sampled = seed
+                        .map(|s| format!(" (sample seed {s})"))
+                        .unwrap_or_default();
                     eprintln!(
-                        "ok: {} verified at size {} (+{new_entries} entries), root {}",
+                        "ok: {} verified at size {} (+{new_entries} entries), root {}{sampled}",
                         args.url, next.size, next.root
                     );
                 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::audit;
-use crate::cli::{CliResult, ClientArgs, parse_log_key, trusted_registry};
+use crate::cli::{CliResult, ClientArgs, SampleArgs, parse_log_key, trusted_registry};
 use crate::error::AuditError;
 use crate::source::Source;
 
@@ -32,6 +32,9 @@ pub struct VerifyArgs {
     /// Connection options.
     #[command(flatten)]
     pub client: ClientArgs,
+    /// Which served answers to check against the rebuilt tree (with --url).
+    #[command(flatten)]
+    pub sample: SampleArgs,
 }
 
 /// run verifies the log and prints the report.
@@ -43,7 +46,14 @@ pub async fn run(args: VerifyArgs) -> CliResult {
         (None, Some(dir)) => Source::Bundle(dir.clone()),
         (None, None) => return Err(AuditError::Io("give --url or --bundle".into()).into()),
     };
-    match audit::verify_log(&source, &log_key, registry, args.json).await {
+    if matches!(source, Source::Bundle(_)) && args.sample.given() {
+        return Err(AuditError::Io(
+            "--sample, --seed and --check-all-proofs check what a log's API serves; a bundle serves nothing: use them with --url".into(),
+        )
+        .into());
+    }
+    let sampling = args.sample.sampling();
+    match audit::verify_log(&source, &log_key, registry, &sampling, args.json).await {
         Ok(verified) => {
             if args.json {
                 let mut report = serde_json::to_value(&verified)?;
@@ -65,6 +75,13 @@ pub async fn run(args: VerifyArgs) -> CliResult {
                 {
                     report["index"] = (*index).into();
                     report["failure"] = serde_json::to_value(failure)?;
+                }
+                if let AuditError::Answer(answer) = &e {
+                    report["failure"] = "answer".into();
+                    report["path"] = answer.path.clone().into();
+                    if let Some(seed) = answer.seed {
+                        report["seed"] = seed.into();
+                    }
                 }
                 println!("{report}");
             }

@@ -457,7 +457,7 @@ async fn body_and_nesting_limits_hold() {
     let length = "event.legal_basis: invalid legal basis: length 1047471 is outside 1..=512";
     malformed(&log, "at the limit", padded(limits.max_body), &[length]).await;
 
-    // The default limit is 64 KiB.
+    // The default limit is 512 KiB.
     let log = {
         log.stop().await;
         start().await
@@ -465,10 +465,10 @@ async fn body_and_nesting_limits_hold() {
     let over = log.post(padded(Limits::default().max_body + 1));
     refused(
         &log,
-        "over 64 KiB",
+        "over 512 KiB",
         over,
         too_large,
-        &["larger than 65536 bytes"],
+        &["larger than 524288 bytes"],
     )
     .await;
 

@@ -42,7 +42,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
             )
         })?;
     let addr = listener.local_addr()?;
-    let limits = http_limits(&args.log);
+    let limits = http_limits(&args.log)?;
     let app = http::router(ledger.clone(), limits);
     let server = tokio::spawn(http::serve(
         listener,

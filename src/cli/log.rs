@@ -13,7 +13,7 @@ use huella_core::admission::Window;
 use huella_core::keys::KeyName;
 use huella_core::registry::Registry;
 
-use crate::http::{Limits, connections};
+use crate::http::{self, Limits, connections};
 use crate::keyfile;
 use crate::ledger::{Ledger, Options, RateLimit, SystemClock};
 use crate::store::SledStore;
@@ -44,8 +44,9 @@ pub struct LogArgs {
     /// How long a batch waits for more entries, in milliseconds.
     #[arg(long, default_value_t = 2)]
     pub batch_wait_ms: u64,
-    /// Largest request body, in bytes.
-    #[arg(long, default_value_t = 64 * 1024)]
+    /// Largest request body, in bytes; at least the largest valid submission (409,600
+    /// bytes: four committed values of 16 KiB, escaped at worst).
+    #[arg(long, default_value_t = 512 * 1024)]
     pub max_body: usize,
     /// Sustained submissions per second allowed to each agency (0: no limit); over it,
     /// 429 with Retry-After.
@@ -171,7 +172,15 @@ pub async fn shutdown_signal() {
 
 /// http_limits are the HTTP limits the options ask for. It raises the process's descriptor
 /// limit to its hard limit, keeps the connection cap below it, and says so on stderr.
-pub fn http_limits(args: &LogArgs) -> Limits {
+pub fn http_limits(args: &LogArgs) -> Result<Limits, String> {
+    if args.max_body < http::LARGEST_SUBMISSION {
+        return Err(format!(
+            "--max-body {} is below the largest valid submission, {} bytes (four committed \
+             values of 16 KiB, escaped at worst): agencies could not submit every valid event",
+            args.max_body,
+            http::LARGEST_SUBMISSION
+        ));
+    }
     let wanted = args.max_connections.max(1);
     let max_connections = match connections::descriptor_limit() {
         Ok(descriptors) => {
@@ -198,7 +207,7 @@ pub fn http_limits(args: &LogArgs) -> Limits {
             wanted
         }
     };
-    Limits {
+    Ok(Limits {
         max_body: args.max_body,
         // Bounded to a day: hyper adds the idle timeout to the clock, which must not overflow.
         request_timeout: Duration::from_secs(args.request_timeout.clamp(1, 86_400)),
@@ -208,5 +217,5 @@ pub fn http_limits(args: &LogArgs) -> Limits {
         max_connections_per_address: args.max_connections_per_address.max(1),
         response_bytes: args.response_mb.max(1).saturating_mul(1 << 20),
         ..Limits::default()
-    }
+    })
 }

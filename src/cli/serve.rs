@@ -38,7 +38,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
         ledger.registry().submitters.len()
     );
     println!("{}", ledger.log_key());
-    let limits = http_limits(&args.log);
+    let limits = http_limits(&args.log)?;
     http::serve(
         listener,
         http::router(ledger.clone(), limits),

@@ -21,6 +21,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
+use huella_core::commitment::MAX_VALUE_BYTES;
 
 pub mod connections;
 pub mod error;
@@ -30,10 +31,17 @@ pub mod router;
 pub use error::ApiError;
 pub use router::router;
 
+/// LARGEST_SUBMISSION is the most bytes a valid submission takes as compact JSON: its four
+/// committed values of at most [`MAX_VALUE_BYTES`] each, every byte escaped at worst into
+/// six (`\u0001`), and 16 KiB for the rest (the event, whose longest free text is 512
+/// characters, at most 6 KiB escaped; the signature; the salts; the names). The body limit
+/// may not be set below it, so that it admits every valid submission.
+pub const LARGEST_SUBMISSION: usize = 4 * 6 * MAX_VALUE_BYTES + 16 * 1024;
+
 /// Limits bound what one request may ask for.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Largest request body, in bytes.
+    /// Largest request body, in bytes; at least [`LARGEST_SUBMISSION`].
     pub max_body: usize,
     /// Most entries in one page of `GET /v1/entries`.
     pub max_page: u64,
@@ -61,7 +69,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_body: 64 * 1024,
+            max_body: 512 * 1024,
             max_page: 1000,
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),

@@ -157,6 +157,12 @@ impl Timestamp {
         if text.len() > 30 || !rest_is_utc {
             return Err(err("want RFC 3339 UTC, like 2026-11-23T19:13:00Z"));
         }
+        // RFC 3339 allows second 60 for a leap second, but most parsers refuse it (and
+        // humantime reads it as second 59): signed text that one verifier reads as some
+        // instant and another not at all. Refused.
+        if text.get(17..19) == Some("60") {
+            return Err(err("second 60 (a leap second) is not allowed; seconds are 00-59"));
+        }
         let time = humantime::parse_rfc3339(text).map_err(|e| {
             err(&format!(
                 "{e}; want RFC 3339 UTC, like 2026-11-23T19:13:00Z"
@@ -301,6 +307,17 @@ mod tests {
         assert!(Timestamp::parse("2026-11-23T19:13:00.5+abcdZ").is_err());
         assert!(Timestamp::parse("2026-11-23T19:13:00.1x3Z").is_err());
         assert!(Timestamp::parse("2026-11-23T19:13:00.123456789Z").is_ok());
+    }
+
+    #[test]
+    fn leap_seconds_are_refused() {
+        // Most RFC 3339 parsers refuse second 60; one that takes it reads another instant.
+        for text in ["2016-12-31T23:59:60Z", "2016-12-31T23:59:60.5Z", "2026-11-23T19:13:60Z"] {
+            let error = Timestamp::parse(text).unwrap_err();
+            assert_eq!(error.what, "timestamp");
+            assert!(error.why.contains("leap second"), "{error}");
+        }
+        assert!(Timestamp::parse("2016-12-31T23:59:59.999Z").is_ok());
     }
 
     #[test]

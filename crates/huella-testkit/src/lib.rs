@@ -454,7 +454,7 @@ mod docs {
     }
 
     /// §2: `YYYY-MM-DDTHH:MM:SS[.F]Z`, at most 30 bytes, year 1970–9999, a real Gregorian
-    /// date, hour 00–23, minute 00–59, second 00–60 (60 counts as 59), F 1 to 9 digits.
+    /// date, hour 00–23, minute 00–59, second 00–59 (no leap second), F 1 to 9 digits.
     /// Returns the instant in milliseconds since the Unix epoch (the fraction truncated).
     pub fn timestamp_millis(s: &str) -> Option<u64> {
         let b = s.as_bytes();
@@ -499,12 +499,12 @@ mod docs {
             || !(1..=month_days).contains(&day)
             || hour > 23
             || minute > 59
-            || second > 60
+            || second > 59
         {
             return None;
         }
         let days = days_from_civil(year, month, day);
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second.min(59);
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
         Some(seconds * 1000 + millis)
     }
 
@@ -1213,8 +1213,9 @@ mod tests {
             docs::timestamp_millis("1970-01-01T00:00:00.9999Z"),
             Some(999)
         );
+        assert_eq!(docs::timestamp_millis("2024-02-29T23:59:60Z"), None);
         assert_eq!(
-            docs::timestamp_millis("2024-02-29T23:59:60Z"),
+            docs::timestamp_millis("2024-02-29T23:59:59Z"),
             Some(1_709_251_199_000)
         );
         assert_eq!(docs::timestamp_millis("2023-02-29T00:00:00Z"), None);

@@ -192,6 +192,27 @@ fn at(pointer: &str) -> String {
     }
 }
 
+/// admission_steps is the numbered list of checks `POST /v1/entries` runs, as a document
+/// states them (docs/format.md §5, docs/api.md), one string per step.
+fn admission_steps(doc: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(format!("{}/{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let order = text.find("in this order").unwrap_or_else(|| panic!("{doc}: no check order"));
+    let start = order + text[order..].find("\n1. ").expect("a numbered list");
+    let mut steps: Vec<String> = Vec::new();
+    for line in text[start + 1..].lines() {
+        let number = line.split_once(". ").map(|(n, _)| n);
+        if number.is_some_and(|n| n.parse::<usize>() == Ok(steps.len() + 1)) {
+            steps.push(line.to_string());
+        } else if line.starts_with("   ") && !steps.is_empty() {
+            steps.last_mut().unwrap().push_str(line);
+        } else {
+            break;
+        }
+    }
+    assert!(steps.len() >= 6, "{doc}: {steps:?}");
+    steps
+}
+
 /// accepted submits and expects a new entry.
 async fn accepted(log: &TestLog, s: &Submission) -> Value {
     let response = log.post(body(s)).await;
@@ -853,6 +874,15 @@ async fn commitments_that_do_not_open_are_refused() {
     ];
     for (what, body, says) in cases {
         malformed(&log, what, body, &[says]).await;
+    }
+
+    // The docs put that limit where the log checks it: parsing, step 1 of both lists.
+    for doc in ["docs/format.md", "docs/api.md"] {
+        let steps = admission_steps(doc);
+        assert!(steps[0].contains("16 KiB") || steps[0].contains("16384"), "{doc}: {steps:?}");
+        for step in &steps[1..] {
+            assert!(!step.contains("16 KiB") && !step.contains("16384"), "{doc}: {step}");
+        }
     }
 
     // A value of exactly 16 KiB is fine.

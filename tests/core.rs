@@ -591,6 +591,49 @@ fn submission_refuses_malformed_text_values() {
     }
 }
 
+/// invisible_per_docs reads the code points docs/format.md §2 ("Visible text") refuses.
+fn invisible_per_docs() -> Vec<(u32, u32)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format.md");
+    let docs = std::fs::read_to_string(path).unwrap();
+    let section = &docs[docs.find("**Visible text**").expect("a Visible text rule")..];
+    let block = section.split("```").nth(1).expect("a list of code points");
+    let hex = |h: &str| u32::from_str_radix(h, 16).unwrap();
+    let ranges: Vec<(u32, u32)> = block
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(|first| match first.split_once("..") {
+            Some((from, to)) => (hex(from), hex(to)),
+            None => (hex(first), hex(first)),
+        })
+        .collect();
+    assert!(ranges.len() > 20, "{ranges:x?}");
+    ranges
+}
+
+#[test]
+fn free_text_refuses_exactly_the_invisible_characters_the_docs_list() {
+    let listed = invisible_per_docs();
+    for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+        let refused = listed.iter().any(|&(a, b)| (a..=b).contains(&u32::from(c)));
+        let code = format!("U+{:04X}", u32::from(c));
+        match LegalBasis::new(format!("art. 3{c}")) {
+            Ok(_) => assert!(!refused, "legal_basis takes {code}, which the docs refuse"),
+            Err(e) => {
+                assert!(refused, "legal_basis refuses {code}, which the docs allow: {e}");
+                assert!(e.to_string().contains(&format!("{code} at position 7")), "{e}");
+            }
+        }
+        let name_ok = !c.is_whitespace() && c != '+' && !refused;
+        assert_eq!(KeyName::new(format!("a{c}")).is_ok(), name_ok, "key name with {code}");
+    }
+    // The reported cases, and one of each kind, among them.
+    for c in [
+        0x061C, 0x00AD, 0x180E, 0xFFF9, 0xE0041, 0x0007, 0x200B, 0xFE0F, 0x200F, 0x2066,
+    ] {
+        assert!(listed.iter().any(|&(a, b)| (a..=b).contains(&c)), "{c:04X}");
+    }
+}
+
 #[test]
 fn submission_refuses_bad_timestamps() {
     for value in [
@@ -611,6 +654,7 @@ fn submission_refuses_bad_timestamps() {
         "2026-1-23T19:13:00Z",
         "2026-11-23T24:00:00Z",
         "2026-11-23T19:60:00Z",
+        "2016-12-31T23:59:60Z",
         "1969-12-31T23:59:59Z",
         "+2026-11-23T19:13:00Z",
         " 2026-11-23T19:13:00Z",

@@ -358,16 +358,26 @@ async fn malformed_json_is_400_and_names_the_problem() {
         ("legal_basis", b"\\udc00", "lone leading surrogate in hex escape"),
         ("legal_basis", b"\x01", "control character (\\u0000-\\u001F) found"),
         ("purpose", b"\n", "control character (\\u0000-\\u001F) found"),
-        ("legal_basis", b"\\u0000", "invalid legal basis: character '\\0' is not allowed"),
-        ("legal_basis", b"\\n", "character '\\n' is not allowed"),
-        ("legal_basis", b"\\u001b[31m", "character '\\u{1b}' is not allowed"), // ANSI colour
-        ("legal_basis", b"\x7f", "character '\\u{7f}' is not allowed"), // delete
-        ("legal_basis", "\u{85}".as_bytes(), "character '\\u{85}' is not allowed"), // next line
-        ("legal_basis", b"\\u202e", "character '\\u{202e}' is not allowed"), // right-to-left
-        ("legal_basis", "\u{200b}".as_bytes(), "character '\\u{200b}' is not allowed"),
+        ("legal_basis", b"\\u0000", "invalid legal basis: character U+0000 at position 1 is a control"),
+        ("legal_basis", b"\\n", "character U+000A at position 1 is a control character (category Cc)"),
+        ("legal_basis", b"\\u001b[31m", "character U+001B at position 1 is a control"), // ANSI colour
+        ("legal_basis", b"\x7f", "character U+007F at position 1 is a control"), // delete
+        ("legal_basis", "\u{85}".as_bytes(), "character U+0085 at position 1 is a control"), // next line
+        ("legal_basis", b"\\u202e", "character U+202E at position 1 is an invisible format"), // RTL override
+        ("legal_basis", "\u{200b}".as_bytes(), "U+200B at position 1 is an invisible format"),
+        // The reported ones (issue #13), and a mark, an isolate and a variation selector.
+        ("legal_basis", "\u{61c}".as_bytes(), "U+061C at position 1 is an invisible format"),
+        ("legal_basis", b"\\u00ad", "U+00AD at position 1 is an invisible format"), // soft hyphen
+        ("legal_basis", "\u{180e}".as_bytes(), "U+180E at position 1 is an invisible format"),
+        ("legal_basis", "\u{fff9}".as_bytes(), "U+FFF9 at position 1 is an invisible format"),
+        ("legal_basis", b"\\udb40\\udc41", "U+E0041 at position 1 is an invisible format"), // tag A
+        ("legal_basis", "\u{200f}".as_bytes(), "U+200F at position 1 is an invisible format"),
+        ("legal_basis", "\u{2066}".as_bytes(), "U+2066 at position 1 is an invisible format"),
+        ("legal_basis", "\u{fe0f}".as_bytes(), "U+FE0F at position 1 is a default-ignorable"),
         ("purpose", b"\\t", "invalid purpose: character '\\t' is not allowed"),
         ("request_id", b"\\u0000", "invalid request id: character '\\0' is not allowed"),
         ("key", b"\\n", "invalid key name \"\\ncbp.us.example/huella\""),
+        ("key", "\u{200f}".as_bytes(), "invalid key name"),
     ];
     for (field, bytes, says) in cases {
         let what = format!(

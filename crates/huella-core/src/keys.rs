@@ -22,8 +22,10 @@ pub const ALG_ED25519: u8 = 0x01;
 /// KeyError says why a key string or key name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    /// The name is empty or has a space or `+`.
-    #[error("invalid key name {0:?}: must be non-empty, without spaces or '+'")]
+    /// The name is empty or has a space, a `+` or an invisible character.
+    #[error(
+        "invalid key name {0:?}: must be non-empty, without spaces, '+' or invisible characters"
+    )]
     Name(String),
     /// The string is not `name+hexid+base64`.
     #[error("malformed key string: {0}")]
@@ -44,7 +46,9 @@ pub enum KeyError {
     },
 }
 
-/// KeyName is a signed-note key name: non-empty, no Unicode spaces, no `+`.
+/// KeyName is the name of a key Huella uses: a signed-note key name (non-empty, no Unicode
+/// spaces, no `+`) that is also visible text (no control, format or other invisible
+/// character, [`crate::values::invisible`]), since events and checkpoints show it to readers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyName(String);
 
@@ -53,9 +57,9 @@ impl KeyName {
     pub fn new(name: impl Into<String>) -> Result<KeyName, KeyError> {
         let name = name.into();
         if name.is_empty()
-            || name
-                .chars()
-                .any(|c| c.is_whitespace() || c == '+' || c.is_control())
+            || name.chars().any(|c| {
+                c.is_whitespace() || c == '+' || crate::values::invisible(c).is_some()
+            })
         {
             return Err(KeyError::Name(name));
         }

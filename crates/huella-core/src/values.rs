@@ -108,22 +108,99 @@ checked_string!(
     |s| charset(s, 1, 64, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c), "a-z 0-9 _ -")
 );
 
-/// is_visible refuses control characters and the invisible ones that change how text
-/// reads: direction overrides and isolates, zero-width characters, line and paragraph
-/// separators, and the byte-order mark. An auditor must see what was logged.
-fn is_visible(c: char) -> bool {
-    !c.is_control()
-        && !matches!(c,
-            '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+/// DEFAULT_IGNORABLE lists the Default_Ignorable_Code_Point ranges (Unicode
+/// DerivedCoreProperties.txt) whose general category is not Cc or Cf, which
+/// [`invisible`] refuses by category: the combining grapheme joiner, Hangul fillers,
+/// Khmer inherent vowels, Mongolian free variation selectors, variation selectors, and the
+/// code points Unicode reserves for future ignorables. Unicode keeps this property stable.
+const DEFAULT_IGNORABLE: [(char, char); 11] = [
+    ('\u{034F}', '\u{034F}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180D}'),
+    ('\u{180F}', '\u{180F}'),
+    ('\u{2065}', '\u{2065}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFF8}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
+
+/// Invisible is why [`invisible`] refuses a character.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invisible {
+    /// General category Cc: C0 and C1 controls and delete.
+    Control,
+    /// General category Cf: bidirectional marks and controls, zero-width characters, tags.
+    Format,
+    /// General category Zl or Zp: U+2028 and U+2029.
+    Separator,
+    /// Default_Ignorable_Code_Point of another category: variation selectors, fillers.
+    DefaultIgnorable,
+}
+
+impl Invisible {
+    /// describe says what kind of character it is, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Invisible::Control => "a control character (category Cc)",
+            Invisible::Format => "an invisible format character (category Cf)",
+            Invisible::Separator => "a line or paragraph separator (category Zl/Zp)",
+            Invisible::DefaultIgnorable => "a default-ignorable character",
+        }
+    }
+}
+
+/// invisible says whether a reader could miss `c` or be misled by it, and why: a control, a
+/// format character (bidi marks, overrides and isolates, zero-width characters, the soft
+/// hyphen, the byte-order mark, tag characters), a line or paragraph separator, or any other
+/// default-ignorable code point (variation selectors, fillers). An auditor must see what was
+/// logged; docs/format.md §2 ("Visible text") lists every code point this refuses.
+pub fn invisible(c: char) -> Option<Invisible> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+    match c.general_category() {
+        GeneralCategory::Control => Some(Invisible::Control),
+        GeneralCategory::Format => Some(Invisible::Format),
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            Some(Invisible::Separator)
+        }
+        _ if DEFAULT_IGNORABLE
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&c)) =>
+        {
+            Some(Invisible::DefaultIgnorable)
+        }
+        _ => None,
+    }
+}
+
+/// visible_text checks free text: its length, and that no character is invisible.
+fn visible_text(s: &str, min: usize, max: usize) -> Result<(), String> {
+    charset(s, min, max, |_| true, "")?;
+    match s.chars().enumerate().find_map(|(i, c)| Some((i, c, invisible(c)?))) {
+        Some((i, c, why)) => Err(format!(
+            "character {} at position {} is {}, which a reader cannot see",
+            code_point(c),
+            i + 1,
+            why.describe()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// code_point writes a character as `U+XXXX`, which names it without printing it.
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
 }
 
 checked_string!(
     /// LegalBasis cites the instrument and article invoked, e.g.
-    /// `US-CO biometric data-sharing LoI (2025), sec. 3`: 1 to 512 characters, none of them
-    /// control or invisible formatting characters.
+    /// `US-CO biometric data-sharing LoI (2025), sec. 3`: 1 to 512 characters of visible
+    /// text (see [`invisible`]).
     LegalBasis,
     "legal basis",
-    |s| charset(s, 1, 512, is_visible, "visible characters only")
+    |s| visible_text(s, 1, 512)
 );
 
 /// Timestamp is an instant in RFC 3339 UTC form (`2026-11-23T19:13:00Z`, optionally with a
@@ -287,6 +364,43 @@ mod tests {
         );
         assert!(LegalBasis::new("art.\u{2028}3").is_err(), "line separator");
         assert!(LegalBasis::new("Carta de intención, párr. 3").is_ok());
+    }
+
+    #[test]
+    fn legal_bases_refuse_invisible_characters() {
+        #[rustfmt::skip]
+        let cases = [
+            ('\u{061C}', Invisible::Format), // Arabic letter mark
+            ('\u{00AD}', Invisible::Format), // soft hyphen
+            ('\u{180E}', Invisible::Format), // Mongolian vowel separator
+            ('\u{FFF9}', Invisible::Format), // interlinear annotation anchor
+            ('\u{E0041}', Invisible::Format), // tag latin capital letter A
+            ('\u{0007}', Invisible::Control), // bell
+            ('\u{0085}', Invisible::Control), // next line
+            ('\u{200F}', Invisible::Format), // right-to-left mark
+            ('\u{2066}', Invisible::Format), // left-to-right isolate
+            ('\u{2029}', Invisible::Separator), // paragraph separator
+            ('\u{FE0F}', Invisible::DefaultIgnorable), // variation selector 16
+            ('\u{E0100}', Invisible::DefaultIgnorable), // variation selector 17
+            ('\u{3164}', Invisible::DefaultIgnorable), // Hangul filler
+            ('\u{034F}', Invisible::DefaultIgnorable), // combining grapheme joiner
+        ];
+        for (c, kind) in cases {
+            assert_eq!(invisible(c), Some(kind), "U+{:04X}", u32::from(c));
+            let text = format!("Ley 1581{c} art. 26");
+            let error = LegalBasis::new(text.as_str()).unwrap_err();
+            assert_eq!(error.what, "legal basis");
+            let code = format!("U+{:04X} at position 9 is {}", u32::from(c), kind.describe());
+            assert!(error.why.contains(&code), "{error}");
+            assert!(!error.to_string().contains(&text), "{error} quotes the value");
+        }
+        for text in [
+            "Carta de intención, párr. 3 (Ley Estatutaria 1581 de 2012, art. 26)",
+            "US-CO letter of intent on biometric data sharing (2025), para. 3 — «anexo»",
+            "Reglamento (UE) 2024/1358, artículo 41; Décret n° 2019-1 ¿válido? ñ ü ç",
+        ] {
+            assert!(LegalBasis::new(text).is_ok(), "{text}");
+        }
     }
 
     #[test]

@@ -393,9 +393,22 @@ fn event_values_follow_the_docs(event: &AccessEvent) {
 
 /// The value rules as docs/format.md states them, written apart from `text` and `keys`.
 mod docs {
-    /// Unicode category Cc, as the docs spell it out.
-    fn control(c: char) -> bool {
-        matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+    /// §2 "Visible text": the code points the docs list, as they spell them out.
+    #[rustfmt::skip]
+    const INVISIBLE: [(u32, u32); 27] = [
+        (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x034F, 0x034F),
+        (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
+        (0x0890, 0x0891), (0x08E2, 0x08E2), (0x115F, 0x1160), (0x17B4, 0x17B5),
+        (0x180B, 0x180F), (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x206F),
+        (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0),
+        (0xFFF0, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+    ];
+
+    fn invisible(c: char) -> bool {
+        INVISIBLE
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&u32::from(c)))
     }
 
     fn chars(s: &str, min: usize, max: usize, ok: impl Fn(char) -> bool) -> bool {
@@ -426,19 +439,14 @@ mod docs {
     }
 
     pub fn legal_basis(s: &str) -> bool {
-        chars(s, 1, 512, |c| {
-            !control(c)
-                && !matches!(c,
-                    '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
-                    | '\u{feff}')
-        })
+        chars(s, 1, 512, |c| !invisible(c))
     }
 
-    /// §6: non-empty, no White_Space, no `+`, no control characters.
+    /// §6: non-empty, no White_Space, no `+`, visible text.
     pub fn key_name(s: &str) -> bool {
         !s.is_empty()
             && s.chars()
-                .all(|c| !c.is_whitespace() && c != '+' && !control(c))
+                .all(|c| !c.is_whitespace() && c != '+' && !invisible(c))
     }
 
     /// §6: `name+hexid`, the id 8 lower-case hex digits.

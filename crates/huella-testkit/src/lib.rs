@@ -41,7 +41,7 @@ use huella_core::merkle::{
     self, Frontier, Hash, HashReader, TreeError, empty_root, node_hash, record_hash,
     stored_hash_index, verify_consistency, verify_inclusion,
 };
-use huella_core::note::{self, MAX_NOTE_SIZE, MAX_SIGNATURES};
+use huella_core::note::{self, MAX_NOTE_SIZE, MAX_SIGNATURES, NoteSignature};
 use huella_core::proof::{MAX_PROOF_HASHES, Receipt, TlogProof};
 use huella_core::registry::{Registry, RegistryError, Submitter};
 use huella_core::values::{
@@ -574,11 +574,11 @@ pub fn note(data: &[u8]) -> Reach {
                 opened.verified.len() + opened.unverified.len(),
                 signatures.len()
             );
-            let is_known = |key: &KeyRef| known.iter().any(|k| k.key_ref() == key);
-            assert!(opened.verified.iter().all(|s| is_known(&s.key)));
-            assert!(opened.unverified.iter().all(|s| !is_known(&s.key)));
+            let is_known = |s: &NoteSignature| known.iter().any(|k| s.is_by(k.key_ref()));
+            assert!(opened.verified.iter().all(is_known));
+            assert!(!opened.unverified.iter().any(is_known));
             if signatures.len() == 1
-                && opened.verified[0].key == *keys.log.key_ref()
+                && opened.verified[0].is_by(keys.log.key_ref())
                 && note::check_text(text).is_ok()
             {
                 let resigned = note::sign(text, &[&keys.log])

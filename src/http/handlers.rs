@@ -206,6 +206,7 @@ pub(crate) async fn keys(State(app): State<App>) -> Response {
         "origin": app.ledger.log_key().name().as_str(),
         "log_key": app.ledger.log_key().to_string(),
         "submitters": app.ledger.registry().submitters,
+        "holders": app.ledger.registry().holders,
     }))
     .into_response()
 }

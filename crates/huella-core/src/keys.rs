@@ -57,9 +57,9 @@ impl KeyName {
     pub fn new(name: impl Into<String>) -> Result<KeyName, KeyError> {
         let name = name.into();
         if name.is_empty()
-            || name.chars().any(|c| {
-                c.is_whitespace() || c == '+' || crate::values::invisible(c).is_some()
-            })
+            || name
+                .chars()
+                .any(|c| c.is_whitespace() || c == '+' || crate::values::invisible(c).is_some())
         {
             return Err(KeyError::Name(name));
         }

@@ -178,7 +178,11 @@ pub fn invisible(c: char) -> Option<Invisible> {
 /// visible_text checks free text: its length, and that no character is invisible.
 fn visible_text(s: &str, min: usize, max: usize) -> Result<(), String> {
     charset(s, min, max, |_| true, "")?;
-    match s.chars().enumerate().find_map(|(i, c)| Some((i, c, invisible(c)?))) {
+    match s
+        .chars()
+        .enumerate()
+        .find_map(|(i, c)| Some((i, c, invisible(c)?)))
+    {
         Some((i, c, why)) => Err(format!(
             "character {} at position {} is {}, which a reader cannot see",
             code_point(c),
@@ -238,7 +242,9 @@ impl Timestamp {
         // humantime reads it as second 59): signed text that one verifier reads as some
         // instant and another not at all. Refused.
         if text.get(17..19) == Some("60") {
-            return Err(err("second 60 (a leap second) is not allowed; seconds are 00-59"));
+            return Err(err(
+                "second 60 (a leap second) is not allowed; seconds are 00-59",
+            ));
         }
         let time = humantime::parse_rfc3339(text).map_err(|e| {
             err(&format!(
@@ -390,9 +396,16 @@ mod tests {
             let text = format!("Ley 1581{c} art. 26");
             let error = LegalBasis::new(text.as_str()).unwrap_err();
             assert_eq!(error.what, "legal basis");
-            let code = format!("U+{:04X} at position 9 is {}", u32::from(c), kind.describe());
+            let code = format!(
+                "U+{:04X} at position 9 is {}",
+                u32::from(c),
+                kind.describe()
+            );
             assert!(error.why.contains(&code), "{error}");
-            assert!(!error.to_string().contains(&text), "{error} quotes the value");
+            assert!(
+                !error.to_string().contains(&text),
+                "{error} quotes the value"
+            );
         }
         for text in [
             "Carta de intención, párr. 3 (Ley Estatutaria 1581 de 2012, art. 26)",
@@ -426,7 +439,11 @@ mod tests {
     #[test]
     fn leap_seconds_are_refused() {
         // Most RFC 3339 parsers refuse second 60; one that takes it reads another instant.
-        for text in ["2016-12-31T23:59:60Z", "2016-12-31T23:59:60.5Z", "2026-11-23T19:13:60Z"] {
+        for text in [
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5Z",
+            "2026-11-23T19:13:60Z",
+        ] {
             let error = Timestamp::parse(text).unwrap_err();
             assert_eq!(error.what, "timestamp");
             assert!(error.why.contains("leap second"), "{error}");

@@ -43,7 +43,7 @@ use huella_core::merkle::{
 };
 use huella_core::note::{self, MAX_NOTE_SIZE, MAX_SIGNATURES, NoteSignature};
 use huella_core::proof::{MAX_PROOF_HASHES, Receipt, TlogProof};
-use huella_core::registry::{Registry, RegistryError, Submitter};
+use huella_core::registry::{Holder, HolderError, Registry, RegistryError, Submitter};
 use huella_core::values::{
     AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
 };
@@ -94,6 +94,10 @@ fn keys() -> &'static Keys {
                 agency: AgencyId::new("US-DHS-CBP").expect("valid agency id"),
                 country: CountryCode::new("US").expect("valid country"),
                 key: agency.verifier(),
+            }],
+            holders: vec![Holder {
+                agency: AgencyId::new("CO-MIGRACION").expect("valid agency id"),
+                country: CountryCode::new("CO").expect("valid country"),
             }],
         };
         Keys {
@@ -290,6 +294,10 @@ fn plain_event_checks(plain: PlainEvent) -> Reach {
             agency,
             country,
             key: keys.agency.verifier(),
+        }],
+        holders: vec![Holder {
+            agency: received.event.holder_agency.clone(),
+            country: received.event.holder_country.clone(),
         }],
     };
     let at = received.event.accessed_at.unix_millis();
@@ -1129,6 +1137,33 @@ pub fn registry(data: &[u8]) -> Reach {
                 Err(RegistryError::NotAuthorized { .. })
             ),
             "key {key_ref} authorized for another country"
+        );
+    }
+    let written = untyped["holders"].as_array().map(Vec::len);
+    assert_eq!(written, Some(registry.holders.len()));
+    let key = keys().agency.key_ref().clone();
+    for (i, holder) in registry.holders.iter().enumerate() {
+        let file = &untyped["holders"][i];
+        assert_eq!(file["agency"].as_str(), Some(holder.agency.as_str()));
+        assert_eq!(file["country"].as_str(), Some(holder.country.as_str()));
+        let mut event = template_event(key.clone(), &keys().registry.submitters[0]);
+        event.holder_agency = holder.agency.clone();
+        event.holder_country = holder.country.clone();
+        assert_eq!(registry.check_holder(&event), Ok(()));
+        let other = if holder.country.as_str() == "US" {
+            "CO"
+        } else {
+            "US"
+        };
+        // Invariant: both are valid two-letter codes.
+        event.holder_country = CountryCode::new(other).expect("valid country");
+        assert!(
+            matches!(
+                registry.check_holder(&event),
+                Err(HolderError::WrongCountry { .. })
+            ),
+            "holder {} accepted in another country",
+            holder.agency
         );
     }
     Reach::Accepted

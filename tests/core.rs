@@ -531,7 +531,7 @@ fn every_kind_category_and_outcome_reads_back_from_its_name() {
     let error = serde_json::from_value::<Outcome>(json!("miss")).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "unknown outcome \"miss\", expected one of hit, no_hit, error"
+        "unknown outcome, expected one of hit, no_hit, error"
     );
 }
 

@@ -73,7 +73,7 @@ pub(crate) async fn submit(
             ApiError::bad_request("malformed", e.body_text())
         }
     })?;
-    let submission: Submission = huella_core::canonical::parse_without_arrays(&body)?;
+    let submission = Submission::parse(&body)?;
     let submitted = app.ledger.appender().submit(submission).await?;
     let status = if submitted.created {
         StatusCode::CREATED

@@ -28,9 +28,11 @@ fn charset(
     if len < min || len > max {
         return Err(format!("length {len} is outside {min}..={max}"));
     }
-    match s.chars().find(|&c| !ok(c)) {
-        Some(c) => Err(format!(
-            "character {c:?} is not allowed (allowed: {allowed})"
+    match s.chars().enumerate().find(|&(_, c)| !ok(c)) {
+        Some((i, c)) => Err(format!(
+            "character {} at position {} is not allowed (allowed: {allowed})",
+            code_point(c),
+            i + 1
         )),
         None => Ok(()),
     }
@@ -71,8 +73,8 @@ macro_rules! checked_string {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let value = String::deserialize(d)?;
-                Self::new(value).map_err(serde::de::Error::custom)
+                let value = crate::quiet::text(d)?;
+                Self::new(value.into_owned()).map_err(serde::de::Error::custom)
             }
         }
     };
@@ -303,17 +305,21 @@ impl serde::Serialize for Timestamp {
 
 impl<'de> serde::Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let text = crate::quiet::text(d)?;
         Timestamp::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
 /// Count is a non-negative integer that JSON represents exactly (at most 2^53 - 1).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "u64", into = "u64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(into = "u64")]
 pub struct Count(u64);
+
+impl<'de> serde::Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
+        crate::quiet::count(d).map(Count)
+    }
+}
 
 impl Count {
     /// new checks the bound.
@@ -321,7 +327,7 @@ impl Count {
         if value > MAX_SAFE_INTEGER {
             return Err(ValueError {
                 what: "count",
-                why: format!("{value} is above 2^53 - 1"),
+                why: "is above 2^53 - 1".to_string(),
             });
         }
         Ok(Count(value))

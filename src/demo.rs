@@ -8,7 +8,7 @@ use huella_core::commitment::Salt;
 use huella_core::event::{PlainEvent, Submission};
 use huella_core::keys::{KeyName, SignerKey};
 use huella_core::merkle::Hash;
-use huella_core::registry::{Registry, Submitter};
+use huella_core::registry::{Holder, Registry, Submitter};
 use huella_core::values::{AgencyId, CountryCode, Timestamp};
 
 /// A demo agency: id, country, key name.
@@ -47,7 +47,8 @@ pub fn load_or_create_agencies(dir: &Path) -> Result<(Vec<Agency>, Registry), Ke
     Ok((agencies, registry))
 }
 
-/// registry_for is the registry that admits exactly these agencies' keys.
+/// registry_for is the registry that admits exactly these agencies' keys, and lists them
+/// as the holders that demo events name.
 pub fn registry_for(agencies: &[Agency]) -> Registry {
     Registry {
         submitters: agencies
@@ -56,6 +57,13 @@ pub fn registry_for(agencies: &[Agency]) -> Registry {
                 agency: a.id.clone(),
                 country: a.country.clone(),
                 key: a.key.verifier(),
+            })
+            .collect(),
+        holders: agencies
+            .iter()
+            .map(|a| Holder {
+                agency: a.id.clone(),
+                country: a.country.clone(),
             })
             .collect(),
     }

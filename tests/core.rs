@@ -5,6 +5,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use huella_core::admission::{self, AdmissionError, Window};
 use huella_core::canonical::{self, FormatError, MAX_SAFE_INTEGER};
 use huella_core::checkpoint::{Checkpoint, CheckpointError};
 use huella_core::commitment::{
@@ -18,7 +19,7 @@ use huella_core::keys::{KeyName, SignerKey, VerifierKey};
 use huella_core::merkle::{self, Frontier, Hash, ProofError, record_hash};
 use huella_core::note::NoteError;
 use huella_core::proof::{ReceiptError, TlogProof};
-use huella_core::registry::{Registry, RegistryError, Submitter};
+use huella_core::registry::{Holder, HolderError, Registry, RegistryError, Submitter};
 use huella_core::values::{
     AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
 };
@@ -530,7 +531,7 @@ fn every_kind_category_and_outcome_reads_back_from_its_name() {
     let error = serde_json::from_value::<Outcome>(json!("miss")).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "unknown outcome \"miss\", expected one of hit, no_hit, error"
+        "unknown outcome, expected one of hit, no_hit, error"
     );
 }
 
@@ -591,6 +592,59 @@ fn submission_refuses_malformed_text_values() {
     }
 }
 
+/// invisible_per_docs reads the code points docs/format.md §2 ("Visible text") refuses.
+fn invisible_per_docs() -> Vec<(u32, u32)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format.md");
+    let docs = std::fs::read_to_string(path).unwrap();
+    let section = &docs[docs.find("**Visible text**").expect("a Visible text rule")..];
+    let block = section.split("```").nth(1).expect("a list of code points");
+    let hex = |h: &str| u32::from_str_radix(h, 16).unwrap();
+    let ranges: Vec<(u32, u32)> = block
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(|first| match first.split_once("..") {
+            Some((from, to)) => (hex(from), hex(to)),
+            None => (hex(first), hex(first)),
+        })
+        .collect();
+    assert!(ranges.len() > 20, "{ranges:x?}");
+    ranges
+}
+
+#[test]
+fn free_text_refuses_exactly_the_invisible_characters_the_docs_list() {
+    let listed = invisible_per_docs();
+    for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+        let refused = listed.iter().any(|&(a, b)| (a..=b).contains(&u32::from(c)));
+        let code = format!("U+{:04X}", u32::from(c));
+        match LegalBasis::new(format!("art. 3{c}")) {
+            Ok(_) => assert!(!refused, "legal_basis takes {code}, which the docs refuse"),
+            Err(e) => {
+                assert!(
+                    refused,
+                    "legal_basis refuses {code}, which the docs allow: {e}"
+                );
+                assert!(
+                    e.to_string().contains(&format!("{code} at position 7")),
+                    "{e}"
+                );
+            }
+        }
+        let name_ok = !c.is_whitespace() && c != '+' && !refused;
+        assert_eq!(
+            KeyName::new(format!("a{c}")).is_ok(),
+            name_ok,
+            "key name with {code}"
+        );
+    }
+    // The reported cases, and one of each kind, among them.
+    for c in [
+        0x061C, 0x00AD, 0x180E, 0xFFF9, 0xE0041, 0x0007, 0x200B, 0xFE0F, 0x200F, 0x2066,
+    ] {
+        assert!(listed.iter().any(|&(a, b)| (a..=b).contains(&c)), "{c:04X}");
+    }
+}
+
 #[test]
 fn submission_refuses_bad_timestamps() {
     for value in [
@@ -611,6 +665,7 @@ fn submission_refuses_bad_timestamps() {
         "2026-1-23T19:13:00Z",
         "2026-11-23T24:00:00Z",
         "2026-11-23T19:60:00Z",
+        "2016-12-31T23:59:60Z",
         "1969-12-31T23:59:59Z",
         "+2026-11-23T19:13:00Z",
         " 2026-11-23T19:13:00Z",
@@ -699,6 +754,14 @@ fn registry() -> Registry {
                 &signer("huella.example/agency/CO", 0x44),
             ),
         ],
+        holders: vec![holder("CO-RNEC", "CO"), holder("US-DHS-CBP", "US")],
+    }
+}
+
+fn holder(agency: &str, country: &str) -> Holder {
+    Holder {
+        agency: AgencyId::new(agency).unwrap(),
+        country: CountryCode::new(country).unwrap(),
     }
 }
 
@@ -741,7 +804,7 @@ fn registry_refuses_malformed_keys() {
         good.replacen(name, "renamed.example", 1),
         good.replacen("US-DHS-CBP", "US DHS CBP", 1),
     ] {
-        let json = json!({"submitters": [
+        let json = json!({"version": 2, "holders": [], "submitters": [
             {"agency": "US-DHS-CBP", "country": "US", "key": key}
         ]});
         let result = Registry::parse(&serde_json::to_vec(&json).unwrap());
@@ -750,7 +813,7 @@ fn registry_refuses_malformed_keys() {
             "key {key:?} accepted: {result:?}"
         );
     }
-    let unknown_field = json!({"submitters": [
+    let unknown_field = json!({"version": 2, "holders": [], "submitters": [
         {"agency": "US-DHS-CBP", "country": "US", "key": good, "role": "admin"}
     ]});
     assert!(matches!(
@@ -780,6 +843,7 @@ fn registry_refuses_keys_registered_for_another_agency_or_country() {
     let key = agency_key();
     let for_other_agency = Registry {
         submitters: vec![submitter("US-DHS-ICE", "US", &key)],
+        holders: vec![],
     };
     assert_eq!(
         for_other_agency.authorize(&event()),
@@ -793,6 +857,7 @@ fn registry_refuses_keys_registered_for_another_agency_or_country() {
     );
     let for_other_country = Registry {
         submitters: vec![submitter("US-DHS-CBP", "PR", &key)],
+        holders: vec![],
     };
     assert_eq!(
         for_other_country.authorize(&event()),
@@ -812,6 +877,92 @@ fn registry_refuses_keys_registered_for_another_agency_or_country() {
         registry().authorize(&claims_cbp),
         Err(RegistryError::NotAuthorized { .. })
     ));
+}
+
+#[test]
+fn registry_lists_holders_in_a_versioned_format() {
+    let registry = registry();
+    let json: Value = serde_json::from_str(&registry.to_json()).unwrap();
+    assert_eq!(json["version"], 2);
+    assert_eq!(
+        json["holders"],
+        json!([{"agency": "CO-RNEC", "country": "CO"}, {"agency": "US-DHS-CBP", "country": "US"}])
+    );
+    // Version 1, without holders (or without a version), does not load: a log would have
+    // nothing to check holders against. The error says what to add.
+    let version_1 = json!({"submitters": json["submitters"]});
+    let error = Registry::parse(&serde_json::to_vec(&version_1).unwrap()).unwrap_err();
+    assert_eq!(error, RegistryError::OldFormat);
+    assert!(error.to_string().contains("\"holders\""), "{error}");
+    for (what, file) in [
+        (
+            "version 3",
+            json!({"version": 3, "submitters": [], "holders": []}),
+        ),
+        ("no holders", json!({"version": 2, "submitters": []})),
+        (
+            "a holder without a country",
+            json!({"version": 2, "submitters": [], "holders": [{"agency": "CO-RNEC"}]}),
+        ),
+        (
+            "a holder with a key",
+            json!({"version": 2, "submitters": [], "holders": [{"agency": "CO-RNEC", "country": "CO", "key": "x"}]}),
+        ),
+        (
+            "a bad country",
+            json!({"version": 2, "submitters": [], "holders": [{"agency": "CO-RNEC", "country": "co"}]}),
+        ),
+    ] {
+        let result = Registry::parse(&serde_json::to_vec(&file).unwrap());
+        assert!(
+            matches!(result, Err(RegistryError::Format(_))),
+            "{what}: {result:?}"
+        );
+    }
+    // An agency is in one country: listing it twice is ambiguous.
+    let mut twice = registry;
+    twice.holders.push(holder("CO-RNEC", "US"));
+    assert_eq!(
+        Registry::parse(twice.to_json().as_bytes()),
+        Err(RegistryError::DuplicateHolder("CO-RNEC".into()))
+    );
+}
+
+#[test]
+fn admission_refuses_unknown_holders_and_holders_in_another_country() {
+    let now = Timestamp::parse("2026-11-23T19:14:00Z")
+        .unwrap()
+        .unix_millis();
+    let admit = |change: &dyn Fn(&mut AccessEvent)| {
+        let mut event = event();
+        change(&mut event);
+        let signed = SignedEvent::sign(event, &agency_key()).unwrap();
+        let submission = Submission {
+            event: signed.event,
+            signature: signed.signature,
+            openings: openings(),
+        };
+        admission::admit(submission, &registry(), now, Window::default())
+    };
+    assert!(admit(&|_| {}).is_ok(), "CO-RNEC in CO is a known holder");
+    assert_eq!(
+        admit(&|e| e.holder_agency = AgencyId::new("XX-NOBODY").unwrap()).unwrap_err(),
+        AdmissionError::Holder(HolderError::Unknown("XX-NOBODY".into()))
+    );
+    assert_eq!(
+        admit(&|e| e.holder_country = CountryCode::new("US").unwrap()).unwrap_err(),
+        AdmissionError::Holder(HolderError::WrongCountry {
+            agency: "CO-RNEC".into(),
+            country: "CO".into(),
+            claimed: "US".into(),
+        })
+    );
+    // A requesting agency is not a holder unless listed as one.
+    let error = admit(&|e| e.holder_agency = AgencyId::new("CO-MIGRACION").unwrap());
+    assert_eq!(
+        error.unwrap_err().to_string(),
+        "holder_agency CO-MIGRACION is not a known data holder (not in the registry's holders)"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -125,10 +125,14 @@ Z1uVKZ2GUungj5284DPs58fDC1R0MUGaYuX5wNaijHE=
 \u{2014} huella.example/log cxvPPAwxwE92IBvmLlQZlDaiXFemXlNAoqJ9vKdFR4CrGBG0HSmRFVLv9pUCt2WcI6fDG5BwrY9xEjlSjq2K5TdxaQs=
 ";
 
-const REGISTRY: &str = r#"{"submitters": [
+const REGISTRY: &str = r#"{"version": 2,
+ "submitters": [
   {"agency": "US-DHS-CBP", "country": "US",
    "key": "us-dhs-cbp.example+2e49a808+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"}
-]}"#;
+ ],
+ "holders": [
+  {"agency": "CO-MIGRACION", "country": "CO"}
+ ]}"#;
 
 fn agency_key() -> SignerKey {
     SignerKey::from_seed(KeyName::new("us-dhs-cbp.example").unwrap(), &[1u8; 32])
@@ -336,6 +340,14 @@ fn registry_authorizes_the_agency_key_only_for_its_agency_and_country() {
         registry.authorize(&elsewhere),
         Err(RegistryError::NotAuthorized { .. })
     ));
+    // The example's holder is listed, in its country.
+    assert_eq!(registry.check_holder(&ex.signed0.event), Ok(()));
+    // The registry is the one docs/format.md §7 shows, byte for byte.
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format.md"));
+    assert!(
+        docs.unwrap().contains(REGISTRY),
+        "docs/format.md §7 shows another registry"
+    );
 }
 
 #[test]

@@ -575,7 +575,7 @@ fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "registry",
         "accept-registry-7.json",
         format!(
-            "{{\"submitters\": [\n  {{\"agency\": \"US-DHS-CBP\", \"country\": \"US\",\n   \"key\": \"{verifier}\"}}\n]}}"
+            "{{\"version\": 2,\n \"submitters\": [\n  {{\"agency\": \"US-DHS-CBP\", \"country\": \"US\",\n   \"key\": \"{verifier}\"}}\n ],\n \"holders\": [\n  {{\"agency\": \"CO-MIGRACION\", \"country\": \"CO\"}}\n ]}}"
         )
         .into_bytes(),
     );
@@ -616,6 +616,18 @@ fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "registry",
         "reject-key-id-upper-case.json",
         demo.replacen(&key, &format!("{name}+{}+{data}", id.to_uppercase()), 1)
+            .into_bytes(),
+    );
+    add(
+        "registry",
+        "reject-version-1.json",
+        b"{\"submitters\": []}".to_vec(),
+    );
+    let holder = "{\"agency\": \"CO-MIGRACION\", \"country\": \"US\"}";
+    add(
+        "registry",
+        "reject-duplicate-holder.json",
+        demo.replacen("\"holders\": [", &format!("\"holders\": [{holder},"), 1)
             .into_bytes(),
     );
     add(

@@ -425,6 +425,66 @@ async fn every_error_class_has_its_status_and_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_naming_an_unknown_holder_or_its_wrong_country_are_422() {
+    let log = TestLog::start(Arc::new(MemoryStore::new()), Limits::default()).await;
+    let (agencies, _) = agencies();
+    let good = sealed(&agencies, 5);
+    let holder = |agency: &str, country: &str| {
+        let (agency, country) = (agency.to_string(), country.to_string());
+        move |s: &mut Submission| {
+            s.event.holder_agency = huella_core::values::AgencyId::new(agency).unwrap();
+            s.event.holder_country = huella_core::values::CountryCode::new(country).unwrap();
+        }
+    };
+    // Each is signed by a registered key for its own agency: only the holder is wrong.
+    for (agency, country, says) in [
+        (
+            "XX-NOBODY",
+            "XX",
+            "holder_agency XX-NOBODY is not a known data holder",
+        ),
+        (
+            "XX-NOBODY",
+            "CO",
+            "holder_agency XX-NOBODY is not a known data holder",
+        ),
+        (
+            "CO-MIGRACION",
+            "US",
+            "holder_agency CO-MIGRACION is in CO, not holder_country US",
+        ),
+        (
+            "US-DHS-CBP",
+            "CO",
+            "holder_agency US-DHS-CBP is in US, not holder_country CO",
+        ),
+    ] {
+        let body = resign(&agencies, &good, holder(agency, country));
+        let message = expect(&log, log.post(body).await, 422, "unknown_holder").await;
+        assert!(message.contains(says), "{agency} in {country}: {message}");
+    }
+    assert_eq!(log.check_log().await.0.size, 0);
+    // A known holder in its own country is logged, and counted under its country pair.
+    for (agency, country) in [("CO-POLICIA-DIJIN", "CO"), ("US-DOJ-FBI-CJIS", "US")] {
+        let body = resign(&agencies, &good, |s| {
+            holder(agency, country)(s);
+            s.event.request_id =
+                huella_core::values::RequestId::new(format!("{}-{agency}", s.event.request_id))
+                    .unwrap();
+        });
+        let response = log.post(body).await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    let (checkpoint, summary) = log.check_log().await;
+    assert_eq!(checkpoint.size, 2);
+    assert_eq!(
+        summary.by_holder_agency.keys().collect::<Vec<_>>(),
+        ["CO-POLICIA-DIJIN", "US-DOJ-FBI-CJIS"]
+    );
+    log.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_failure_is_503_keeps_reads_and_loses_nothing() {
     let store = Arc::new(FaultyStore::new());
     let (agencies, _) = agencies();
@@ -544,6 +604,7 @@ async fn read_endpoints_serve_what_the_docs_promise() {
     assert_eq!(keys["origin"], "test.huella.example/log");
     assert_eq!(keys["log_key"], log.log_key.to_string());
     assert_eq!(keys["submitters"].as_array().unwrap().len(), 4);
+    assert_eq!(keys["holders"].as_array().unwrap().len(), 4);
     let health: serde_json::Value = log.get("/healthz").await.json().await.unwrap();
     assert_eq!(health["status"], "ok");
     log.stop().await;

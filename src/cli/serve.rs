@@ -31,11 +31,12 @@ pub async fn run(args: ServeArgs) -> CliResult {
         .map_err(|e| format!("listening on {}: {e}", args.log.listen))?;
     let published = ledger.published();
     eprintln!(
-        "huella: log {} serving on http://{} with {} entries and {} registered submitters",
+        "huella: log {} serving on http://{} with {} entries, {} registered submitters and {} holders",
         ledger.log_key().name(),
         listener.local_addr()?,
         published.size,
-        ledger.registry().submitters.len()
+        ledger.registry().submitters.len(),
+        ledger.registry().holders.len()
     );
     println!("{}", ledger.log_key());
     let limits = http_limits(&args.log)?;

@@ -87,6 +87,9 @@ impl From<SubmitError> for ApiError {
                 AdmissionError::Registry(_) => {
                     ApiError::new(StatusCode::FORBIDDEN, "unauthorized_key", message)
                 }
+                AdmissionError::Holder(_) => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_holder", message)
+                }
                 AdmissionError::Event(EventError::Inconsistent(_)) => ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "inconsistent_event",

@@ -71,7 +71,7 @@ pub(crate) async fn submit(
             ApiError::bad_request("malformed", e.body_text())
         }
     })?;
-    let submission: Submission = huella_core::canonical::parse_without_arrays(&body)?;
+    let submission = Submission::parse(&body)?;
     let submitted = app.ledger.appender().submit(submission).await?;
     let status = if submitted.created {
         StatusCode::CREATED
@@ -204,6 +204,7 @@ pub(crate) async fn keys(State(app): State<App>) -> Response {
         "origin": app.ledger.log_key().name().as_str(),
         "log_key": app.ledger.log_key().to_string(),
         "submitters": app.ledger.registry().submitters,
+        "holders": app.ledger.registry().holders,
     }))
     .into_response()
 }

@@ -485,6 +485,7 @@ async fn serve_keys(State(s): State<Arc<Served>>) -> Response {
         "origin": log_signer().name().as_str(),
         "log_key": log_key().to_string(),
         "submitters": registry["submitters"],
+        "holders": registry["holders"],
     }))
     .into_response()
 }

@@ -1,11 +1,12 @@
 //! Admission: the checks an event passes before the log accepts it, in the order the API
 //! applies them (after parsing): the key is registered for the claimed agency and country,
-//! the signature verifies, the fields agree, the access time is within the window, and every
-//! commitment opens. Pure: the caller passes the time.
+//! the signature verifies, the holder is a known agency in the country the event gives, the
+//! fields agree, the access time is within the window, and every commitment opens. Pure: the
+//! caller passes the time.
 
 use crate::commitment::CommitmentError;
 use crate::event::{EventError, Openings, SignedEvent, Submission};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{HolderError, Registry, RegistryError};
 
 /// Window bounds how far an event's `accessed_at` may be from the log's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub enum AdmissionError {
     /// The signature does not verify, or the fields contradict each other.
     #[error(transparent)]
     Event(#[from] EventError),
+    /// The holder agency is unknown, or not in the holder country the event gives.
+    #[error(transparent)]
+    Holder(#[from] HolderError),
     /// `accessed_at` is outside the window.
     #[error("accessed_at {accessed_at} is {detail}")]
     OutOfWindow {
@@ -97,6 +101,7 @@ pub fn admit(
 ) -> Result<Admitted, AdmissionError> {
     let (signed, openings) = submission.into_parts();
     check_signed_event(&signed, registry)?;
+    registry.check_holder(&signed.event)?;
     signed.event.check()?;
     let at = signed.event.accessed_at.unix_millis();
     if at.saturating_add(window.max_age_millis) < now_millis {

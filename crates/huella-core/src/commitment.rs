@@ -6,7 +6,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::Deserialize as _;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroize;
 
@@ -78,7 +77,7 @@ impl serde::Serialize for Salt {
 
 impl<'de> serde::Deserialize<'de> for Salt {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Salt, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let text = crate::quiet::text(d)?;
         let bytes = B64
             .decode(text.as_bytes())
             .map_err(|_| serde::de::Error::custom("salt is not standard base64"))?;
@@ -118,7 +117,7 @@ pub struct Opening {
 /// bounded_value reads a committed value of at most [`MAX_VALUE_BYTES`], so that a long one
 /// is refused as malformed, naming its field, before any signature or hash is checked.
 fn bounded_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let value = String::deserialize(d)?;
+    let value = crate::quiet::text(d)?.into_owned();
     if value.len() > MAX_VALUE_BYTES {
         return Err(serde::de::Error::custom(format!(
             "value is {} bytes, longer than {MAX_VALUE_BYTES}",

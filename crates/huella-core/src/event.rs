@@ -11,16 +11,18 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use crate::canonical::{FormatError, parse_without_arrays};
 use crate::commitment::{Commitment, CommitmentError, Field, Opening, Salt};
 use crate::keys::{KeyRef, SignerKey, VerifierKey};
+use crate::quiet::{Object, Text};
 use crate::values::{AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp};
 
 /// EVENT_SIGNING_PREFIX is prepended to the canonical event before signing.
 pub const EVENT_SIGNING_PREFIX: &[u8] = b"huella/event/v1\n";
 
 /// from_name reads a unit enum from its JSON name. The enums below deserialize through it
-/// (`try_from = "String"`) because serde's derive would also take the one-key object form
-/// (`{"hit": null}`), which the schema does not allow.
+/// (`try_from = "Text"`) because serde's derive would also take the one-key object form
+/// (`{"hit": null}`), which the schema does not allow; the error does not quote the name.
 fn from_name<T: Copy>(
     all: &[T],
     name_of: fn(T) -> &'static str,
@@ -32,10 +34,7 @@ fn from_name<T: Copy>(
         .find(|v| name_of(*v) == name)
         .ok_or_else(|| {
             let names: Vec<&str> = all.iter().map(|v| name_of(*v)).collect();
-            format!(
-                "unknown {what} {name:?}, expected one of {}",
-                names.join(", ")
-            )
+            format!("unknown {what}, expected one of {}", names.join(", "))
         })
 }
 
@@ -44,7 +43,7 @@ fn from_name<T: Copy>(
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "snake_case", try_from = "String")]
+#[serde(rename_all = "snake_case", try_from = "Text")]
 pub enum EventKind {
     /// An access to personal data held by another agency.
     Access,
@@ -59,9 +58,9 @@ impl EventKind {
     }
 }
 
-impl TryFrom<String> for EventKind {
+impl TryFrom<Text> for EventKind {
     type Error = String;
-    fn try_from(name: String) -> Result<EventKind, String> {
+    fn try_from(Text(name): Text) -> Result<EventKind, String> {
         from_name(&[EventKind::Access], EventKind::as_str, "kind", &name)
     }
 }
@@ -70,7 +69,7 @@ impl TryFrom<String> for EventKind {
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "snake_case", try_from = "String")]
+#[serde(rename_all = "snake_case", try_from = "Text")]
 pub enum DataCategory {
     /// Fingerprints.
     BiometricFingerprint,
@@ -97,9 +96,9 @@ impl DataCategory {
     }
 }
 
-impl TryFrom<String> for DataCategory {
+impl TryFrom<Text> for DataCategory {
     type Error = String;
-    fn try_from(name: String) -> Result<DataCategory, String> {
+    fn try_from(Text(name): Text) -> Result<DataCategory, String> {
         let all = [
             DataCategory::BiometricFingerprint,
             DataCategory::BiometricFace,
@@ -115,7 +114,7 @@ impl TryFrom<String> for DataCategory {
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "snake_case", try_from = "String")]
+#[serde(rename_all = "snake_case", try_from = "Text")]
 pub enum Outcome {
     /// One or more records matched.
     Hit,
@@ -136,9 +135,9 @@ impl Outcome {
     }
 }
 
-impl TryFrom<String> for Outcome {
+impl TryFrom<Text> for Outcome {
     type Error = String;
-    fn try_from(name: String) -> Result<Outcome, String> {
+    fn try_from(Text(name): Text) -> Result<Outcome, String> {
         let all = [Outcome::Hit, Outcome::NoHit, Outcome::Error];
         from_name(&all, Outcome::as_str, "outcome", &name)
     }
@@ -258,7 +257,7 @@ impl serde::Serialize for EventSignature {
 
 impl<'de> serde::Deserialize<'de> for EventSignature {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EventSignature, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let text = crate::quiet::text(d)?;
         let bytes = B64
             .decode(text.as_bytes())
             .map_err(|_| serde::de::Error::custom("signature is not standard base64"))?;
@@ -312,12 +311,16 @@ impl SignedEvent {
 #[serde(deny_unknown_fields)]
 pub struct Openings {
     /// Opens `subject`.
+    #[serde(deserialize_with = "crate::quiet::object")]
     pub subject: Opening,
     /// Opens `requesting_user`.
+    #[serde(deserialize_with = "crate::quiet::object")]
     pub requesting_user: Opening,
     /// Opens `record_ref`.
+    #[serde(deserialize_with = "crate::quiet::object")]
     pub record_ref: Opening,
     /// Opens `query`.
+    #[serde(deserialize_with = "crate::quiet::object")]
     pub query: Opening,
 }
 
@@ -346,14 +349,23 @@ impl Openings {
 #[serde(deny_unknown_fields)]
 pub struct Submission {
     /// The event, as signed.
+    #[serde(deserialize_with = "crate::quiet::object")]
     pub event: AccessEvent,
     /// The agency's signature over the event.
     pub signature: EventSignature,
     /// Openings of the event's commitments, stored apart and never published.
+    #[serde(deserialize_with = "crate::quiet::object")]
     pub openings: Openings,
 }
 
 impl Submission {
+    /// parse reads the body of `POST /v1/entries` strictly (docs/format.md §5). Its errors
+    /// name the field and the problem and never quote the body, which holds personal values:
+    /// every part of a submission reads its JSON through [`crate::quiet`].
+    pub fn parse(bytes: &[u8]) -> Result<Submission, FormatError> {
+        parse_without_arrays::<Object<Submission>>(bytes).map(|Object(s)| s)
+    }
+
     /// into_parts separates the public signed event from the private openings.
     pub fn into_parts(self) -> (SignedEvent, Openings) {
         (

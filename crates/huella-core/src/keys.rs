@@ -22,9 +22,10 @@ pub const ALG_ED25519: u8 = 0x01;
 /// KeyError says why a key string or key name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    /// The name is empty or has a space or `+`.
-    #[error("invalid key name {0:?}: must be non-empty, without spaces or '+'")]
-    Name(String),
+    /// The name is empty or has a space, a `+` or an invisible character. (The error does
+    /// not quote the name: it may come from a submission, whose errors never quote input.)
+    #[error("invalid key name: must be non-empty, without spaces, '+' or invisible characters")]
+    Name,
     /// The string is not `name+hexid+base64`.
     #[error("malformed key string: {0}")]
     Malformed(&'static str),
@@ -44,7 +45,9 @@ pub enum KeyError {
     },
 }
 
-/// KeyName is a signed-note key name: non-empty, no Unicode spaces, no `+`.
+/// KeyName is the name of a key Huella uses: a signed-note key name (non-empty, no Unicode
+/// spaces, no `+`) that is also visible text (no control, format or other invisible
+/// character, [`crate::values::invisible`]), since events and checkpoints show it to readers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyName(String);
 
@@ -55,9 +58,9 @@ impl KeyName {
         if name.is_empty()
             || name
                 .chars()
-                .any(|c| c.is_whitespace() || c == '+' || c.is_control())
+                .any(|c| c.is_whitespace() || c == '+' || crate::values::invisible(c).is_some())
         {
-            return Err(KeyError::Name(name));
+            return Err(KeyError::Name);
         }
         Ok(KeyName(name))
     }
@@ -160,7 +163,7 @@ impl serde::Serialize for KeyRef {
 
 impl<'de> serde::Deserialize<'de> for KeyRef {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<KeyRef, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let text = crate::quiet::text(d)?;
         KeyRef::parse(&text).map_err(serde::de::Error::custom)
     }
 }
@@ -242,7 +245,7 @@ impl serde::Serialize for VerifierKey {
 
 impl<'de> serde::Deserialize<'de> for VerifierKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<VerifierKey, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let text = crate::quiet::text(d)?;
         VerifierKey::parse(&text).map_err(serde::de::Error::custom)
     }
 }

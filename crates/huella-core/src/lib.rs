@@ -9,6 +9,8 @@
 //! In the order data flows:
 //!
 //! - [`canonical`]: RFC 8785 canonical JSON and the strict parser every signed form uses.
+//! - [`quiet`]: deserializers whose errors never quote the input (submissions hold personal
+//!   values).
 //! - [`values`]: checked values events are made of (agency ids, countries, timestamps, counts).
 //! - [`commitment`]: salted commitments to personal data, and their openings.
 //! - [`keys`]: C2SP signed-note Ed25519 keys: names, ids, verifier and signer strings.
@@ -34,6 +36,7 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod quiet;
 pub mod registry;
 pub mod values;
 pub mod verify;

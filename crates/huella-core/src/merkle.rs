@@ -55,7 +55,7 @@ impl serde::Serialize for Hash {
 
 impl<'de> serde::Deserialize<'de> for Hash {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let text = crate::quiet::text(d)?;
         Hash::from_base64(&text).map_err(serde::de::Error::custom)
     }
 }

@@ -28,9 +28,11 @@ fn charset(
     if len < min || len > max {
         return Err(format!("length {len} is outside {min}..={max}"));
     }
-    match s.chars().find(|&c| !ok(c)) {
-        Some(c) => Err(format!(
-            "character {c:?} is not allowed (allowed: {allowed})"
+    match s.chars().enumerate().find(|&(_, c)| !ok(c)) {
+        Some((i, c)) => Err(format!(
+            "character {} at position {} is not allowed (allowed: {allowed})",
+            code_point(c),
+            i + 1
         )),
         None => Ok(()),
     }
@@ -71,8 +73,8 @@ macro_rules! checked_string {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let value = String::deserialize(d)?;
-                Self::new(value).map_err(serde::de::Error::custom)
+                let value = crate::quiet::text(d)?;
+                Self::new(value.into_owned()).map_err(serde::de::Error::custom)
             }
         }
     };
@@ -108,22 +110,103 @@ checked_string!(
     |s| charset(s, 1, 64, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c), "a-z 0-9 _ -")
 );
 
-/// is_visible refuses control characters and the invisible ones that change how text
-/// reads: direction overrides and isolates, zero-width characters, line and paragraph
-/// separators, and the byte-order mark. An auditor must see what was logged.
-fn is_visible(c: char) -> bool {
-    !c.is_control()
-        && !matches!(c,
-            '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+/// DEFAULT_IGNORABLE lists the Default_Ignorable_Code_Point ranges (Unicode
+/// DerivedCoreProperties.txt) whose general category is not Cc or Cf, which
+/// [`invisible`] refuses by category: the combining grapheme joiner, Hangul fillers,
+/// Khmer inherent vowels, Mongolian free variation selectors, variation selectors, and the
+/// code points Unicode reserves for future ignorables. Unicode keeps this property stable.
+const DEFAULT_IGNORABLE: [(char, char); 11] = [
+    ('\u{034F}', '\u{034F}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180D}'),
+    ('\u{180F}', '\u{180F}'),
+    ('\u{2065}', '\u{2065}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFF8}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
+
+/// Invisible is why [`invisible`] refuses a character.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invisible {
+    /// General category Cc: C0 and C1 controls and delete.
+    Control,
+    /// General category Cf: bidirectional marks and controls, zero-width characters, tags.
+    Format,
+    /// General category Zl or Zp: U+2028 and U+2029.
+    Separator,
+    /// Default_Ignorable_Code_Point of another category: variation selectors, fillers.
+    DefaultIgnorable,
+}
+
+impl Invisible {
+    /// describe says what kind of character it is, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Invisible::Control => "a control character (category Cc)",
+            Invisible::Format => "an invisible format character (category Cf)",
+            Invisible::Separator => "a line or paragraph separator (category Zl/Zp)",
+            Invisible::DefaultIgnorable => "a default-ignorable character",
+        }
+    }
+}
+
+/// invisible says whether a reader could miss `c` or be misled by it, and why: a control, a
+/// format character (bidi marks, overrides and isolates, zero-width characters, the soft
+/// hyphen, the byte-order mark, tag characters), a line or paragraph separator, or any other
+/// default-ignorable code point (variation selectors, fillers). An auditor must see what was
+/// logged; docs/format.md §2 ("Visible text") lists every code point this refuses.
+pub fn invisible(c: char) -> Option<Invisible> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+    match c.general_category() {
+        GeneralCategory::Control => Some(Invisible::Control),
+        GeneralCategory::Format => Some(Invisible::Format),
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            Some(Invisible::Separator)
+        }
+        _ if DEFAULT_IGNORABLE
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&c)) =>
+        {
+            Some(Invisible::DefaultIgnorable)
+        }
+        _ => None,
+    }
+}
+
+/// visible_text checks free text: its length, and that no character is invisible.
+fn visible_text(s: &str, min: usize, max: usize) -> Result<(), String> {
+    charset(s, min, max, |_| true, "")?;
+    match s
+        .chars()
+        .enumerate()
+        .find_map(|(i, c)| Some((i, c, invisible(c)?)))
+    {
+        Some((i, c, why)) => Err(format!(
+            "character {} at position {} is {}, which a reader cannot see",
+            code_point(c),
+            i + 1,
+            why.describe()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// code_point writes a character as `U+XXXX`, which names it without printing it.
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
 }
 
 checked_string!(
     /// LegalBasis cites the instrument and article invoked, e.g.
-    /// `US-CO biometric data-sharing LoI (2025), sec. 3`: 1 to 512 characters, none of them
-    /// control or invisible formatting characters.
+    /// `US-CO biometric data-sharing LoI (2025), sec. 3`: 1 to 512 characters of visible
+    /// text (see [`invisible`]).
     LegalBasis,
     "legal basis",
-    |s| charset(s, 1, 512, is_visible, "visible characters only")
+    |s| visible_text(s, 1, 512)
 );
 
 /// Timestamp is an instant in RFC 3339 UTC form (`2026-11-23T19:13:00Z`, optionally with a
@@ -156,6 +239,14 @@ impl Timestamp {
         };
         if text.len() > 30 || !rest_is_utc {
             return Err(err("want RFC 3339 UTC, like 2026-11-23T19:13:00Z"));
+        }
+        // RFC 3339 allows second 60 for a leap second, but most parsers refuse it (and
+        // humantime reads it as second 59): signed text that one verifier reads as some
+        // instant and another not at all. Refused.
+        if text.get(17..19) == Some("60") {
+            return Err(err(
+                "second 60 (a leap second) is not allowed; seconds are 00-59",
+            ));
         }
         let time = humantime::parse_rfc3339(text).map_err(|e| {
             err(&format!(
@@ -214,17 +305,21 @@ impl serde::Serialize for Timestamp {
 
 impl<'de> serde::Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let text = crate::quiet::text(d)?;
         Timestamp::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
 /// Count is a non-negative integer that JSON represents exactly (at most 2^53 - 1).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "u64", into = "u64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(into = "u64")]
 pub struct Count(u64);
+
+impl<'de> serde::Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
+        crate::quiet::count(d).map(Count)
+    }
+}
 
 impl Count {
     /// new checks the bound.
@@ -232,7 +327,7 @@ impl Count {
         if value > MAX_SAFE_INTEGER {
             return Err(ValueError {
                 what: "count",
-                why: format!("{value} is above 2^53 - 1"),
+                why: "is above 2^53 - 1".to_string(),
             });
         }
         Ok(Count(value))
@@ -284,6 +379,50 @@ mod tests {
     }
 
     #[test]
+    fn legal_bases_refuse_invisible_characters() {
+        #[rustfmt::skip]
+        let cases = [
+            ('\u{061C}', Invisible::Format), // Arabic letter mark
+            ('\u{00AD}', Invisible::Format), // soft hyphen
+            ('\u{180E}', Invisible::Format), // Mongolian vowel separator
+            ('\u{FFF9}', Invisible::Format), // interlinear annotation anchor
+            ('\u{E0041}', Invisible::Format), // tag latin capital letter A
+            ('\u{0007}', Invisible::Control), // bell
+            ('\u{0085}', Invisible::Control), // next line
+            ('\u{200F}', Invisible::Format), // right-to-left mark
+            ('\u{2066}', Invisible::Format), // left-to-right isolate
+            ('\u{2029}', Invisible::Separator), // paragraph separator
+            ('\u{FE0F}', Invisible::DefaultIgnorable), // variation selector 16
+            ('\u{E0100}', Invisible::DefaultIgnorable), // variation selector 17
+            ('\u{3164}', Invisible::DefaultIgnorable), // Hangul filler
+            ('\u{034F}', Invisible::DefaultIgnorable), // combining grapheme joiner
+        ];
+        for (c, kind) in cases {
+            assert_eq!(invisible(c), Some(kind), "U+{:04X}", u32::from(c));
+            let text = format!("Ley 1581{c} art. 26");
+            let error = LegalBasis::new(text.as_str()).unwrap_err();
+            assert_eq!(error.what, "legal basis");
+            let code = format!(
+                "U+{:04X} at position 9 is {}",
+                u32::from(c),
+                kind.describe()
+            );
+            assert!(error.why.contains(&code), "{error}");
+            assert!(
+                !error.to_string().contains(&text),
+                "{error} quotes the value"
+            );
+        }
+        for text in [
+            "Carta de intención, párr. 3 (Ley Estatutaria 1581 de 2012, art. 26)",
+            "US-CO letter of intent on biometric data sharing (2025), para. 3 — «anexo»",
+            "Reglamento (UE) 2024/1358, artículo 41; Décret n° 2019-1 ¿válido? ñ ü ç",
+        ] {
+            assert!(LegalBasis::new(text).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
     fn timestamps_round_trip_and_refuse_offsets() {
         let t = Timestamp::parse("2026-11-23T19:13:00Z").unwrap();
         assert_eq!(t.unix_millis(), 1_795_461_180_000);
@@ -301,6 +440,21 @@ mod tests {
         assert!(Timestamp::parse("2026-11-23T19:13:00.5+abcdZ").is_err());
         assert!(Timestamp::parse("2026-11-23T19:13:00.1x3Z").is_err());
         assert!(Timestamp::parse("2026-11-23T19:13:00.123456789Z").is_ok());
+    }
+
+    #[test]
+    fn leap_seconds_are_refused() {
+        // Most RFC 3339 parsers refuse second 60; one that takes it reads another instant.
+        for text in [
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5Z",
+            "2026-11-23T19:13:60Z",
+        ] {
+            let error = Timestamp::parse(text).unwrap_err();
+            assert_eq!(error.what, "timestamp");
+            assert!(error.why.contains("leap second"), "{error}");
+        }
+        assert!(Timestamp::parse("2016-12-31T23:59:59.999Z").is_ok());
     }
 
     #[test]

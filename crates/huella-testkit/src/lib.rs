@@ -41,9 +41,9 @@ use huella_core::merkle::{
     self, Frontier, Hash, HashReader, TreeError, empty_root, node_hash, record_hash,
     stored_hash_index, verify_consistency, verify_inclusion,
 };
-use huella_core::note::{self, MAX_NOTE_SIZE, MAX_SIGNATURES};
+use huella_core::note::{self, MAX_NOTE_SIZE, MAX_SIGNATURES, NoteSignature};
 use huella_core::proof::{MAX_PROOF_HASHES, Receipt, TlogProof};
-use huella_core::registry::{Registry, RegistryError, Submitter};
+use huella_core::registry::{Holder, HolderError, Registry, RegistryError, Submitter};
 use huella_core::values::{
     AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
 };
@@ -94,6 +94,10 @@ fn keys() -> &'static Keys {
                 agency: AgencyId::new("US-DHS-CBP").expect("valid agency id"),
                 country: CountryCode::new("US").expect("valid country"),
                 key: agency.verifier(),
+            }],
+            holders: vec![Holder {
+                agency: AgencyId::new("CO-MIGRACION").expect("valid agency id"),
+                country: CountryCode::new("CO").expect("valid country"),
             }],
         };
         Keys {
@@ -291,6 +295,10 @@ fn plain_event_checks(plain: PlainEvent) -> Reach {
             country,
             key: keys.agency.verifier(),
         }],
+        holders: vec![Holder {
+            agency: received.event.holder_agency.clone(),
+            country: received.event.holder_country.clone(),
+        }],
     };
     let at = received.event.accessed_at.unix_millis();
     admission::admit(received, &registry, at, Window::default())
@@ -393,9 +401,22 @@ fn event_values_follow_the_docs(event: &AccessEvent) {
 
 /// The value rules as docs/format.md states them, written apart from `text` and `keys`.
 mod docs {
-    /// Unicode category Cc, as the docs spell it out.
-    fn control(c: char) -> bool {
-        matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+    /// §2 "Visible text": the code points the docs list, as they spell them out.
+    #[rustfmt::skip]
+    const INVISIBLE: [(u32, u32); 27] = [
+        (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x034F, 0x034F),
+        (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
+        (0x0890, 0x0891), (0x08E2, 0x08E2), (0x115F, 0x1160), (0x17B4, 0x17B5),
+        (0x180B, 0x180F), (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x206F),
+        (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0),
+        (0xFFF0, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+    ];
+
+    fn invisible(c: char) -> bool {
+        INVISIBLE
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&u32::from(c)))
     }
 
     fn chars(s: &str, min: usize, max: usize, ok: impl Fn(char) -> bool) -> bool {
@@ -426,19 +447,14 @@ mod docs {
     }
 
     pub fn legal_basis(s: &str) -> bool {
-        chars(s, 1, 512, |c| {
-            !control(c)
-                && !matches!(c,
-                    '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
-                    | '\u{feff}')
-        })
+        chars(s, 1, 512, |c| !invisible(c))
     }
 
-    /// §6: non-empty, no White_Space, no `+`, no control characters.
+    /// §6: non-empty, no White_Space, no `+`, visible text.
     pub fn key_name(s: &str) -> bool {
         !s.is_empty()
             && s.chars()
-                .all(|c| !c.is_whitespace() && c != '+' && !control(c))
+                .all(|c| !c.is_whitespace() && c != '+' && !invisible(c))
     }
 
     /// §6: `name+hexid`, the id 8 lower-case hex digits.
@@ -454,7 +470,7 @@ mod docs {
     }
 
     /// §2: `YYYY-MM-DDTHH:MM:SS[.F]Z`, at most 30 bytes, year 1970–9999, a real Gregorian
-    /// date, hour 00–23, minute 00–59, second 00–60 (60 counts as 59), F 1 to 9 digits.
+    /// date, hour 00–23, minute 00–59, second 00–59 (no leap second), F 1 to 9 digits.
     /// Returns the instant in milliseconds since the Unix epoch (the fraction truncated).
     pub fn timestamp_millis(s: &str) -> Option<u64> {
         let b = s.as_bytes();
@@ -499,12 +515,12 @@ mod docs {
             || !(1..=month_days).contains(&day)
             || hour > 23
             || minute > 59
-            || second > 60
+            || second > 59
         {
             return None;
         }
         let days = days_from_civil(year, month, day);
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second.min(59);
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
         Some(seconds * 1000 + millis)
     }
 
@@ -566,11 +582,11 @@ pub fn note(data: &[u8]) -> Reach {
                 opened.verified.len() + opened.unverified.len(),
                 signatures.len()
             );
-            let is_known = |key: &KeyRef| known.iter().any(|k| k.key_ref() == key);
-            assert!(opened.verified.iter().all(|s| is_known(&s.key)));
-            assert!(opened.unverified.iter().all(|s| !is_known(&s.key)));
+            let is_known = |s: &NoteSignature| known.iter().any(|k| s.is_by(k.key_ref()));
+            assert!(opened.verified.iter().all(is_known));
+            assert!(!opened.unverified.iter().any(is_known));
             if signatures.len() == 1
-                && opened.verified[0].key == *keys.log.key_ref()
+                && opened.verified[0].is_by(keys.log.key_ref())
                 && note::check_text(text).is_ok()
             {
                 let resigned = note::sign(text, &[&keys.log])
@@ -1123,6 +1139,33 @@ pub fn registry(data: &[u8]) -> Reach {
             "key {key_ref} authorized for another country"
         );
     }
+    let written = untyped["holders"].as_array().map(Vec::len);
+    assert_eq!(written, Some(registry.holders.len()));
+    let key = keys().agency.key_ref().clone();
+    for (i, holder) in registry.holders.iter().enumerate() {
+        let file = &untyped["holders"][i];
+        assert_eq!(file["agency"].as_str(), Some(holder.agency.as_str()));
+        assert_eq!(file["country"].as_str(), Some(holder.country.as_str()));
+        let mut event = template_event(key.clone(), &keys().registry.submitters[0]);
+        event.holder_agency = holder.agency.clone();
+        event.holder_country = holder.country.clone();
+        assert_eq!(registry.check_holder(&event), Ok(()));
+        let other = if holder.country.as_str() == "US" {
+            "CO"
+        } else {
+            "US"
+        };
+        // Invariant: both are valid two-letter codes.
+        event.holder_country = CountryCode::new(other).expect("valid country");
+        assert!(
+            matches!(
+                registry.check_holder(&event),
+                Err(HolderError::WrongCountry { .. })
+            ),
+            "holder {} accepted in another country",
+            holder.agency
+        );
+    }
     Reach::Accepted
 }
 
@@ -1213,8 +1256,9 @@ mod tests {
             docs::timestamp_millis("1970-01-01T00:00:00.9999Z"),
             Some(999)
         );
+        assert_eq!(docs::timestamp_millis("2024-02-29T23:59:60Z"), None);
         assert_eq!(
-            docs::timestamp_millis("2024-02-29T23:59:60Z"),
+            docs::timestamp_millis("2024-02-29T23:59:59Z"),
             Some(1_709_251_199_000)
         );
         assert_eq!(docs::timestamp_millis("2023-02-29T00:00:00Z"), None);

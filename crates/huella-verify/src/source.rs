@@ -41,8 +41,13 @@ impl Source {
                 let keys: serde_json::Value =
                     serde_json::from_slice(&client.get("/v1/keys").await.map_err(io)?)
                         .map_err(io)?;
-                serde_json::to_vec(&serde_json::json!({"submitters": keys["submitters"]}))
-                    .map_err(io)?
+                // The lists of the registry file, in the format this code reads.
+                let file = serde_json::json!({
+                    "version": huella_core::registry::REGISTRY_VERSION,
+                    "submitters": keys["submitters"],
+                    "holders": keys["holders"],
+                });
+                serde_json::to_vec(&file).map_err(io)?
             }
             Source::Bundle(dir) => read_file(&dir.join(REGISTRY_FILE))?,
         };

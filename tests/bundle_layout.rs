@@ -78,8 +78,12 @@ async fn by_hand(log: &TestLog, dir: &Path) -> serde_json::Value {
     assert_eq!(entries.iter().filter(|&&b| b == b'\n').count() as u64, size);
     // registry.json: a submitter registry (§7), in any JSON layout; here compact.
     let keys: serde_json::Value = serde_json::from_slice(&body(log, "/v1/keys").await).unwrap();
-    let registry =
-        serde_json::to_vec(&serde_json::json!({"submitters": keys["submitters"]})).unwrap();
+    let registry = serde_json::to_vec(&serde_json::json!({
+        "version": 2,
+        "submitters": keys["submitters"],
+        "holders": keys["holders"],
+    }))
+    .unwrap();
     let files = [
         ("checkpoint", &checkpoint),
         ("entries.ndjson", &entries),

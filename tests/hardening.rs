@@ -674,3 +674,37 @@ async fn the_largest_valid_submission_fits_the_default_body_limit() {
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     log.stop().await;
 }
+
+/// A receipt at a size the log signed no checkpoint at (it signs one per batch) is 404, and
+/// the answer names the next size it did sign, so a reader knows which sizes to ask for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_at_an_unsigned_size_names_the_next_signed_size() {
+    let options = Options {
+        batch_wait: Duration::from_millis(200),
+        ..Options::default()
+    };
+    let log = TestLog::start_with(Arc::new(MemoryStore::new()), Limits::default(), options).await;
+    let (agencies, _) = common::agencies();
+    // Three events in one batch: the log signs sizes 0 and 3 only.
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..3 {
+        let client = log.client.clone();
+        let s = common::sealed(&agencies, n);
+        set.spawn(async move { client.submit(&s).await.unwrap() });
+    }
+    while let Some(done) = set.join_next().await {
+        assert!(done.unwrap().created);
+    }
+    assert_eq!(log.checkpoint().await.size, 3);
+    let response = log.get("/v1/receipts/0?tree_size=2").await;
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("no checkpoint at tree size 2")
+            && message.contains("next size it signed is 3"),
+        "{message}"
+    );
+    assert_eq!(log.get("/v1/receipts/0?tree_size=3").await.status(), 200);
+    log.stop().await;
+}

@@ -183,8 +183,9 @@ impl From<ReadError> for ApiError {
         match e {
             ReadError::Beyond { .. }
             | ReadError::NoEntry { .. }
-            | ReadError::NotInTree { .. }
-            | ReadError::NoCheckpoint(_) => ApiError::not_found(message),
+            | ReadError::NoCheckpoint { .. } => ApiError::not_found(message),
+            // The same case as an inclusion proof's index outside its tree, and the same answer.
+            ReadError::NotInTree { .. } => ApiError::bad_request("out_of_range", message),
             ReadError::Range { .. } => ApiError::bad_request("bad_range", message),
             ReadError::Tree(e) => e.into(),
             ReadError::Store(e) => e.into(),

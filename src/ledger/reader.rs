@@ -51,8 +51,16 @@ pub enum ReadError {
         size: u64,
     },
     /// No checkpoint was signed at exactly this size.
-    #[error("the log signed no checkpoint at tree size {0}; omit tree_size for the latest")]
-    NoCheckpoint(u64),
+    #[error(
+        "the log signed no checkpoint at tree size {size} (it signs one after each batch){}; omit tree_size for the latest",
+        match next { Some(next) => format!("; the next size it signed is {next}"), None => String::new() }
+    )]
+    NoCheckpoint {
+        /// The size asked for.
+        size: u64,
+        /// The next larger size the log signed a checkpoint at, within the published log.
+        next: Option<u64>,
+    },
     /// A consistency proof from a larger size to a smaller one.
     #[error("from ({from}) must not be larger than to ({to})")]
     Range {
@@ -217,10 +225,14 @@ impl Snapshot {
         let (size, note) = match tree_size {
             Some(n) => {
                 self.within("tree_size", n)?;
-                let note = self
-                    .store
-                    .checkpoint(n)?
-                    .ok_or(ReadError::NoCheckpoint(n))?;
+                let Some(note) = self.store.checkpoint(n)? else {
+                    let next = match n.checked_sub(1) {
+                        Some(below) => self.store.checkpoint_covering(below)?.map(|(s, _)| s),
+                        None => None,
+                    }
+                    .filter(|&s| s <= self.size());
+                    return Err(ReadError::NoCheckpoint { size: n, next });
+                };
                 let note = String::from_utf8(note)
                     .map_err(|_| StoreError::from(Corruption::CheckpointNotUtf8(n)))?;
                 (n, note)

@@ -127,6 +127,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
     );
     println!("    curl {base}/v1/receipts/0");
     println!("    curl {base}/v1/keys");
+    println!("    curl {base}/readyz");
     // The verifier, which builds without the server (cargo install --path crates/huella-verify).
     println!(
         "    huella-verify verify --url {base} --log-key {} --registry {}",

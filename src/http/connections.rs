@@ -109,10 +109,26 @@ impl Drop for Held {
     }
 }
 
+/// client is the address a connection counts against: an IPv4 address (IPv4-mapped IPv6
+/// ones included) as it is, an IPv6 address by its /64.
+fn client(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+                v6.to_bits() & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
+
 impl Admission {
     pub(crate) fn new(limits: &Limits, metrics: Arc<Metrics>) -> Admission {
         Admission {
-            total: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+            total: Arc::new(Semaphore::new(
+                limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+            )),
             by_address: Arc::default(),
             per_address: limits.max_connections_per_address.max(1),
             metrics,
@@ -129,8 +145,10 @@ impl Admission {
     }
 
     /// admit takes a connection from `address` with the `permit` [`Admission::room`] gave,
-    /// or refuses it when that address is at its cap.
+    /// or refuses it when that address is at its cap. IPv6 addresses count by their /64,
+    /// the block one subscriber usually holds.
     pub(crate) fn admit(&self, permit: OwnedSemaphorePermit, address: IpAddr) -> Option<Held> {
+        let address = client(address);
         let mut counts = self.by_address.lock().unwrap_or_else(|p| p.into_inner());
         let count = counts.entry(address).or_insert(0);
         if *count >= self.per_address {
@@ -161,6 +179,10 @@ impl Admission {
              retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
         );
+        // Read what the client already sent, so that closing does not reset the connection
+        // (a close with unread data sends RST, and the client may lose the answer).
+        let mut drain = [0u8; 4096];
+        while matches!(stream.try_read(&mut drain), Ok(n) if n > 0) {}
         let _ = stream.try_write(answer.as_bytes());
     }
 }
@@ -171,9 +193,17 @@ impl Admission {
 pub(crate) struct TimedStream {
     stream: TcpStream,
     timeout: Duration,
-    /// Set while a write waits for room in the socket.
+    /// Running from the first write that had to wait, until [`MIN_PROGRESS`] bytes have
+    /// gone out since.
     stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Bytes written since `stalled` started.
+    progress: usize,
 }
+
+/// MIN_PROGRESS is how much a client must read within the write timeout: one that reads a
+/// byte now and then (to keep its connection, and the response memory it holds) is closed
+/// as if it read nothing.
+const MIN_PROGRESS: usize = 16 * 1024;
 
 impl TimedStream {
     /// new wraps an accepted connection, with a send buffer of `send_buffer` bytes (0: the
@@ -188,33 +218,60 @@ impl TimedStream {
             stream,
             timeout: limits.write_timeout,
             stalled: None,
+            progress: 0,
         }
     }
 
-    /// progress maps a write's poll: progress clears the stall timer; no progress starts it,
-    /// and fails the write once it runs out.
-    fn progress<T>(
+    /// written maps a write's poll: once a write has had to wait, the client must read
+    /// [`MIN_PROGRESS`] bytes within the write timeout, or the write fails with `TimedOut`.
+    fn written(
         &mut self,
         cx: &mut Context<'_>,
-        poll: Poll<io::Result<T>>,
-    ) -> Poll<io::Result<T>> {
-        match poll {
-            Poll::Ready(result) => {
+        poll: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = &poll {
+            self.progress += n;
+            if self.progress >= MIN_PROGRESS {
                 self.stalled = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                let timeout = self.timeout;
-                let stalled = self
-                    .stalled
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-                ready!(stalled.as_mut().poll(cx));
-                Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("the client read nothing for {} s", timeout.as_secs_f64()),
-                )))
+                self.progress = 0;
             }
         }
+        match poll {
+            Poll::Pending => self.stall(cx).map(Err),
+            ready => ready,
+        }
+    }
+
+    /// flushed maps a flush's or shutdown's poll as [`TimedStream::written`] does a write's.
+    fn flushed(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<()>>,
+    ) -> Poll<io::Result<()>> {
+        match poll {
+            Poll::Pending => self.stall(cx).map(Err),
+            ready => ready,
+        }
+    }
+
+    /// stall starts the stall timer if it is not running, and is ready with the error once
+    /// it runs out.
+    fn stall(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(stalled.as_mut().poll(cx));
+        // Closed with a reset, not a FIN after the unsent data: the kernel drops what the
+        // client never read at once, instead of trickling it out at the client's pace.
+        let _ = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
+        Poll::Ready(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the client read less than {MIN_PROGRESS} bytes in {} s",
+                timeout.as_secs_f64()
+            ),
+        ))
     }
 }
 
@@ -235,7 +292,7 @@ impl AsyncWrite for TimedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
-        self.progress(cx, poll)
+        self.written(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -244,7 +301,7 @@ impl AsyncWrite for TimedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        self.progress(cx, poll)
+        self.written(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -253,12 +310,12 @@ impl AsyncWrite for TimedStream {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let poll = Pin::new(&mut self.stream).poll_flush(cx);
-        self.progress(cx, poll)
+        self.flushed(cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let poll = Pin::new(&mut self.stream).poll_shutdown(cx);
-        self.progress(cx, poll)
+        self.flushed(cx, poll)
     }
 }
 
@@ -290,8 +347,26 @@ impl ResponseBudget {
         }
     }
 
+    /// reserve takes `bytes` of the budget for a body about to be built (a page of entries,
+    /// by an estimate of its size), so that many requests at once cannot build more than the
+    /// budget before any is refused.
+    pub(crate) fn reserve(&self, bytes: usize) -> Result<Reservation, OverBudget> {
+        let over = OverBudget { total: self.total };
+        let n = u32::try_from(bytes).map_err(|_| OverBudget { total: self.total })?;
+        let permit = self
+            .bytes
+            .clone()
+            .try_acquire_many_owned(n)
+            .map_err(|_| over)?;
+        Ok(Reservation {
+            permit,
+            budget: self.clone(),
+        })
+    }
+
     /// hold returns `body` holding its bytes of the budget until hyper has taken them, or
-    /// [`OverBudget`] when they do not fit now. Small bodies pass as they are.
+    /// [`OverBudget`] when they do not fit now. Small bodies, and bodies a handler already
+    /// budgeted ([`Reserved`]), pass as they are.
     pub(crate) async fn hold(&self, body: Body) -> Result<Body, OverBudget> {
         match body.size_hint().exact() {
             Some(n) if n > SMALL => {}
@@ -312,6 +387,40 @@ impl ResponseBudget {
         Ok(Body::new(Budgeted {
             rest: bytes,
             _permit: permit,
+        }))
+    }
+}
+
+/// Reservation is part of the budget taken for a body being built.
+pub(crate) struct Reservation {
+    permit: OwnedSemaphorePermit,
+    budget: ResponseBudget,
+}
+
+/// Reserved marks a response whose body a handler budgeted itself.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reserved;
+
+impl Reservation {
+    /// body makes the built `bytes` a body that holds exactly its size of the budget: what
+    /// the estimate took beyond it is given back, and what it took too little is taken now,
+    /// if the budget has it.
+    pub(crate) fn body(mut self, bytes: Bytes) -> Result<Body, OverBudget> {
+        let (needed, held) = (bytes.len(), self.permit.num_permits());
+        if needed > held {
+            let more = u32::try_from(needed - held)
+                .ok()
+                .and_then(|n| self.budget.bytes.clone().try_acquire_many_owned(n).ok())
+                .ok_or(OverBudget {
+                    total: self.budget.total,
+                })?;
+            self.permit.merge(more);
+        } else {
+            drop(self.permit.split(held - needed));
+        }
+        Ok(Body::new(Budgeted {
+            rest: bytes,
+            _permit: self.permit,
         }))
     }
 }
@@ -351,6 +460,19 @@ impl HttpBody for Budgeted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client(a), client(b));
+        assert_ne!(client(a), client(other));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(client(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(client(v4), v4);
+    }
 
     #[test]
     fn the_connection_cap_leaves_room_for_the_store() {
@@ -398,5 +520,33 @@ mod tests {
                 .is_ok()
         );
         drop(small);
+    }
+
+    #[tokio::test]
+    async fn a_reservation_is_adjusted_to_the_body_built() {
+        let budget = ResponseBudget::new(100_000);
+        let reserved = budget.reserve(50_000).unwrap();
+        assert_eq!(budget.bytes.available_permits(), 50_000);
+        assert!(budget.reserve(60_000).is_err());
+        // Smaller than estimated: the rest is given back at once.
+        let body = reserved.body(Bytes::from(vec![b'x'; 20_000])).unwrap();
+        assert_eq!(budget.bytes.available_permits(), 80_000);
+        // Larger: taken if the budget has it, refused if not.
+        let grown = budget
+            .reserve(10_000)
+            .unwrap()
+            .body(Bytes::from(vec![b'y'; 70_000]));
+        assert!(grown.is_ok());
+        assert_eq!(budget.bytes.available_permits(), 10_000);
+        assert!(
+            budget
+                .reserve(5_000)
+                .unwrap()
+                .body(Bytes::from(vec![b'z'; 20_000]))
+                .is_err()
+        );
+        assert_eq!(budget.bytes.available_permits(), 10_000);
+        drop((body, grown));
+        assert_eq!(budget.bytes.available_permits(), 100_000);
     }
 }

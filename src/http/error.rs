@@ -57,6 +57,21 @@ impl ApiError {
         )
     }
 
+    /// over_budget refuses a large response while slow readers hold the response budget.
+    pub(crate) fn over_budget(over: crate::http::connections::OverBudget) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!(
+                    "large responses waiting for slow readers fill the server's budget of {} MiB; retry shortly",
+                    over.total >> 20
+                ),
+            )
+        }
+    }
+
     pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::http::Limits;
-use crate::http::connections::ResponseBudget;
+use crate::http::connections::{Reserved, ResponseBudget};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::handlers::{
     App, checkpoint, consistency, entries, entry, healthz, inclusion, keys, metrics, readyz,
@@ -79,23 +79,14 @@ async fn guard(State(app): State<App>, request: Request, next: Next) -> Response
             .into_response(),
         }
     };
-    // A large body waits for its reader within the response budget, or is not built up.
-    let response = {
+    // A large body waits for its reader within the response budget, or is refused.
+    let response = if response.extensions().get::<Reserved>().is_some() {
+        response
+    } else {
         let (parts, body) = response.into_parts();
         match app.budget.hold(body).await {
             Ok(body) => Response::from_parts(parts, body),
-            Err(over) => ApiError {
-                retry_after: Some(1),
-                ..ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
-                    format!(
-                        "large responses waiting for slow readers fill the server's budget of {} MiB; retry shortly",
-                        over.total >> 20
-                    ),
-                )
-            }
-            .into_response(),
+            Err(over) => ApiError::over_budget(over).into_response(),
         }
     };
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {

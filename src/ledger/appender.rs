@@ -249,11 +249,16 @@ impl Appender {
                 // but only from what is durable: the store may hold a batch whose flush is
                 // still running, or failed. `published` moves only after a flush, so read it
                 // after the store.
-                if let Ok(Some(Ok(original))) =
-                    already_logged(self.store.as_ref(), &signed, &request_key(&signed))
-                    && original.checkpoint_size <= self.reader.published().size
-                {
-                    return Ok(original);
+                match already_logged(self.store.as_ref(), &signed, &request_key(&signed)) {
+                    Ok(Some(Ok(original)))
+                        if original.checkpoint_size <= self.reader.published().size =>
+                    {
+                        return Ok(original);
+                    }
+                    // The store cannot say now (it is being repaired, say): retry later, not
+                    // a refusal that looks final.
+                    Err(e) => return Err(SubmitError::Unavailable(e.to_string())),
+                    _ => {}
                 }
                 return Err(AdmissionError::OutOfWindow {
                     accessed_at,
@@ -267,6 +272,14 @@ impl Appender {
         if let Some(failure) = lock(&self.shared.failure).clone() {
             return Err(SubmitError::Unavailable(failure));
         }
+        let agency = admitted.signed().event.requesting_agency.as_str();
+        let Some(share) = self.shares.take(agency) else {
+            return Err(SubmitError::ShareFull {
+                agency: agency.to_string(),
+                share: self.shares.most,
+            });
+        };
+        // After the share, so that an event refused for a full share spends no token.
         if let Some(limiter) = &self.limiter {
             let agency = admitted.signed().event.requesting_agency.as_str();
             // Allocates the key only for the check; agencies are few and short-named.
@@ -278,13 +291,6 @@ impl Appender {
                 });
             }
         }
-        let agency = admitted.signed().event.requesting_agency.as_str();
-        let Some(share) = self.shares.take(agency) else {
-            return Err(SubmitError::ShareFull {
-                agency: agency.to_string(),
-                share: self.shares.most,
-            });
-        };
         let (reply, wait) = oneshot::channel();
         let pending = Pending {
             request_key: request_key(admitted.signed()),

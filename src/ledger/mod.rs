@@ -56,10 +56,18 @@
 //! the start-up checks on what it now holds, which is either the whole batch (durable now:
 //! the waiters get their receipts) or none of it (committed again). Any other failure, or
 //! one that outlasts the retries, fails the batch's waiters with 503 and refuses writes;
-//! the sequencer then repairs and re-checks the store at growing intervals (up to a second)
+//! the sequencer then repairs and re-checks the store at growing intervals (up to 5 s)
 //! and resumes writing from what it holds as soon as the store takes writes again (a full
 //! disk that was freed), with no restart. Reads of what is published keep working
-//! throughout. A failed checkpoint copy (step 8) is handled the same way.
+//! throughout, except while the sled store reopens itself (see its `repair`). A failed
+//! checkpoint copy (step 8) is handled the same way.
+//!
+//! One thing this cannot see: when the kernel reports a failed write-back only at fsync, it
+//! may keep the pages it failed to write in its cache, marked clean. A reopen (or a restart)
+//! then reads the failed batch back as if it were durable, and it is published; after a
+//! power loss it is gone, and start-up refuses the store as behind its checkpoint copy
+//! (loudly, never a silent fork). Full disks on common file systems fail at `write`, before
+//! any of this.
 
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex, RwLock};

@@ -196,6 +196,10 @@ impl Sequencer {
             })?;
         }
         let size = recovered.published.size;
+        // A batch whose commit failed but which the store holds, durable now.
+        self.metrics
+            .appended
+            .inc_by(size.saturating_sub(self.frontier.size()));
         self.frontier = recovered.frontier;
         self.head = recovered.head;
         self.metrics.tree_size.set(size);

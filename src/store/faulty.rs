@@ -90,6 +90,8 @@ pub struct FaultyStore {
     /// While set, every commit and repair fails with this operating system error before it
     /// writes anything (see [`FaultyStore::fail_writes`]).
     failing: Mutex<Option<i32>>,
+    /// Commits begun, failed ones included.
+    attempts: std::sync::atomic::AtomicU64,
 }
 
 impl FaultyStore {
@@ -112,6 +114,11 @@ impl FaultyStore {
     /// called with `None`: a fault that lasts until it is cleared.
     pub fn fail_writes(&self, errno: Option<i32>) {
         *self.failing.lock().unwrap_or_else(|p| p.into_inner()) = errno;
+    }
+
+    /// commit_attempts counts the commits begun so far, failed ones included.
+    pub fn commit_attempts(&self) -> u64 {
+        self.attempts.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// failing is the error of [`FaultyStore::fail_writes`], if set.
@@ -182,6 +189,8 @@ impl HashReader for FaultyStore {
 
 impl Store for FaultyStore {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.failing("committing a batch (injected)")?;
         if let Some(step) = self.crashed() {
             return Err(StoreError::Injected(Fault::Crash {

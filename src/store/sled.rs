@@ -136,20 +136,27 @@ impl SledStore {
 impl Open {
     /// new opens (or creates) the database in `dir` and checks its hash file.
     fn new(dir: &Path, cache_bytes: u64) -> Result<Open, StoreError> {
-        remove_unfinished_snapshots(dir)?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| match e {
-                // sled says so only in its message; callers get a variant.
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::Locked {
-                        dir: dir.display().to_string(),
-                    }
+        let open = || {
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_bytes)
+                .open()
+        };
+        // Only once sled has taken its lock and found a snapshot it cannot read: then no other
+        // process is writing one.
+        let db = match open() {
+            Err(sled::Error::Corruption { .. }) if remove_unfinished_snapshots(dir)? > 0 => open(),
+            other => other,
+        }
+        .map_err(|e| match e {
+            // sled says so only in its message; callers get a variant.
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                StoreError::Locked {
+                    dir: dir.display().to_string(),
                 }
-                other => other.into(),
-            })?;
+            }
+            other => other.into(),
+        })?;
         for name in db.tree_names() {
             if OLD_TREES.iter().any(|old| name == old.as_bytes())
                 && !db.open_tree(&name)?.is_empty()
@@ -326,23 +333,25 @@ impl Store for SledStore {
             .map(|v| v.to_vec()))
     }
 
-    /// repair first checks that the disk takes a write and an fsync again ([`probe`]). Then,
-    /// if sled still flushes, nothing more is needed: what it holds becomes durable. If it
-    /// does not (after a failed write sled refuses every later one), it is closed and opened
-    /// again on what is on disk; reads wait for the reopen, which takes milliseconds.
+    /// repair first checks that the disk takes a write and an fsync again, of as much as a
+    /// reopen writes ([`probe`]). Then, if sled still flushes, nothing more is needed: what it
+    /// holds becomes durable. If it does not (after a failed write sled refuses every later
+    /// one), it is closed and opened again on what is on disk. Reads are refused (`Closed`,
+    /// 503) while it reopens, rather than wait: on a large log sled's recovery and the hash
+    /// file's check take seconds. If the reopen fails, reads stay refused until a later
+    /// repair succeeds, which the probe makes unlikely.
     fn repair(&self) -> Result<(), StoreError> {
-        probe(&self.dir)?;
         let open = self.current();
+        probe(&self.dir)?;
         if let Ok(open) = &open
             && open.db.flush().is_ok()
         {
             return Ok(());
         }
-        let mut slot = self.open.write().unwrap_or_else(|p| p.into_inner());
-        slot.take();
+        self.open.write().unwrap_or_else(|p| p.into_inner()).take();
         drop(open);
         tracing::warn!(
-            "reopening the database {} after a failed write",
+            "reopening the database {} after a failed write; reads wait for it",
             self.dir.display()
         );
         // sled's I/O threads let go of its lock a moment after the last handle is dropped.
@@ -355,7 +364,7 @@ impl Store for SledStore {
                 other => break other,
             }
         };
-        *slot = Some(Arc::new(reopened?));
+        *self.open.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(reopened?));
         Ok(())
     }
 }
@@ -366,13 +375,14 @@ impl Store for SledStore {
 /// so it never relies on one that still has the name: its log and its last finished
 /// snapshot hold everything. But it reads the newest file named `snap.*` at start, and an
 /// empty or torn `.generating` file made every later start fail with "Read corrupted data".
-/// Each removal is logged with the file's name and size.
-fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
+/// Each removal is logged with the file's name and size; it returns how many it removed.
+fn remove_unfinished_snapshots(dir: &Path) -> Result<usize, StoreError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(StoreError::io(format!("listing {}", dir.display()), e)),
     };
+    let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
@@ -389,20 +399,40 @@ fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
              snapshot hold every entry",
             path.display()
         );
+        removed += 1;
     }
-    Ok(())
+    Ok(removed)
 }
 
-/// PROBE_BYTES is how much [`probe`] writes: room for sled to write again.
-const PROBE_BYTES: usize = 1 << 20;
+/// PROBE_BYTES is the least [`probe`] writes: room for sled to write again.
+const PROBE_BYTES: u64 = 1 << 20;
 
-/// probe writes [`PROBE_BYTES`] to a file in `dir`, fsyncs and removes it: whether the disk
-/// takes writes again after a failure (a full disk that was freed, say).
+/// probe writes to a file in `dir`, fsyncs and removes it: whether the disk takes writes
+/// again after a failure (a full disk that was freed, say). It writes [`PROBE_BYTES`] plus
+/// twice the size of sled's newest snapshot, which a reopen writes anew, so that a reopen it
+/// lets through does not fail for want of room and leave reads refused.
 fn probe(dir: &Path) -> Result<(), StoreError> {
+    let snapshot = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("snap."))
+                .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    let bytes = PROBE_BYTES + 2 * snapshot;
     let path = dir.join("write-probe");
     let result = (|| {
         let mut file = std::fs::File::create(&path)?;
-        file.write_all(&vec![0; PROBE_BYTES])?;
+        let block = vec![0; 1 << 16];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            file.write_all(&block[..n])?;
+            left -= n as u64;
+        }
         file.sync_all()
     })();
     let _ = std::fs::remove_file(&path);

@@ -1,5 +1,7 @@
-//! A tmpfs of a chosen size, for the tests of a full disk: mounting one needs root (CI runs
-//! as root); the tests that need one say so and pass without it elsewhere.
+//! A tmpfs of a chosen size, for the tests of a full disk. Mounting one needs root. Where it
+//! cannot be mounted, the tests that need one say so and pass, unless
+//! `HUELLA_REQUIRE_TMPFS=1` is set: `.ci/run` sets it where it can mount one, so that there
+//! these tests must run.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,7 +24,11 @@ impl Tmpfs {
             .output()
             .map_err(|e| format!("mount: {e}"))?;
         if !output.status.success() {
-            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+            let why = String::from_utf8_lossy(&output.stderr).into_owned();
+            if std::env::var("HUELLA_REQUIRE_TMPFS").is_ok_and(|v| v == "1") {
+                panic!("HUELLA_REQUIRE_TMPFS=1, but a tmpfs cannot be mounted: {why}");
+            }
+            return Err(why);
         }
         Ok(Tmpfs(at.to_path_buf()))
     }

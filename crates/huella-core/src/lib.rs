@@ -16,6 +16,7 @@
 //! - [`keys`]: C2SP signed-note Ed25519 keys: names, ids, verifier and signer strings.
 //! - [`event`]: the access event an agency signs, and the submission that carries it.
 //! - [`registry`]: which key may submit for which agency and country.
+//! - [`trust`]: the trust root: the log's key, each country's registrars, the first registry.
 //! - [`admission`]: the checks an event passes before the log accepts it.
 //! - [`entry`]: the logged entry (the Merkle leaf) and its hash chain.
 //! - [`merkle`]: RFC 6962/9162 hashing, stored hashes, inclusion and consistency proofs.
@@ -38,5 +39,6 @@ pub mod note;
 pub mod proof;
 pub mod quiet;
 pub mod registry;
+pub mod trust;
 pub mod values;
 pub mod verify;

@@ -17,6 +17,7 @@
 //! - [`event`]: the access event an agency signs, and the submission that carries it.
 //! - [`registry`]: which key may submit for which agency and country.
 //! - [`trust`]: the trust root: the log's key, each country's registrars, the first registry.
+//! - [`keylog`]: every key's principal, role and validity, as registry events change them.
 //! - [`admission`]: the checks an event passes before the log accepts it.
 //! - [`entry`]: the logged entry (the Merkle leaf) and its hash chain.
 //! - [`merkle`]: RFC 6962/9162 hashing, stored hashes, inclusion and consistency proofs.
@@ -33,6 +34,7 @@ pub mod checkpoint;
 pub mod commitment;
 pub mod entry;
 pub mod event;
+pub mod keylog;
 pub mod keys;
 pub mod merkle;
 pub mod note;

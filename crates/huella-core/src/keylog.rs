@@ -2,9 +2,10 @@
 //! key ever registered, with its principal (agency and country), its role and its validity,
 //! replayed from the trust root ([`crate::trust`]) by the log and by every verifier alike.
 //!
-//! This module is the pure state machine and the registrars' threshold rule. The events'
-//! wire form (their canonical JSON, tag and place in the log's entries) and the log's and the
-//! verifier's use of this state come next; until then the log still reads `registry.json`.
+//! This module is the pure state machine, the registrars' threshold rule, and the registry
+//! events' signed form ([`RegistryEvent`], [`SignedRegistryEvent`]). Their place in the log's
+//! entries, and the log's and the verifier's use of this state, come next; until then the
+//! log still reads `registry.json`.
 //!
 //! Rules:
 //! - A key has one role and one principal for life, and is registered once.
@@ -20,9 +21,130 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::keys::{KeyRef, VerifierKey};
+use crate::canonical::to_canonical;
+use crate::event::EventSignature;
+use crate::keys::{KeyRef, SignerKey, VerifierKey};
 use crate::trust::TrustRoot;
-use crate::values::{AgencyId, CountryCode, Timestamp};
+use crate::values::{AgencyId, CountryCode, Reason, Timestamp};
+
+/// REGISTRY_TAG prefixes what registrars sign: `huella/registry/v1` and a newline, so that a
+/// registrar's signature on a registry event is never one on anything else.
+pub const REGISTRY_TAG: &[u8] = b"huella/registry/v1\n";
+
+/// RegistryEvent is a change to who may sign, as registrars sign it. Its JSON form is an
+/// object whose `kind` says which change it is.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RegistryEvent {
+    /// A new key for a principal and role.
+    KeyRegister {
+        /// The principal's agency.
+        agency: AgencyId,
+        /// The principal's country, whose registrars sign.
+        country: CountryCode,
+        /// What the key may sign.
+        role: Role,
+        /// The key.
+        key: VerifierKey,
+        /// From when it may sign.
+        valid_from: Timestamp,
+    },
+    /// A planned end: the key signs events accessed before `valid_until` only.
+    KeyRetire {
+        /// The key.
+        key: VerifierKey,
+        /// Until when it signs.
+        valid_until: Timestamp,
+    },
+    /// An unplanned end: the key may be in other hands since `compromised_since`.
+    KeyRevoke {
+        /// The key.
+        key: VerifierKey,
+        /// Since when (it may lie in the past).
+        compromised_since: Timestamp,
+        /// Why.
+        reason: Reason,
+    },
+}
+
+impl RegistryEvent {
+    /// signing_bytes is what each registrar signs: [`REGISTRY_TAG`] then the RFC 8785 form
+    /// of the event.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let mut message = REGISTRY_TAG.to_vec();
+        message.extend_from_slice(&to_canonical(self));
+        message
+    }
+
+    /// change is the event's effect on the registry.
+    pub fn change(&self) -> Change {
+        match self {
+            RegistryEvent::KeyRegister {
+                agency,
+                country,
+                role,
+                key,
+                valid_from,
+            } => Change::Register {
+                principal: Principal {
+                    agency: agency.clone(),
+                    country: country.clone(),
+                },
+                role: *role,
+                key: key.clone(),
+                valid_from: valid_from.clone(),
+            },
+            RegistryEvent::KeyRetire { key, valid_until } => Change::Retire {
+                key: key.key_ref().clone(),
+                valid_until: valid_until.clone(),
+            },
+            RegistryEvent::KeyRevoke {
+                key,
+                compromised_since,
+                reason,
+            } => Change::Revoke {
+                key: key.key_ref().clone(),
+                compromised_since: compromised_since.clone(),
+                reason: reason.to_string(),
+            },
+        }
+    }
+}
+
+/// RegistrarSignature is one registrar's signature on a registry event.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrarSignature {
+    /// The registrar's key, `name+hexid`.
+    pub key: KeyRef,
+    /// Its signature over [`RegistryEvent::signing_bytes`].
+    pub signature: EventSignature,
+}
+
+/// SignedRegistryEvent is a registry event with its registrars' signatures.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedRegistryEvent {
+    /// The change.
+    pub event: RegistryEvent,
+    /// One signature per registrar who signed it.
+    pub signatures: Vec<RegistrarSignature>,
+}
+
+impl SignedRegistryEvent {
+    /// sign signs `event` with each of `registrars`.
+    pub fn sign(event: RegistryEvent, registrars: &[&SignerKey]) -> SignedRegistryEvent {
+        let message = event.signing_bytes();
+        let signatures = registrars
+            .iter()
+            .map(|r| RegistrarSignature {
+                key: r.verifier().key_ref().clone(),
+                signature: EventSignature(r.sign(&message)),
+            })
+            .collect();
+        SignedRegistryEvent { event, signatures }
+    }
+}
 
 /// Role is what a registered key may sign.
 #[derive(
@@ -466,6 +588,26 @@ impl KeyRegistry {
         Ok(())
     }
 
+    /// apply_signed checks a signed registry event against this registry and `trust` (enough
+    /// registrars of the right country, every signature valid) and applies it, logged at
+    /// `index`; or refuses it and changes nothing.
+    pub fn apply_signed(
+        &mut self,
+        signed: &SignedRegistryEvent,
+        trust: &TrustRoot,
+        index: u64,
+    ) -> Result<(), ChangeError> {
+        let change = signed.event.change();
+        let country = self.country_of(&change)?;
+        let signatures: Vec<(KeyRef, Vec<u8>)> = signed
+            .signatures
+            .iter()
+            .map(|s| (s.key.clone(), s.signature.0.to_vec()))
+            .collect();
+        KeyRegistry::check_signers(trust, &country, &signed.event.signing_bytes(), &signatures)?;
+        self.apply(&change, index)
+    }
+
     /// may_sign says whether `key` may sign an event of `role` for `principal` accessed at
     /// `accessed_at` that arrives at `arrived_at`, as of this registry (the log's, when the
     /// event arrives; a verifier's replay, at the event's index).
@@ -833,6 +975,128 @@ mod tests {
             ),
             Err(ChangeError::RetiredBeforeValid { .. })
         ));
+    }
+
+    /// The signed form: the bytes a registrar signs are the tag and the event's RFC 8785
+    /// JSON, written out here by hand (members sorted, no spaces).
+    #[test]
+    fn registry_events_sign_their_tagged_canonical_json() {
+        let key = signer("cbp-2027.us.example", 6).verifier();
+        let register = RegistryEvent::KeyRegister {
+            agency: AgencyId::new("US-DHS-CBP").unwrap(),
+            country: CountryCode::new("US").unwrap(),
+            role: Role::Submitter,
+            key: key.clone(),
+            valid_from: Timestamp::parse("2027-01-01T00:00:00Z").unwrap(),
+        };
+        let by_hand = format!(
+            "huella/registry/v1\n{{\"agency\":\"US-DHS-CBP\",\"country\":\"US\",\"key\":\"{key}\",\"kind\":\"key_register\",\"role\":\"submitter\",\"valid_from\":\"2027-01-01T00:00:00Z\"}}"
+        );
+        assert_eq!(
+            String::from_utf8(register.signing_bytes()).unwrap(),
+            by_hand
+        );
+        let revoke = RegistryEvent::KeyRevoke {
+            key: key.clone(),
+            compromised_since: Timestamp::parse("2027-03-01T12:00:00Z").unwrap(),
+            reason: Reason::new("laptop stolen").unwrap(),
+        };
+        assert_eq!(
+            String::from_utf8(revoke.signing_bytes()).unwrap(),
+            format!(
+                "huella/registry/v1\n{{\"compromised_since\":\"2027-03-01T12:00:00Z\",\"key\":\"{key}\",\"kind\":\"key_revoke\",\"reason\":\"laptop stolen\"}}"
+            )
+        );
+        // It reads back strictly: an unknown kind or field is refused.
+        let json =
+            serde_json::to_string(&SignedRegistryEvent::sign(register.clone(), &[])).unwrap();
+        let back: SignedRegistryEvent = crate::canonical::parse(json.as_bytes()).unwrap();
+        assert_eq!(back.event, register);
+        for bad in [
+            json.replace("key_register", "key_rename"),
+            json.replace("\"role\"", "\"extra\":1,\"role\""),
+        ] {
+            assert!(
+                crate::canonical::parse::<SignedRegistryEvent>(bad.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    /// Signed and applied: the registrars of the principal's country register, retire and
+    /// revoke; a change signed by too few, or by the other country's, changes nothing.
+    #[test]
+    fn signed_registry_events_apply_with_their_registrars_signatures() {
+        let trust = trust();
+        let mut registry = KeyRegistry::from_trust(&trust);
+        let (co, us_a, us_b) = (
+            signer("registrar.co.example", 3),
+            signer("registrar-a.us.example", 4),
+            signer("registrar-b.us.example", 5),
+        );
+        let auditor = signer("auditor.co.example", 8).verifier();
+        let register = RegistryEvent::KeyRegister {
+            agency: AgencyId::new("CO-PROCURADURIA").unwrap(),
+            country: CountryCode::new("CO").unwrap(),
+            role: Role::Auditor,
+            key: auditor.clone(),
+            valid_from: at(1_000),
+        };
+        // The other country's registrars cannot register a Colombian key.
+        let before = registry.clone();
+        let wrong = SignedRegistryEvent::sign(register.clone(), &[&us_a, &us_b]);
+        assert!(matches!(
+            registry.apply_signed(&wrong, &trust, 0),
+            Err(ChangeError::NotARegistrar { .. })
+        ));
+        assert_eq!(registry, before);
+        registry
+            .apply_signed(&SignedRegistryEvent::sign(register, &[&co]), &trust, 0)
+            .unwrap();
+        assert_eq!(
+            registry.record(auditor.key_ref()).unwrap().role,
+            Role::Auditor
+        );
+        // The US key's retirement needs both US registrars.
+        let cbp = signer("cbp.us.example", 1).verifier();
+        let retire = RegistryEvent::KeyRetire {
+            key: cbp.clone(),
+            valid_until: at(2_000),
+        };
+        assert!(matches!(
+            registry.apply_signed(
+                &SignedRegistryEvent::sign(retire.clone(), &[&us_a]),
+                &trust,
+                1
+            ),
+            Err(ChangeError::BelowThreshold {
+                signed: 1,
+                threshold: 2,
+                ..
+            })
+        ));
+        registry
+            .apply_signed(
+                &SignedRegistryEvent::sign(retire, &[&us_a, &us_b]),
+                &trust,
+                1,
+            )
+            .unwrap();
+        assert_eq!(
+            registry.record(cbp.key_ref()).unwrap().retired,
+            Some((at(2_000), 1))
+        );
+        // Revoking an unknown key is refused naming it.
+        let stranger = signer("stranger.example", 9).verifier();
+        let revoke = RegistryEvent::KeyRevoke {
+            key: stranger.clone(),
+            compromised_since: at(0),
+            reason: Reason::new("never registered").unwrap(),
+        };
+        assert_eq!(
+            registry.apply_signed(&SignedRegistryEvent::sign(revoke, &[&co]), &trust, 2),
+            Err(ChangeError::UnknownKey(stranger.key_ref().to_string()))
+        );
     }
 
     #[test]

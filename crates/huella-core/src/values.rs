@@ -209,6 +209,14 @@ checked_string!(
     |s| visible_text(s, 1, 512)
 );
 
+checked_string!(
+    /// Reason says why registrars revoked a key, e.g. `laptop stolen on 2027-03-02`: 1 to
+    /// 512 characters of visible text (see [`invisible`]), public like the rest of the log.
+    Reason,
+    "reason",
+    |s| visible_text(s, 1, 512)
+);
+
 /// Timestamp is an instant in RFC 3339 UTC form (`2026-11-23T19:13:00Z`, optionally with a
 /// fraction of a second). It keeps the exact text it was given, because that text is what
 /// was signed.

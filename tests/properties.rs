@@ -643,3 +643,110 @@ proptest! {
         }
     }
 }
+
+/// A random registry change over a small world: five candidate keys, two principals of
+/// different countries, three roles, times in a short range, so that duplicates, unknown
+/// keys, retirements before validity and repeated revocations all come up.
+fn registry_change() -> impl Strategy<Value = huella_core::keylog::Change> {
+    use huella_core::keylog::{Change, Principal, Role};
+    use huella_core::values::{AgencyId, CountryCode};
+    let key = |seed: u8| {
+        SignerKey::from_seed(
+            KeyName::new(format!("k{seed}.example")).unwrap(),
+            &[seed; 32],
+        )
+        .verifier()
+    };
+    let principal = |i: u8| match i {
+        0 => Principal {
+            agency: AgencyId::new("US-DHS-CBP").unwrap(),
+            country: CountryCode::new("US").unwrap(),
+        },
+        _ => Principal {
+            agency: AgencyId::new("CO-MIGRACION").unwrap(),
+            country: CountryCode::new("CO").unwrap(),
+        },
+    };
+    let role = prop_oneof![
+        Just(Role::Submitter),
+        Just(Role::Auditor),
+        Just(Role::ErasureAuthority)
+    ];
+    prop_oneof![
+        (1u8..=5, 0u8..2, role, 0u64..10).prop_map(move |(seed, p, role, t)| Change::Register {
+            principal: principal(p),
+            role,
+            key: key(seed),
+            valid_from: Timestamp::from_unix_millis(t * 1000),
+        }),
+        (1u8..=5, 0u64..10).prop_map(move |(seed, t)| Change::Retire {
+            key: key(seed).key_ref().clone(),
+            valid_until: Timestamp::from_unix_millis(t * 1000),
+        }),
+        (1u8..=5, 0u64..10).prop_map(move |(seed, t)| Change::Revoke {
+            key: key(seed).key_ref().clone(),
+            compromised_since: Timestamp::from_unix_millis(t * 1000),
+            reason: "stolen".to_string(),
+        }),
+    ]
+}
+
+proptest! {
+    /// Replaying registry changes: a refused change leaves the registry as it was; replaying
+    /// the accepted ones, at their indices, on a fresh registry gives the same registry (the
+    /// log and every verifier replay the same way); every key registered stays in it; and a
+    /// revoked key never signs again.
+    #[test]
+    fn registry_replay_is_deterministic_and_refusals_change_nothing(
+        changes in prop::collection::vec(registry_change(), 0..40)
+    ) {
+        use huella_core::keylog::{KeyRegistry, SignError};
+        use huella_core::trust::TrustRoot;
+        let trust = TrustRoot::parse(
+            serde_json::json!({
+                "version": 1,
+                "log": {"origin": "log.example", "key": SignerKey::from_seed(KeyName::new("log.example").unwrap(), &[0x40; 32]).verifier().to_string()},
+                "countries": [],
+                "registry": {"version": 2, "submitters": [], "holders": []}
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut live = KeyRegistry::from_trust(&trust);
+        let mut accepted = Vec::new();
+        for (index, change) in changes.iter().enumerate() {
+            let before = live.clone();
+            match live.apply(change, index as u64) {
+                Ok(()) => accepted.push((index as u64, change.clone())),
+                Err(_) => prop_assert_eq!(&live, &before),
+            }
+        }
+        let mut replayed = KeyRegistry::from_trust(&trust);
+        for (index, change) in &accepted {
+            replayed.apply(change, *index).unwrap();
+        }
+        prop_assert_eq!(&replayed, &live);
+        let registered = accepted
+            .iter()
+            .filter(|(_, c)| matches!(c, huella_core::keylog::Change::Register { .. }))
+            .count();
+        prop_assert_eq!(live.records().count(), registered);
+        let late = Timestamp::from_unix_millis(1_000_000);
+        for record in live.records() {
+            if let Some(revoked) = &record.revoked {
+                let refused = live.may_sign(
+                    record.key.key_ref(),
+                    record.role,
+                    &record.principal,
+                    &late,
+                    &late,
+                );
+                prop_assert_eq!(
+                    refused.unwrap_err(),
+                    SignError::Revoked { key: record.key.key_ref().to_string(), index: revoked.index }
+                );
+            }
+        }
+    }
+}

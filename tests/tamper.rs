@@ -301,6 +301,14 @@ fn first_entry_of(index: usize) -> (u64, huella_core::values::AgencyId) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_altered_registry_in_the_bundle_fails() {
     let (first, agency) = first_entry_of(7);
+    // The first entry that names the holder of entry 7.
+    let holder = entry(&fixture().honest.leaves[7]).event.holder_agency;
+    let first_holding = fixture()
+        .honest
+        .leaves
+        .iter()
+        .position(|l| entry(l).event.holder_agency == holder)
+        .unwrap() as u64;
     let other = other_agency(7);
     let attacker = Submitter {
         agency: agency.clone(),
@@ -335,6 +343,31 @@ async fn an_altered_registry_in_the_bundle_fails() {
                 ..honest()
             },
             Expect::Entry(first, Failure::Unauthorized),
+        ),
+        case(
+            "a data holder removed from the registry",
+            LogData {
+                registry: {
+                    let mut r = registry();
+                    r.holders.retain(|h| h.agency != holder);
+                    r.to_json().into_bytes()
+                },
+                ..honest()
+            },
+            Expect::Entry(first_holding, Failure::Holder),
+        ),
+        case(
+            "a data holder moved to another country",
+            LogData {
+                registry: {
+                    let mut r = registry();
+                    let h = r.holders.iter_mut().find(|h| h.agency == holder).unwrap();
+                    h.country = huella_core::values::CountryCode::new("ZZ").unwrap();
+                    r.to_json().into_bytes()
+                },
+                ..honest()
+            },
+            Expect::Entry(first_holding, Failure::Holder),
         ),
         case(
             "an agency removed from the registry",
@@ -474,6 +507,7 @@ async fn flipped_bits_in_a_bundle_are_caught_at_that_entry() {
         let named = [
             Expect::Entry(7, Failure::Format),
             Expect::Entry(7, Failure::Unauthorized),
+            Expect::Entry(7, Failure::Holder),
             Expect::Entry(7, Failure::Signature),
             Expect::Entry(7, Failure::Inconsistent),
             Expect::Entry(7, Failure::Chain),

@@ -21,6 +21,8 @@ pub enum Failure {
     Format,
     /// Its key is unknown, or registered for another agency or country.
     Unauthorized,
+    /// Its holder agency is not a listed data holder, or is listed in another country.
+    Holder,
     /// The agency's signature does not verify.
     Signature,
     /// Its fields contradict each other.
@@ -169,6 +171,10 @@ fn parse_and_authorize<'r>(
     let key = registry
         .authorize(&entry.event)
         .map_err(|e| fail(Failure::Unauthorized, e.to_string()))?;
+    // The log refuses such events at admission; one in the log was let in by another rule.
+    registry
+        .check_holder(&entry.event)
+        .map_err(|e| fail(Failure::Holder, e.to_string()))?;
     entry
         .event
         .check()
@@ -177,7 +183,8 @@ fn parse_and_authorize<'r>(
 }
 
 /// check_leaf checks one leaf at `index` on its own: canonical form, a key registered for
-/// the event's agency and country, its signature (strictly), and field consistency.
+/// the event's agency and country, a holder listed with its country, its signature
+/// (strictly), and field consistency.
 pub fn check_leaf(index: u64, leaf: &[u8], registry: &Registry) -> Result<Checked, VerifyError> {
     let (entry, key) = parse_and_authorize(index, leaf, registry)?;
     entry

@@ -171,9 +171,10 @@ pub async fn monitor_round(
             match failure {
                 Failure::Chain => AlertKind::BrokenChain,
                 Failure::Signature => AlertKind::BadSignature,
-                Failure::Format | Failure::Unauthorized | Failure::Inconsistent => {
-                    AlertKind::InvalidEntry
-                }
+                Failure::Format
+                | Failure::Unauthorized
+                | Failure::Holder
+                | Failure::Inconsistent => AlertKind::InvalidEntry,
             },
             e.to_string(),
         ),

@@ -207,6 +207,57 @@ async fn a_bundle_missing_a_required_file_is_refused_naming_it() {
             "{name}: {said}"
         );
     }
+
+    // A manifest that names another log, or another length for a file: refused, naming it.
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: [(&str, Edit, &str); 3] = [
+        (
+            "origin",
+            Box::new(|m| m["origin"] = "elsewhere.example/log".into()),
+            "manifest.json names origin \"elsewhere.example/log\", but the checkpoint is of",
+        ),
+        (
+            "checkpoint length",
+            Box::new(|m| {
+                let files = m["files"].as_array_mut().unwrap();
+                let f = files
+                    .iter_mut()
+                    .find(|f| f["name"] == "checkpoint")
+                    .unwrap();
+                f["bytes"] = (f["bytes"].as_u64().unwrap() + 1).into();
+            }),
+            "bundle file checkpoint holds",
+        ),
+        (
+            "entries length",
+            Box::new(|m| {
+                let files = m["files"].as_array_mut().unwrap();
+                let f = files
+                    .iter_mut()
+                    .find(|f| f["name"] == "entries.ndjson")
+                    .unwrap();
+                f["bytes"] = 7.into();
+            }),
+            "bundle file entries.ndjson holds",
+        ),
+    ];
+    for (what, edit, says) in edits {
+        let bundle = dir
+            .path()
+            .join(format!("edited-{}", what.replace(' ', "-")));
+        copy_without(&whole, &bundle, "manifest.json");
+        let mut manifest = manifest.clone();
+        edit(&mut manifest);
+        std::fs::write(
+            bundle.join("manifest.json"),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
+        let out = verify(&bundle, &log, &[]);
+        let said = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{what}: {said}");
+        assert!(said.contains(says), "{what}: {said}");
+    }
     log.stop().await;
 }
 

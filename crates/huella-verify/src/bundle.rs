@@ -80,6 +80,7 @@ pub(crate) fn read_bundle_pages(
         .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut hasher = Sha256::new();
+    let mut length = 0u64;
     let mut index = 0u64;
     let mut page = Vec::new();
     let mut line = Vec::new();
@@ -92,6 +93,7 @@ pub(crate) fn read_bundle_pages(
             break;
         }
         hasher.update(&line);
+        length += n as u64;
         if line.last() != Some(&b'\n') {
             return Err(BundleError::Unterminated(index).into());
         }
@@ -138,7 +140,7 @@ pub(crate) fn read_bundle_pages(
         .into());
     }
     let digest = hex(&hasher.finalize());
-    check_manifest_hash(&read_manifest(dir)?, ENTRIES_FILE, &digest)?;
+    check_manifest_hash(&read_manifest(dir)?, ENTRIES_FILE, length, &digest)?;
     Ok(())
 }
 
@@ -152,12 +154,27 @@ fn read_manifest(dir: &Path) -> Result<Manifest, AuditError> {
     Ok(manifest)
 }
 
-fn check_manifest_hash(manifest: &Manifest, name: &str, digest: &str) -> Result<(), AuditError> {
+/// check_manifest_hash checks a file's length and SHA-256 against the manifest's entry for
+/// it (the first, if it is listed twice).
+fn check_manifest_hash(
+    manifest: &Manifest,
+    name: &str,
+    bytes: u64,
+    digest: &str,
+) -> Result<(), AuditError> {
     let listed = manifest
         .files
         .iter()
         .find(|f| f.name == name)
         .ok_or_else(|| BundleError::Unlisted(name.to_string()))?;
+    if listed.bytes != bytes {
+        return Err(BundleError::Length {
+            name: name.to_string(),
+            bytes,
+            listed: listed.bytes,
+        }
+        .into());
+    }
     if listed.sha256 != digest {
         return Err(BundleError::Altered {
             name: name.to_string(),
@@ -174,11 +191,20 @@ fn check_manifest_hash(manifest: &Manifest, name: &str, digest: &str) -> Result<
 pub(crate) fn check_bundle_files(dir: &Path, checkpoint: &Checkpoint) -> Result<(), AuditError> {
     let manifest = read_manifest(dir)?;
     for name in [CHECKPOINT_FILE, REGISTRY_FILE] {
+        let bytes = read_file(&dir.join(name))?;
         check_manifest_hash(
             &manifest,
             name,
-            &hex(&Sha256::digest(read_file(&dir.join(name))?)),
+            bytes.len() as u64,
+            &hex(&Sha256::digest(&bytes)),
         )?;
+    }
+    if manifest.origin != checkpoint.origin {
+        return Err(BundleError::Origin {
+            origin: manifest.origin,
+            checkpoint: checkpoint.origin.clone(),
+        }
+        .into());
     }
     if manifest.tree_size != checkpoint.size || manifest.root != checkpoint.root {
         return Err(BundleError::Mismatch {

@@ -124,6 +124,24 @@ pub enum BundleError {
         /// The manifest's.
         listed: String,
     },
+    /// A file's length is not the manifest's.
+    #[error("bundle file {name} holds {bytes} bytes, but the manifest says {listed}")]
+    Length {
+        /// The file.
+        name: String,
+        /// Its length.
+        bytes: u64,
+        /// The manifest's.
+        listed: u64,
+    },
+    /// The manifest names another log than the checkpoint.
+    #[error("manifest.json names origin {origin:?}, but the checkpoint is of {checkpoint:?}")]
+    Origin {
+        /// The manifest's origin.
+        origin: String,
+        /// The checkpoint's.
+        checkpoint: String,
+    },
     /// The manifest describes another tree than the checkpoint.
     #[error(
         "manifest.json describes size {size} root {root}, but the checkpoint is size {checkpoint_size} root {checkpoint_root}"

@@ -292,19 +292,6 @@ fn start_sled(data: &std::path::Path) -> Result<Ledger, String> {
     .map_err(|e| format!("ledger: {e}"))
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for item in std::fs::read_dir(from).unwrap() {
-        let item = item.unwrap();
-        let target = to.join(item.file_name());
-        if item.file_type().unwrap().is_dir() {
-            copy_dir(&item.path(), &target);
-        } else {
-            std::fs::copy(item.path(), &target).unwrap();
-        }
-    }
-}
-
 /// The outside attack's finding: a restart with a few hundred KB free left an empty sled
 /// snapshot (`snap.*.generating`), and after space was freed every start failed with "Read
 /// corrupted data". Here a log of 2,000 entries is started on a tmpfs filled to leave from
@@ -362,7 +349,7 @@ fn a_start_on_a_full_disk_never_keeps_the_log_from_starting_later() {
             (leave + (512 << 10)) & !((512 << 10) - 1)
         };
         let data = disk.join("data");
-        copy_dir(&pristine, &data);
+        common::copy_dir(&pristine, &data);
         let filler = disk.join("filler");
         common::tmpfs::fill(&filler, leave);
         let first = start_sled(&data).map(|ledger| ledger.close());

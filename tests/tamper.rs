@@ -1972,19 +1972,6 @@ fn outcome(db: &Path, original: &Held) -> Outcome {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for item in std::fs::read_dir(from).unwrap() {
-        let item = item.unwrap();
-        let target = to.join(item.file_name());
-        if item.file_type().unwrap().is_dir() {
-            copy_dir(&item.path(), &target);
-        } else {
-            std::fs::copy(item.path(), target).unwrap();
-        }
-    }
-}
-
 fn files_under(dir: &Path, base: &Path, out: &mut Vec<std::path::PathBuf>) {
     for item in std::fs::read_dir(dir).unwrap() {
         let item = item.unwrap();
@@ -2082,12 +2069,12 @@ async fn stopped_service(n: u64, reopened: bool) -> DataDir {
     tokio::task::block_in_place(|| {
         // Opening the store rewrites some of its files, so keep a copy as they were.
         let db = dir.path().join("db");
-        copy_dir(&live, &db);
+        common::copy_dir(&live, &db);
         let held = start_on(&live, None).unwrap_or_else(|o| panic!("the untouched store: {o:?}"));
         assert_eq!(held.1.len() as u64, n);
         if reopened {
             std::fs::remove_dir_all(&db).unwrap();
-            copy_dir(&live, &db);
+            common::copy_dir(&live, &db);
             assert!(matches!(outcome(&db, &held), Outcome::Unchanged));
         }
         DataDir { dir, db, held }
@@ -2105,7 +2092,7 @@ fn flip_each(data: &DataDir) -> Vec<(String, Outcome)> {
     for file in &files {
         let bytes = std::fs::read(data.db.join(file)).unwrap();
         for (at, why) in flips_for(&bytes, &data.held) {
-            copy_dir(&data.db, &copy);
+            common::copy_dir(&data.db, &copy);
             let mut flipped = bytes.clone();
             flipped[at] ^= 0x01;
             std::fs::write(copy.join(file), &flipped).unwrap();
@@ -2193,7 +2180,7 @@ fn the_service_refuses_to_start_on_corrupt_data() {
     let stopped = runtime.block_on(stopped_service(5, false));
     let data = stopped.dir.path().join("data");
     let keys = stopped.dir.path().join("keys");
-    copy_dir(&stopped.db, &data.join("db"));
+    common::copy_dir(&stopped.db, &data.join("db"));
     huella::keyfile::write_signer(&data.join("log.key"), &common::log_signer()).unwrap();
     // The copy of the newest checkpoint the service keeps beside its store.
     std::fs::write(data.join("checkpoint"), &stopped.held.0).unwrap();

@@ -168,12 +168,8 @@ impl Sequencer {
             &self.signer,
             self.options.checkpoint_copy.as_deref(),
         )?;
-        let published = self
-            .shared
-            .published
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .size;
+        // The sequencer's frontier is the published tree: both move together, here only.
+        let published = self.frontier.size();
         if recovered.published.size < published {
             return Err(StoreError::from(Corruption::Shrunk {
                 held: recovered.published.size,

@@ -65,6 +65,20 @@ pub fn open_sled(
     }
 }
 
+/// copy_dir copies the directory `from`, and everything under it, to `to`.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let item = item.unwrap();
+        let target = to.join(item.file_name());
+        if item.file_type().unwrap().is_dir() {
+            copy_dir(&item.path(), &target);
+        } else {
+            std::fs::copy(item.path(), &target).unwrap();
+        }
+    }
+}
+
 /// A running test log.
 pub struct TestLog {
     pub ledger: Arc<Ledger>,

@@ -6,9 +6,11 @@ use std::path::Path;
 use crate::keyfile::{self, KeyFileError};
 use huella_core::commitment::Salt;
 use huella_core::event::{PlainEvent, Submission};
+use huella_core::keys::VerifierKey;
 use huella_core::keys::{KeyName, SignerKey};
 use huella_core::merkle::Hash;
 use huella_core::registry::{Holder, Registry, Submitter};
+use huella_core::trust::{LogId, Registrars, TrustRoot};
 use huella_core::values::{AgencyId, CountryCode, Timestamp};
 
 /// A demo agency: id, country, key name.
@@ -18,6 +20,70 @@ pub const AGENCIES: [(&str, &str, &str); 4] = [
     ("CO-MIGRACION", "CO", "migracion.co.example/huella"),
     ("CO-POLICIA-DIJIN", "CO", "dijin.co.example/huella"),
 ];
+
+/// REGISTRARS are the demo countries' registrars: country and key name.
+pub const REGISTRARS: [(&str, &str); 2] = [
+    ("US", "registrar.us.example/huella"),
+    ("CO", "registrar.co.example/huella"),
+];
+
+/// AUDITOR is the demo oversight body registered with role `auditor`: agency, country, key
+/// name.
+pub const AUDITOR: (&str, &str, &str) = ("CO-PROCURADURIA", "CO", "procuraduria.co.example/huella");
+
+/// Registrar is a demo country's registrar with its signing key.
+pub struct Registrar {
+    /// The country whose keys it registers.
+    pub country: CountryCode,
+    /// Its key.
+    pub key: SignerKey,
+}
+
+/// load_or_create_registrars loads the demo registrars' keys from `dir` (one
+/// `registrar-<country>.key` each), creating missing ones.
+pub fn load_or_create_registrars(dir: &Path) -> Result<Vec<Registrar>, KeyFileError> {
+    REGISTRARS
+        .iter()
+        .map(|(country, name)| {
+            // Invariant: the constants above are valid countries and key names.
+            let name = KeyName::new(*name).expect("demo key names are valid");
+            let (key, _) =
+                keyfile::load_or_create(&dir.join(format!("registrar-{country}.key")), &name)?;
+            Ok(Registrar {
+                country: CountryCode::new(*country).expect("demo countries are valid"),
+                key,
+            })
+        })
+        .collect()
+}
+
+/// trust_for is the demo's trust root: the log's key, one registrar per country (threshold
+/// 1), the demo agencies as the holders events may name, and no key registered from the
+/// start: the demo registers every key in the log itself.
+pub fn trust_for(
+    log_key: &VerifierKey,
+    agencies: &[Agency],
+    registrars: &[Registrar],
+) -> TrustRoot {
+    TrustRoot {
+        log: LogId {
+            origin: log_key.name().as_str().to_string(),
+            key: log_key.clone(),
+        },
+        countries: registrars
+            .iter()
+            .map(|r| Registrars {
+                country: r.country.clone(),
+                registrars: vec![r.key.verifier()],
+                threshold: None,
+            })
+            .collect(),
+        registry: Registry {
+            submitters: Vec::new(),
+            holders: registry_for(agencies).holders,
+        },
+    }
+}
 
 /// Agency is a demo agency with its signing key.
 pub struct Agency {
@@ -29,14 +95,20 @@ pub struct Agency {
     pub key: SignerKey,
 }
 
-/// load_or_create_agencies loads the demo agencies' keys from `dir` (one `<id>.key` each),
-/// creating missing ones, and returns them with the registry that admits them.
+/// load_or_create_agencies loads the demo agencies' keys from `dir` (one `<id>.key` each,
+/// or its successor `<id>.2.key` once the demo rotated it), creating missing ones, and
+/// returns them with the registry that admits them.
 pub fn load_or_create_agencies(dir: &Path) -> Result<(Vec<Agency>, Registry), KeyFileError> {
     let mut agencies = Vec::new();
     for (id, country, name) in AGENCIES {
         // Invariant: the constants above are valid ids, countries and key names.
         let name = KeyName::new(name).expect("demo key names are valid");
-        let (key, _) = keyfile::load_or_create(&dir.join(format!("{id}.key")), &name)?;
+        let successor = dir.join(format!("{id}.2.key"));
+        let (key, _) = if successor.exists() {
+            (keyfile::read_signer(&successor)?, false)
+        } else {
+            keyfile::load_or_create(&dir.join(format!("{id}.key")), &name)?
+        };
         agencies.push(Agency {
             id: AgencyId::new(id).expect("demo agency ids are valid"),
             country: CountryCode::new(country).expect("demo countries are valid"),

@@ -73,19 +73,19 @@ fn bench_appends_to_a_demo_log_and_verifies_every_receipt() {
     assert_eq!(number(&report, "/receipts_verified"), appended, "{report}");
     assert_eq!(
         number(&report, "/tree_size"),
-        DEMO_EVENTS as f64 + appended,
+        (DEMO_EVENTS + common::demo::REGISTRY_EVENTS) as f64 + appended,
         "the log holds the demo's entries and every acknowledged append: {report}"
     );
 
     // What the bench wrote is a log anyone can verify.
-    let (log_key, registry) = (data.join("log.key.pub"), data.join("registry.json"));
+    let (log_key, registry) = (data.join("log.key.pub"), data.join("trust.json"));
     let verified = json(&run(&[
         "verify",
         "--url",
         &demo.base,
         "--log-key",
         log_key.to_str().unwrap(),
-        "--registry",
+        "--trust",
         registry.to_str().unwrap(),
         "--json",
     ]));
@@ -118,7 +118,7 @@ fn bench_appends_to_a_demo_log_and_verifies_every_receipt() {
     assert!(number(&proofs, "/server_ms/p50") > 0.0, "{proofs}");
     assert_eq!(
         number(&proofs, "/tree_size"),
-        DEMO_EVENTS as f64 + appended,
+        (DEMO_EVENTS + common::demo::REGISTRY_EVENTS) as f64 + appended,
         "{proofs}"
     );
 }
@@ -150,7 +150,7 @@ fn fill_appends_exactly_n_entries_round_by_round() {
     assert_eq!(number(&report, "/errors"), 0.0, "{report}");
     assert_eq!(
         number(&report, "/tree_size"),
-        DEMO_EVENTS as f64 + 25.0,
+        (DEMO_EVENTS + common::demo::REGISTRY_EVENTS) as f64 + 25.0,
         "{report}"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -22,12 +22,12 @@ const SIZE: u64 = 12;
 const REQUIRED: [&str; 4] = [
     "checkpoint",
     "entries.ndjson",
-    "registry.json",
+    "trust.json",
     "manifest.json",
 ];
 
 /// LISTED are the files the manifest must list: all but itself.
-const LISTED: [&str; 3] = ["checkpoint", "entries.ndjson", "registry.json"];
+const LISTED: [&str; 3] = ["checkpoint", "entries.ndjson", "trust.json"];
 
 fn run(args: &[&str]) -> Output {
     let out = tokio::task::block_in_place(|| Command::new(BIN).args(args).output().unwrap());
@@ -76,18 +76,12 @@ async fn by_hand(log: &TestLog, dir: &Path) -> serde_json::Value {
     // entries.ndjson: each leaf as served, then one newline; a page of the API is just that.
     let entries = body(log, &format!("/v1/entries?start=0&limit={size}")).await;
     assert_eq!(entries.iter().filter(|&&b| b == b'\n').count() as u64, size);
-    // registry.json: a submitter registry (§7), in any JSON layout; here compact.
-    let keys: serde_json::Value = serde_json::from_slice(&body(log, "/v1/keys").await).unwrap();
-    let registry = serde_json::to_vec(&serde_json::json!({
-        "version": 2,
-        "submitters": keys["submitters"],
-        "holders": keys["holders"],
-    }))
-    .unwrap();
+    // trust.json: the trust root (§14), as the log serves it.
+    let registry = body(log, "/v1/trust").await;
     let files = [
         ("checkpoint", &checkpoint),
         ("entries.ndjson", &entries),
-        ("registry.json", &registry),
+        ("trust.json", &registry),
     ];
     let mut listed: Vec<serde_json::Value> = files
         .iter()
@@ -145,10 +139,10 @@ async fn a_bundle_made_by_hand_from_the_documented_layout_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
     by_hand(&log, &bundle).await;
-    let registry = dir.path().join("registry.json");
-    std::fs::copy(bundle.join("registry.json"), &registry).unwrap();
+    let registry = dir.path().join("trust.json");
+    std::fs::copy(bundle.join("trust.json"), &registry).unwrap();
     let registry = registry.to_str().unwrap();
-    for extra in [&[][..], &["--registry", registry]] {
+    for extra in [&[][..], &["--trust", registry]] {
         let out = verify(&bundle, &log, extra);
         assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stderr(&out));
         let said = String::from_utf8_lossy(&out.stdout);
@@ -164,16 +158,16 @@ async fn a_bundle_missing_a_required_file_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole");
     let manifest = by_hand(&log, &whole).await;
-    let registry = dir.path().join("trusted-registry.json");
-    std::fs::copy(whole.join("registry.json"), &registry).unwrap();
+    let registry = dir.path().join("trusted-trust.json");
+    std::fs::copy(whole.join("trust.json"), &registry).unwrap();
     let registry = registry.to_str().unwrap();
 
     // A required file missing from the directory: an unreadable input (exit 2), named; the
-    // bundle's registry is required even when --registry is given.
+    // bundle's trust root is required even when --trust is given.
     for name in REQUIRED {
         let bundle = dir.path().join(format!("without-{name}"));
         copy_without(&whole, &bundle, name);
-        for extra in [&[][..], &["--registry", registry]] {
+        for extra in [&[][..], &["--trust", registry]] {
             let out = verify(&bundle, &log, extra);
             let said = stderr(&out);
             assert_eq!(out.status.code(), Some(2), "{name} {extra:?}: {said}");

@@ -10,6 +10,7 @@ use common::{TestLog, agencies};
 use huella::http::Limits;
 use huella::keyfile;
 use huella::store::MemoryStore;
+use huella_core::entry::Leaf;
 use huella_core::proof::{Receipt, TlogProof};
 
 const BIN: &str = env!("CARGO_BIN_EXE_huella");
@@ -95,6 +96,9 @@ async fn submit_seals_signs_and_saves_the_receipt() {
     let receipt: Receipt = serde_json::from_slice(&std::fs::read(&receipt_path).unwrap()).unwrap();
     let proof = TlogProof::parse(receipt.tlog_proof.as_bytes()).unwrap();
     let (entry, _) = proof.verify_receipt(&log.log_key).unwrap();
+    let Leaf::Access(entry) = entry else {
+        panic!("the receipt is not of an access entry")
+    };
     assert_eq!(entry.event.request_id.as_str(), "US-DHS-CBP-2026-TOUR-0001");
     // The leaf holds commitments, never the clear values from the event file.
     let leaf = String::from_utf8(proof.extra.unwrap()).unwrap();
@@ -134,7 +138,7 @@ fn demo_serves_a_verifiable_log_until_interrupted() {
             .unwrap()
     });
     let (checkpoint, _) = huella_core::checkpoint::open(&note, &log_key).unwrap();
-    assert_eq!(checkpoint.size, 40);
+    assert_eq!(checkpoint.size, 40 + common::demo::REGISTRY_EVENTS);
     // The data directory holds the openings and the log key: owner only.
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(dir.path().join("demo"))

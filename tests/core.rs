@@ -942,7 +942,13 @@ fn admission_refuses_unknown_holders_and_holders_in_another_country() {
             signature: signed.signature,
             openings: openings(),
         };
-        admission::admit(submission, &registry(), now, Window::default())
+        let registry = registry();
+        let keys = huella_core::keylog::KeyRegistry::from_registry(&registry);
+        let rules = admission::Rules {
+            keys: &keys,
+            holders: &registry,
+        };
+        admission::admit(submission, rules, now, Window::default())
     };
     assert!(admit(&|_| {}).is_ok(), "CO-RNEC in CO is a known holder");
     assert_eq!(
@@ -1215,7 +1221,10 @@ fn receipts_round_trip_and_verify_for_every_entry() {
         let parsed = TlogProof::parse(text.as_bytes()).unwrap();
         assert_eq!(parsed, receipt);
         let (entry, checkpoint) = parsed.verify_receipt(&key).unwrap();
-        assert_eq!(entry, log.entries[index as usize]);
+        assert_eq!(
+            entry,
+            huella_core::entry::Leaf::Access(log.entries[index as usize].clone())
+        );
         assert_eq!(checkpoint.size, LOG_SIZE);
         assert_eq!(checkpoint.root, log.roots[LOG_SIZE as usize]);
         assert_eq!(checkpoint.origin, LOG_KEY_NAME);

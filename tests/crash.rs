@@ -27,12 +27,13 @@ use std::time::{Duration, Instant, SystemTime};
 use huella::demo::Agency;
 use huella::keyfile::{self, random_salt};
 use huella_core::checkpoint::{self, Checkpoint};
-use huella_core::entry::Entry;
+use huella_core::entry::Leaf;
 use huella_core::event::{PlainEvent, Submission};
 use huella_core::keys::VerifierKey;
 use huella_core::merkle::{Hash, record_hash, verify_consistency, verify_inclusion};
 use huella_core::proof::{Receipt, TlogProof};
 use huella_core::registry::Registry;
+use huella_core::trust::TrustRoot;
 use huella_core::values::Timestamp;
 use huella_core::verify::{Auditor, check_leaves};
 use huella_verify::client::{Client, ClientError, Submitted};
@@ -387,6 +388,9 @@ impl History {
         let (entry, checkpoint) = proof
             .verify_receipt(&self.log_key)
             .unwrap_or_else(|e| panic!("receipt for {id} does not verify: {e}"));
+        let Leaf::Access(entry) = entry else {
+            panic!("receipt for {id} is not of an access entry")
+        };
         assert_eq!(entry.index.get(), receipt.index);
         assert_eq!(
             record_hash(proof.extra.as_ref().unwrap()),
@@ -465,7 +469,10 @@ async fn check_log(server: &Server, history: &mut History) -> Logged {
     let checkpoint = server.checkpoint(&history.log_key).await;
     let size = checkpoint.size;
 
-    let mut auditor = Auditor::new(&history.registry);
+    let mut auditor = Auditor::new(Arc::new(TrustRoot::for_registry(
+        &history.log_key,
+        history.registry.clone(),
+    )));
     let mut leaf_hashes = Vec::with_capacity(size as usize);
     let mut index = HashMap::new();
     while auditor.size() < size {
@@ -484,10 +491,13 @@ async fn check_log(server: &Server, history: &mut History) -> Logged {
             !leaves.is_empty(),
             "no entries served from {start} of {size}"
         );
-        for checked in check_leaves(start, &leaves, &history.registry).unwrap() {
+        let checked = check_leaves(start, &leaves, auditor.rules()).unwrap();
+        for checked in checked {
             let i = auditor.size();
             leaf_hashes.push(checked.leaf_hash);
-            let entry: Entry = auditor.push_checked(checked).unwrap();
+            let Leaf::Access(entry) = auditor.push_checked(checked).unwrap() else {
+                panic!("entry {i} is not an access entry")
+            };
             let id = entry.event.request_id.as_str().to_string();
             assert!(
                 history.sent.contains_key(&id),

@@ -33,7 +33,7 @@ fn hashes(value: &serde_json::Value) -> Vec<Hash> {
 fn check_receipt(log: &TestLog, receipt: &Receipt) -> checkpoint::Checkpoint {
     let proof = TlogProof::parse(receipt.tlog_proof.as_bytes()).unwrap();
     let (entry, checkpoint) = proof.verify_receipt(&log.log_key).unwrap();
-    assert_eq!(entry.index.get(), receipt.index);
+    assert_eq!(entry.index().get(), receipt.index);
     assert_eq!(entry.leaf_hash(), receipt.leaf_hash);
     assert_eq!(proof.checkpoint, receipt.checkpoint);
     checkpoint
@@ -590,7 +590,7 @@ async fn read_endpoints_serve_what_the_docs_promise() {
     );
     let proof = TlogProof::parse(&receipt.bytes().await.unwrap()).unwrap();
     let (entry, at) = proof.verify_receipt(&log.log_key).unwrap();
-    assert_eq!((entry.index.get(), at.size), (4, cp.size));
+    assert_eq!((entry.index().get(), at.size), (4, cp.size));
     // A receipt at an older signed size.
     let own = check_receipt(&log, &receipts[4]);
     let older = log
@@ -604,7 +604,16 @@ async fn read_endpoints_serve_what_the_docs_promise() {
     let keys: serde_json::Value = log.get("/v1/keys").await.json().await.unwrap();
     assert_eq!(keys["origin"], "test.huella.example/log");
     assert_eq!(keys["log_key"], log.log_key.to_string());
-    assert_eq!(keys["submitters"].as_array().unwrap().len(), 4);
+    assert_eq!(keys["tree_size"], log.checkpoint().await.size);
+    let registered = keys["keys"].as_array().unwrap();
+    assert_eq!(registered.len(), 4);
+    for key in registered {
+        assert_eq!(key["role"], "submitter", "{key}");
+        assert_eq!(key["registered_at"], serde_json::Value::Null, "{key}");
+        assert_eq!(key["valid_until"], serde_json::Value::Null, "{key}");
+    }
+    let trust: serde_json::Value = log.get("/v1/trust").await.json().await.unwrap();
+    assert_eq!(trust["log"]["key"], log.log_key.to_string());
     assert_eq!(keys["holders"].as_array().unwrap().len(), 4);
     let health: serde_json::Value = log.get("/healthz").await.json().await.unwrap();
     assert_eq!(health["status"], "ok");

@@ -47,11 +47,10 @@ fn signed(size: u64, root: Hash, key: &SignerKey) -> Vec<u8> {
 }
 
 fn open(store: Arc<MemoryStore>) -> Result<Ledger, StartError> {
-    let (_, registry) = agencies();
     Ledger::open(
         store,
         log_signer(),
-        registry,
+        common::trust(),
         Arc::new(ManualClock::new(NOW)),
         Options::default(),
     )
@@ -197,11 +196,10 @@ fn refuses_a_store_behind_the_checkpoint_it_signed() {
         ..Options::default()
     };
     let open_with = |store: Arc<MemoryStore>| {
-        let (_, registry) = agencies();
         Ledger::open(
             store,
             log_signer(),
-            registry,
+            common::trust(),
             Arc::new(ManualClock::new(NOW)),
             options(),
         )
@@ -277,12 +275,11 @@ fn refuses_a_database_in_the_earlier_layout_and_says_so() {
 /// start_sled opens the ledger on the sled store in `data/db`, with the checkpoint copy
 /// `data/checkpoint`, as `huella serve` does.
 fn start_sled(data: &std::path::Path) -> Result<Ledger, String> {
-    let (_, registry) = agencies();
     let store = common::open_sled(&data.join("db")).map_err(|e| format!("store: {e}"))?;
     Ledger::open(
         Arc::new(store),
         log_signer(),
-        registry,
+        common::trust(),
         Arc::new(ManualClock::new(NOW)),
         Options {
             checkpoint_copy: Some(data.join("checkpoint")),

@@ -20,9 +20,11 @@ use huella_core::checkpoint::CheckpointError;
 use huella_core::note::NoteError;
 use huella_core::registry::RegistryError;
 use huella_core::registry::{Registry, Submitter};
+use huella_core::trust::TrustRoot;
 use huella_core::verify::{Auditor, Failure, VerifyError};
 use huella_verify::audit::{self, Verified};
 use huella_verify::bundle::{CHECKPOINT_FILE, ENTRIES_FILE, MANIFEST_FILE, REGISTRY_FILE};
+use huella_verify::cli::Trusted;
 use huella_verify::client::Client;
 use huella_verify::error::{AuditError, BundleError, ReceiptFailure, ServedError, WhichCheckpoint};
 use huella_verify::monitor::{self, AlertKind, MonitorState};
@@ -61,11 +63,19 @@ fn registry() -> Registry {
     Registry::parse(&fixture().honest.registry).unwrap()
 }
 
+/// trust_of is the trust root of the honest log with `registry` (no registrars).
+fn trust_of(registry: &Registry) -> Arc<TrustRoot> {
+    Arc::new(TrustRoot::for_registry(&log_key(), registry.clone()))
+}
+
 async fn verify_dir(dir: &Path, trusted: Option<Registry>) -> Result<Verified, AuditError> {
     audit::verify_log(
         &Source::Bundle(dir.to_path_buf()),
         &log_key(),
-        trusted,
+        trusted.map(|r| Trusted {
+            root: TrustRoot::for_registry(&log_key(), r),
+            from: "registry",
+        }),
         &Sampling::off(),
         true,
     )
@@ -244,7 +254,7 @@ async fn the_honest_bundle_verifies_with_either_manifest() {
         let v = verify_dir(dir.path(), None).await.unwrap();
         assert_eq!((v.tree_size, v.summary.entries), (SIZE, SIZE));
         let v = verify_dir(dir.path(), Some(registry())).await.unwrap();
-        assert_eq!(v.registry_source, "file");
+        assert_eq!(v.registry_source, "registry");
     }
 }
 
@@ -442,7 +452,10 @@ async fn an_altered_registry_in_the_bundle_fails() {
     let dir = tempfile::tempdir().unwrap();
     write_bundle(dir.path(), &data, Seal::Recomputed);
     let v = verify_dir(dir.path(), Some(registry())).await.unwrap();
-    assert_eq!((v.tree_size, v.registry_source.as_str()), (SIZE, "file"));
+    assert_eq!(
+        (v.tree_size, v.registry_source.as_str()),
+        (SIZE, "registry")
+    );
     let dir = tempfile::tempdir().unwrap();
     write_bundle(dir.path(), &data, Seal::Kept);
     let e = verify_dir(dir.path(), Some(registry())).await.unwrap_err();
@@ -466,8 +479,9 @@ fn audit_from(start: usize, leaves: &[Vec<u8>], registry: &Registry) -> Result<(
         frontier.append(huella_core::merkle::record_hash(leaf));
     }
     let prev = huella_core::merkle::record_hash(&honest[start - 1]);
-    let mut auditor = Auditor::resume(registry, frontier, prev);
-    for checked in huella_core::verify::check_leaves(start as u64, leaves, registry)? {
+    let mut auditor = Auditor::resume(trust_of(registry), frontier, prev, &[])?;
+    let checked = huella_core::verify::check_leaves(start as u64, leaves, auditor.rules())?;
+    for checked in checked {
         auditor.push_checked(checked)?;
     }
     Ok(())
@@ -999,7 +1013,7 @@ async fn round(
     monitor::monitor_round(
         &served.client,
         &log_key(),
-        &registry(),
+        &trust_of(&registry()),
         state,
         &Sampling::every(),
     )
@@ -1214,7 +1228,7 @@ async fn the_monitor_alerts_on_every_tampering_it_can_see() {
     let alert = monitor::monitor_round(
         &Client::new(&closed),
         &log_key(),
-        &registry(),
+        &trust_of(&registry()),
         Some(&s30),
         &Sampling::every(),
     )
@@ -1895,7 +1909,7 @@ fn start_on(db: &Path, kept: Option<&[u8]>) -> Result<Held, Outcome> {
         Ledger::open(
             store.clone(),
             common::log_signer(),
-            registry(),
+            TrustRoot::for_registry(&log_key(), registry()),
             Arc::new(ManualClock::new(common::NOW)),
             Options {
                 checkpoint_copy: Some(copy.clone()),
@@ -1922,8 +1936,7 @@ fn start_on(db: &Path, kept: Option<&[u8]>) -> Result<Held, Outcome> {
             .store()
             .leaves(0, checkpoint.size)
             .map_err(|e| e.to_string())?;
-        let registry = registry();
-        let mut auditor = Auditor::new(&registry);
+        let mut auditor = Auditor::new(trust_of(&registry()));
         for leaf in &leaves {
             auditor.push(leaf).map_err(|e| e.to_string())?;
         }

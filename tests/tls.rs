@@ -105,7 +105,10 @@ async fn the_verifier_checks_a_log_behind_tls_with_an_extra_ca() {
     let verified = huella_verify::audit::verify_log(
         &Source::Http(client.clone()),
         &log.log_key,
-        Some(log.registry.clone()),
+        Some(huella_verify::cli::Trusted {
+            root: common::trust(),
+            from: "trust",
+        }),
         // What the log serves to others is checked over HTTPS too.
         &huella_verify::sample::Sampling::every(),
         true,

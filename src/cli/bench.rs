@@ -230,12 +230,19 @@ pub enum BenchError {
     },
 }
 
-/// load_agencies reads the demo agencies' keys that `huella demo` wrote in `data`.
+/// load_agencies reads the demo agencies' current keys that `huella demo` wrote in `data`:
+/// the successor `<id>.2.key` of a key the demo rotated or revoked, else `<id>.key`.
 pub fn load_agencies(data: &Path) -> Result<Vec<Agency>, BenchError> {
     AGENCIES
         .iter()
         .map(|(id, country, _)| {
-            let path = data.join("agencies").join(format!("{id}.key"));
+            let dir = data.join("agencies");
+            let successor = dir.join(format!("{id}.2.key"));
+            let path = if successor.exists() {
+                successor
+            } else {
+                dir.join(format!("{id}.key"))
+            };
             let key = keyfile::read_signer(&path).map_err(|e| {
                 BenchError::Setup(format!(
                     "{e} (is {} the data directory of a huella demo?)",
@@ -520,7 +527,7 @@ fn verify_receipts(receipts: &[Vec<u8>], log_key: &VerifierKey) -> Result<u64, B
                         let (entry, _) = proof
                             .verify_receipt(log_key)
                             .map_err(|e| fail(e.to_string()))?;
-                        if entry.index.get() != receipt.index
+                        if entry.index().get() != receipt.index
                             || entry.leaf_hash() != receipt.leaf_hash
                         {
                             return Err(fail("receipt fields disagree with its proof".into()));

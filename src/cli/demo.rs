@@ -3,9 +3,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use clap::Args;
 use huella_core::event::PlainEvent;
-use huella_core::values::Timestamp;
+use huella_core::keylog::{RegistryEvent, Role, SignedRegistryEvent};
+use huella_core::keys::{KeyName, SignerKey, VerifierKey};
+use huella_core::values::{AgencyId, CountryCode, Reason, Timestamp};
 use huella_verify::client::Client;
 
 use crate::cli::CliResult;
@@ -27,12 +31,25 @@ pub struct DemoArgs {
     pub log: LogArgs,
 }
 
-/// run starts the demo log, submits the demo events and serves until Ctrl-C.
+/// run starts the demo log, registers its agencies' keys in the log, submits the demo
+/// events (rotating one agency's key and revoking another's part-way through, on a new log)
+/// and serves until Ctrl-C.
 pub async fn run(args: DemoArgs) -> CliResult {
-    let (agencies, registry) = crate::demo::load_or_create_agencies(&args.data.join("agencies"))?;
+    let agency_dir = args.data.join("agencies");
+    let (mut agencies, _) = crate::demo::load_or_create_agencies(&agency_dir)?;
+    let registrars = crate::demo::load_or_create_registrars(&args.data.join("registrars"))?;
     std::fs::create_dir_all(&args.data)?;
-    std::fs::write(args.data.join("registry.json"), registry.to_json())?;
-    let ledger = open_log(&args.data, registry, &args.log)?;
+    let trust_path = args.data.join("trust.json");
+    let ledger = open_log(
+        &args.data,
+        |log_key| {
+            let trust = crate::demo::trust_for(log_key, &agencies, &registrars);
+            std::fs::write(&trust_path, trust.to_json())
+                .map_err(|e| format!("{}: {e}", trust_path.display()))?;
+            Ok(trust)
+        },
+        &args.log,
+    )?;
     let listener = tokio::net::TcpListener::bind(args.log.listen)
         .await
         .map_err(|e| {
@@ -53,45 +70,122 @@ pub async fn run(args: DemoArgs) -> CliResult {
     ));
     let base = format!("http://{addr}");
     let before = ledger.published().size;
+    let client = Client::new(&base);
+    let registrar_of = |country: &CountryCode| -> Result<&SignerKey, String> {
+        registrars
+            .iter()
+            .find(|r| &r.country == country)
+            .map(|r| &r.key)
+            .ok_or_else(|| format!("no demo registrar for {country}"))
+    };
+    let mut changes: Vec<String> = Vec::new();
+
+    // Who may sign is decided in the log: each country's registrar registers its agencies'
+    // keys (and an oversight body's auditor key), once.
+    let (auditor_id, auditor_country, auditor_name) = crate::demo::AUDITOR;
+    let (auditor, _) = keyfile::load_or_create(
+        &agency_dir.join(format!("{auditor_id}.auditor.key")),
+        &KeyName::new(auditor_name)?,
+    )?;
+    let mut wanted: Vec<(AgencyId, CountryCode, Role, VerifierKey)> = agencies
+        .iter()
+        .map(|a| {
+            (
+                a.id.clone(),
+                a.country.clone(),
+                Role::Submitter,
+                a.key.verifier(),
+            )
+        })
+        .collect();
+    wanted.push((
+        AgencyId::new(auditor_id)?,
+        CountryCode::new(auditor_country)?,
+        Role::Auditor,
+        auditor.verifier(),
+    ));
+    let keys = ledger.keys();
+    for (agency, country, role, key) in wanted {
+        if keys.record(key.key_ref()).is_some() {
+            continue;
+        }
+        let event = RegistryEvent::KeyRegister {
+            agency,
+            country: country.clone(),
+            role,
+            key,
+            valid_from: Timestamp::parse(DEMO_VALID_FROM)?,
+        };
+        let signed = SignedRegistryEvent::sign(event, &[registrar_of(&country)?]);
+        let index = client.submit_registry(&signed).await?.receipt.index;
+        changes.push(format!("key_register at index {index}"));
+    }
     eprintln!(
         "huella demo: log {} on {base}; submitting {} events...",
         ledger.log_key().name(),
         args.events
     );
-    let agencies = Arc::new(agencies);
-    let client = Client::new(&base);
     let seed = u64::from_le_bytes(keyfile::random_bytes()?[..8].try_into()?);
     let started = std::time::Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let workers = 8u64;
-    for worker in 0..workers {
-        let (agencies, client) = (agencies.clone(), client.clone());
-        let events = args.events;
-        tasks.spawn(async move {
-            let mut directions = [0u64; 2];
-            let mut n = worker;
-            while n < events {
-                let now = Timestamp::from_system_time(std::time::SystemTime::now());
-                let (from, json) = crate::demo::sample_event(&agencies, seed, n, &now);
-                let plain: PlainEvent = serde_json::from_value(json).map_err(|e| e.to_string())?;
-                let submission = plain
-                    .seal(&agencies[from].key, now, keyfile::random_salt)
-                    .map_err(|e| e.to_string())?;
-                client
-                    .submit(&submission)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                directions[usize::from(agencies[from].country.as_str() == "CO")] += 1;
-                n += workers;
-            }
-            Ok::<_, String>(directions)
-        });
-    }
     let mut directions = [0u64; 2];
-    while let Some(done) = tasks.join_next().await {
-        let counts = done??;
+    // Part-way through a new demo log: a planned rotation of CBP's key, then a revocation
+    // of DIJIN's key, reported stolen ten minutes ago.
+    let rotate = !agency_dir.join("US-DHS-CBP.2.key").exists();
+    let phases = [0, args.events / 2, args.events * 3 / 4, args.events];
+    for phase in 0..3 {
+        let shared = Arc::new(agencies);
+        let counts =
+            submit_events(&client, &shared, seed, phases[phase]..phases[phase + 1]).await?;
         directions[0] += counts[0];
         directions[1] += counts[1];
+        agencies = Arc::try_unwrap(shared).map_err(|_| "demo agencies still shared")?;
+        if !rotate || phase == 2 {
+            continue;
+        }
+        let (id, how) = match phase {
+            0 => ("US-DHS-CBP", "rotation"),
+            _ => ("CO-POLICIA-DIJIN", "revocation"),
+        };
+        let position = agencies
+            .iter()
+            .position(|a| a.id.as_str() == id)
+            .ok_or("demo agency missing")?;
+        let old = &agencies[position];
+        let name = format!("{}-2", old.key.name().as_str());
+        let (new_key, _) = keyfile::load_or_create(
+            &agency_dir.join(format!("{id}.2.key")),
+            &KeyName::new(name)?,
+        )?;
+        let registrar = registrar_of(&old.country)?;
+        let now = std::time::SystemTime::now();
+        let ago = |seconds: u64| Timestamp::from_system_time(now - Duration::from_secs(seconds));
+        // The new key signs events accessed up to two hours back (the demo's events are at
+        // most an hour old), so the two keys overlap as in a real rotation.
+        let register = RegistryEvent::KeyRegister {
+            agency: old.id.clone(),
+            country: old.country.clone(),
+            role: Role::Submitter,
+            key: new_key.verifier(),
+            valid_from: ago(2 * 3600),
+        };
+        let end = match phase {
+            0 => RegistryEvent::KeyRetire {
+                key: old.key.verifier(),
+                valid_until: ago(0),
+            },
+            _ => RegistryEvent::KeyRevoke {
+                key: old.key.verifier(),
+                compromised_since: ago(600),
+                reason: Reason::new("demo: a signing laptop was reported stolen")?,
+            },
+        };
+        for event in [register, end] {
+            let kind = event.kind();
+            let signed = SignedRegistryEvent::sign(event, &[registrar]);
+            let index = client.submit_registry(&signed).await?.receipt.index;
+            changes.push(format!("{kind} at index {index} ({how} of {id}'s key)"));
+        }
+        agencies[position].key = new_key;
     }
     let elapsed = started.elapsed();
     let published = ledger.published();
@@ -104,6 +198,14 @@ pub async fn run(args: DemoArgs) -> CliResult {
         directions[0],
         directions[1]
     );
+    if changes.is_empty() {
+        println!("  registry events: none new (the keys were registered on an earlier run)");
+    } else {
+        println!(
+            "  registry events, signed by the countries' registrars: {}",
+            changes.join("; ")
+        );
+    }
     println!(
         "  tree size {} (was {before}); latest checkpoint:",
         published.size
@@ -130,16 +232,62 @@ pub async fn run(args: DemoArgs) -> CliResult {
     println!("    curl {base}/readyz");
     // The verifier, which builds without the server (cargo install --path crates/huella-verify).
     println!(
-        "    huella-verify verify --url {base} --log-key {} --registry {}",
+        "    huella-verify verify --url {base} --log-key {} --trust {}",
         args.data.join("log.key.pub").display(),
-        args.data.join("registry.json").display()
+        trust_path.display()
     );
     println!(
-        "  demo agency keys: {}",
-        args.data.join("agencies").display()
+        "  demo agency keys: {}; registrar keys: {}",
+        agency_dir.display(),
+        args.data.join("registrars").display()
     );
     println!("Serving until Ctrl-C.");
     server.await??;
     ledger.close();
     Ok(())
+}
+
+/// DEMO_VALID_FROM is when the demo's first keys become valid: the letter of intent.
+const DEMO_VALID_FROM: &str = "2025-03-01T00:00:00Z";
+
+/// submit_events submits the demo events numbered `range`, eight at a time, and counts them
+/// by direction: US -> CO, CO -> US.
+async fn submit_events(
+    client: &Client,
+    agencies: &Arc<Vec<crate::demo::Agency>>,
+    seed: u64,
+    range: std::ops::Range<u64>,
+) -> Result<[u64; 2], Box<dyn std::error::Error>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let workers = 8u64;
+    for worker in 0..workers {
+        let (agencies, client) = (agencies.clone(), client.clone());
+        let range = range.clone();
+        tasks.spawn(async move {
+            let mut directions = [0u64; 2];
+            let mut n = range.start + worker;
+            while n < range.end {
+                let now = Timestamp::from_system_time(std::time::SystemTime::now());
+                let (from, json) = crate::demo::sample_event(&agencies, seed, n, &now);
+                let plain: PlainEvent = serde_json::from_value(json).map_err(|e| e.to_string())?;
+                let submission = plain
+                    .seal(&agencies[from].key, now, keyfile::random_salt)
+                    .map_err(|e| e.to_string())?;
+                client
+                    .submit(&submission)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                directions[usize::from(agencies[from].country.as_str() == "CO")] += 1;
+                n += workers;
+            }
+            Ok::<_, String>(directions)
+        });
+    }
+    let mut directions = [0u64; 2];
+    while let Some(done) = tasks.join_next().await {
+        let counts = done??;
+        directions[0] += counts[0];
+        directions[1] += counts[1];
+    }
+    Ok(directions)
 }

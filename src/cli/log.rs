@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use clap::Args;
 use huella_core::admission::Window;
-use huella_core::keys::KeyName;
+use huella_core::keys::{KeyName, VerifierKey};
 use huella_core::registry::Registry;
+use huella_core::trust::TrustRoot;
 
 use crate::http::{self, Limits, connections};
 use crate::keyfile;
@@ -88,10 +89,11 @@ pub struct LogArgs {
 /// DEFAULT_ORIGIN names a log whose key is created without `--origin`.
 pub const DEFAULT_ORIGIN: &str = "huella.localhost/log";
 
-/// open_log loads or creates the log key in `data` and opens the ledger over sled there.
+/// open_log loads or creates the log key in `data` and opens the ledger over sled there,
+/// with the trust root `trust` gives for the log's key.
 pub fn open_log(
     data: &Path,
-    registry: Registry,
+    trust: impl FnOnce(&VerifierKey) -> Result<TrustRoot, String>,
     args: &LogArgs,
 ) -> Result<Arc<Ledger>, Box<dyn std::error::Error>> {
     // Owner only, even if it already existed: the database holds the openings (personal
@@ -125,6 +127,7 @@ pub fn open_log(
     if created {
         eprintln!("created the log key in {} (mode 0600)", key_path.display());
     }
+    let trust = trust(&log_key.verifier())?;
     let store = SledStore::open_with_cache(&data.join("db"), args.cache_mb << 20)?;
     let options = Options {
         max_batch: args.max_batch.max(1),
@@ -144,7 +147,7 @@ pub fn open_log(
     let ledger = Ledger::open(
         Arc::new(store),
         log_key,
-        registry,
+        trust,
         Arc::new(SystemClock),
         options,
     )?;
@@ -152,14 +155,25 @@ pub fn open_log(
 }
 
 /// read_registry reads the submitter registry file.
-pub fn read_registry(path: &Path) -> Result<Registry, Box<dyn std::error::Error>> {
+pub fn read_registry(path: &Path) -> Result<Registry, String> {
     let bytes = std::fs::read(path).map_err(|e| {
         format!(
             "{}: {e} (see keys/README.md for the registry format)",
             path.display()
         )
     })?;
-    Ok(Registry::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?)
+    Registry::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// read_trust reads a trust root file.
+pub fn read_trust(path: &Path) -> Result<TrustRoot, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!(
+            "{}: {e} (see keys/README.md for the trust root format)",
+            path.display()
+        )
+    })?;
+    TrustRoot::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// shutdown_signal resolves on Ctrl-C.

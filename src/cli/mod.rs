@@ -12,6 +12,7 @@ use huella_verify::cli::{ExportArgs, MonitorArgs, ReceiptCommand, VerifyArgs};
 mod bench;
 mod demo;
 mod keygen;
+mod keys;
 mod limits;
 mod log;
 mod serve;
@@ -33,6 +34,10 @@ pub struct Cli {
 pub enum Command {
     /// Write a new signer key (mode 0600) and print its verifier key.
     Keygen(keygen::KeygenArgs),
+    /// Change who may sign: register, retire or revoke a key, signed by the country's
+    /// registrars, as an entry of the log.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Run the ledger service.
     Serve(serve::ServeArgs),
     /// Seal an access event (commit to personal values, sign) and submit it.
@@ -71,6 +76,7 @@ pub fn main() -> ExitCode {
     use huella_verify::cli::Command as Verifier;
     let result = match cli.command {
         Command::Keygen(args) => keygen::run(args),
+        Command::Keys(command) => runtime().and_then(|rt| rt.block_on(keys::run(command))),
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(args))),
         Command::Submit(args) => runtime().and_then(|rt| rt.block_on(submit::run(args))),
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),

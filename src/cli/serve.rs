@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::CliResult;
-use crate::cli::log::{LogArgs, http_limits, open_log, read_registry, shutdown_signal};
+use huella_core::trust::TrustRoot;
+
+use crate::cli::log::{LogArgs, http_limits, open_log, read_registry, read_trust, shutdown_signal};
 use crate::http;
 
 /// Arguments of `huella serve`.
@@ -14,9 +16,13 @@ pub struct ServeArgs {
     /// Data directory: the database and the log's key.
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
-    /// Directory holding the submitter registry, `registry.json`.
+    /// Directory holding the trust root, `trust.json`; or, for a log without registrars
+    /// (the older form), the submitter registry, `registry.json`.
     #[arg(long, default_value = "keys")]
     pub keys: PathBuf,
+    /// The trust root (default: `trust.json` in --keys, if it is there).
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
     /// Service options.
     #[command(flatten)]
     pub log: LogArgs,
@@ -24,19 +30,42 @@ pub struct ServeArgs {
 
 /// run serves the log until Ctrl-C.
 pub async fn run(args: ServeArgs) -> CliResult {
-    let registry = read_registry(&args.keys.join("registry.json"))?;
-    let ledger = open_log(&args.data, registry, &args.log)?;
+    let trust_file = args.trust.clone().or_else(|| {
+        let default = args.keys.join("trust.json");
+        default.exists().then_some(default)
+    });
+    let registry_file = args.keys.join("registry.json");
+    let ledger = open_log(
+        &args.data,
+        |log_key| match &trust_file {
+            Some(path) => read_trust(path),
+            None => {
+                eprintln!(
+                    "note: no trust root ({}/trust.json); running with {} alone, the older form: \
+                     no registrars, so no key can be registered, rotated or revoked in the log",
+                    args.keys.display(),
+                    registry_file.display()
+                );
+                Ok(TrustRoot::for_registry(
+                    log_key,
+                    read_registry(&registry_file)?,
+                ))
+            }
+        },
+        &args.log,
+    )?;
     let listener = tokio::net::TcpListener::bind(args.log.listen)
         .await
         .map_err(|e| format!("listening on {}: {e}", args.log.listen))?;
     let published = ledger.published();
     eprintln!(
-        "huella: log {} serving on http://{} with {} entries, {} registered submitters and {} holders",
+        "huella: log {} serving on http://{} with {} entries, {} registered keys, {} holders and registrars for {} countries",
         ledger.log_key().name(),
         listener.local_addr()?,
         published.size,
-        ledger.registry().submitters.len(),
-        ledger.registry().holders.len()
+        published.keys.records().count(),
+        ledger.trust().registry.holders.len(),
+        ledger.trust().countries.len()
     );
     println!("{}", ledger.log_key());
     let limits = http_limits(&args.log)?;

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use huella_core::admission::AdmissionError;
 use huella_core::canonical::FormatError;
 use huella_core::event::EventError;
+use huella_core::keylog::{ChangeError, SignError};
 use huella_core::merkle::TreeError;
-use huella_core::registry::RegistryError;
 
 use crate::ledger::{ReadError, SubmitError};
 use crate::store::StoreError;
@@ -96,10 +96,10 @@ impl From<SubmitError> for ApiError {
         let message = e.to_string();
         match e {
             SubmitError::Admission(a) => match a {
-                AdmissionError::Registry(RegistryError::UnknownKey(_)) => {
+                AdmissionError::Key(SignError::UnknownKey(_)) => {
                     ApiError::new(StatusCode::UNAUTHORIZED, "unknown_key", message)
                 }
-                AdmissionError::Registry(_) => {
+                AdmissionError::Key(_) => {
                     ApiError::new(StatusCode::FORBIDDEN, "unauthorized_key", message)
                 }
                 AdmissionError::Holder(_) => {
@@ -124,6 +124,29 @@ impl From<SubmitError> for ApiError {
                 AdmissionError::Commitment(_) => ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "commitment_mismatch",
+                    message,
+                ),
+            },
+            SubmitError::Registry(change) => match change {
+                ChangeError::NoRegistrars(_)
+                | ChangeError::NotARegistrar { .. }
+                | ChangeError::BadSignature(_)
+                | ChangeError::DuplicateSigner(_)
+                | ChangeError::BelowThreshold { .. } => {
+                    ApiError::new(StatusCode::FORBIDDEN, "registrar_signatures", message)
+                }
+                ChangeError::UnknownKey(_) => {
+                    ApiError::new(StatusCode::NOT_FOUND, "unknown_key", message)
+                }
+                ChangeError::Duplicate { .. }
+                | ChangeError::ReservedKey(_)
+                | ChangeError::AlreadyRetired { .. }
+                | ChangeError::AlreadyRevoked { .. } => {
+                    ApiError::new(StatusCode::CONFLICT, "registry_conflict", message)
+                }
+                ChangeError::RetiredBeforeValid { .. } => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "registry_change_invalid",
                     message,
                 ),
             },

@@ -13,6 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use huella_core::checkpoint::parse_decimal;
 use huella_core::event::Submission;
+use huella_core::keylog::SignedRegistryEvent;
 
 use crate::http::Limits;
 use crate::http::connections::Reserved;
@@ -85,6 +86,29 @@ pub(crate) async fn submit(
         .append_seconds
         .observe(arrived.elapsed().as_secs_f64());
     Ok(response)
+}
+
+/// submit_registry takes a registry event signed by registrars (`POST /v1/registry`).
+pub(crate) async fn submit_registry(
+    State(app): State<App>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(app.limits.max_body)
+        } else {
+            ApiError::bad_request("malformed", e.body_text())
+        }
+    })?;
+    let signed: SignedRegistryEvent = huella_core::canonical::parse(&body)
+        .map_err(|e| ApiError::bad_request("malformed", format!("registry event: {e}")))?;
+    let submitted = app.ledger.appender().submit_registry(signed).await?;
+    let status = if submitted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(submitted.receipt)).into_response())
 }
 
 pub(crate) async fn checkpoint(State(app): State<App>) -> Response {
@@ -215,14 +239,62 @@ pub(crate) async fn receipt(
     Ok(text(proof.to_text()))
 }
 
+/// keys is the registry as of the latest checkpoint (`GET /v1/keys`): every key ever
+/// registered, retired and revoked ones included, with where each change is logged.
 pub(crate) async fn keys(State(app): State<App>) -> Response {
+    let published = app.ledger.published();
+    let trust = app.ledger.trust();
+    let keys: Vec<serde_json::Value> = published
+        .keys
+        .records()
+        .map(|r| {
+            let retired = r.retired.as_ref();
+            let revoked = r.revoked.as_ref();
+            // A retired key signs until its valid_until; a revoked one is suspect from
+            // compromised_since on, whichever is earlier.
+            let until = [
+                retired.map(|(t, _)| t),
+                revoked.map(|v| &v.compromised_since),
+            ]
+            .into_iter()
+            .flatten()
+            .min_by_key(|t| t.unix_millis());
+            serde_json::json!({
+                "key": r.key.to_string(),
+                "key_id": r.key.key_ref().to_string(),
+                "agency": r.principal.agency,
+                "country": r.principal.country,
+                "role": r.role,
+                "valid_from": r.valid_from,
+                "valid_until": until,
+                "registered_at": r.registered_at,
+                "retired_at": retired.map(|(_, i)| i),
+                "revoked_at": revoked.map(|v| v.index),
+                "compromised_since": revoked.map(|v| &v.compromised_since),
+                "revocation_reason": revoked.map(|v| &v.reason),
+            })
+        })
+        .collect();
     axum::Json(serde_json::json!({
         "origin": app.ledger.log_key().name().as_str(),
         "log_key": app.ledger.log_key().to_string(),
-        "submitters": app.ledger.registry().submitters,
-        "holders": app.ledger.registry().holders,
+        "tree_size": published.size,
+        "keys": keys,
+        "registrars": trust.countries,
+        "holders": trust.registry.holders,
     }))
     .into_response()
+}
+
+/// trust is the trust root the log runs with (`GET /v1/trust`), as its file holds it. A
+/// reader should take it from a source it trusts, not from here: `verify` uses it only
+/// without --trust, with a warning.
+pub(crate) async fn trust(State(app): State<App>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        app.ledger.trust().to_json(),
+    )
+        .into_response()
 }
 
 pub(crate) async fn metrics(State(app): State<App>) -> Response {

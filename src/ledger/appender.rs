@@ -13,15 +13,18 @@ use std::time::Duration;
 
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use huella_core::admission::{AdmissionError, Window, admit};
+use huella_core::admission::{AdmissionError, Rules, Window, admit};
 use huella_core::event::Submission;
+use huella_core::keylog::{ChangeError, SignedRegistryEvent};
 use huella_core::proof::Receipt;
-use huella_core::registry::Registry;
+use huella_core::trust::TrustRoot;
 use tokio::sync::oneshot;
 
 use crate::ledger::clock::Clock;
 use crate::ledger::reader::{LogReader, ReadError};
-use crate::ledger::sequencer::{Accepted, Pending, Shared, already_logged, lock, request_key};
+use crate::ledger::sequencer::{
+    Accepted, Claim, Item, Pending, Shared, already_logged, lock, registry_request_key, request_key,
+};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -85,6 +88,9 @@ pub enum SubmitError {
     /// A check refused the event.
     #[error(transparent)]
     Admission(#[from] AdmissionError),
+    /// The registry event is refused: its registrars' signatures, or the change itself.
+    #[error("registry event refused: {0}")]
+    Registry(#[from] ChangeError),
     /// The agency's request id is already logged with other content.
     #[error(
         "request id {request_id} of {agency} is already logged at index {index} with other content"
@@ -142,8 +148,8 @@ pub struct Submitted {
 pub struct Appender {
     /// Where the log lives, for idempotent retries after the window.
     store: Arc<dyn Store>,
-    /// Who may submit.
-    registry: Registry,
+    /// The trust root: registrars, and the holders events may name.
+    trust: Arc<TrustRoot>,
     /// Time source for admission.
     clock: Arc<dyn Clock>,
     /// Admission window.
@@ -170,8 +176,8 @@ pub struct Appender {
 pub(crate) struct Parts {
     /// The store, for idempotent retries after the window.
     pub(crate) store: Arc<dyn Store>,
-    /// Who may submit.
-    pub(crate) registry: Registry,
+    /// The trust root.
+    pub(crate) trust: Arc<TrustRoot>,
     /// Time source for admission.
     pub(crate) clock: Arc<dyn Clock>,
     /// The failure flag the sequencer sets.
@@ -191,7 +197,7 @@ impl Appender {
     pub(crate) fn new(parts: Parts, options: &Options) -> Appender {
         Appender {
             store: parts.store,
-            registry: parts.registry,
+            trust: parts.trust,
             clock: parts.clock,
             window: options.window,
             shared: parts.shared,
@@ -216,6 +222,40 @@ impl Appender {
     /// receipt.
     pub async fn submit(&self, submission: Submission) -> Result<Submitted, SubmitError> {
         let accepted = self.append(submission).await?;
+        self.receipt(accepted)
+    }
+
+    /// submit_registry checks a registry event's registrars' signatures and the change
+    /// against the registry as published, waits until its entry is durable, and returns its
+    /// receipt. The sequencer checks it again against the registry at its own index.
+    pub async fn submit_registry(
+        &self,
+        signed: SignedRegistryEvent,
+    ) -> Result<Submitted, SubmitError> {
+        let published = self.reader.published();
+        let mut probe = (*published.keys).clone();
+        let request_key = registry_request_key(&signed);
+        let item = Item::Registry(signed);
+        if let Item::Registry(signed) = &item
+            && let Err(refused) = probe.apply_signed(signed, &self.trust, published.size)
+        {
+            // A retry of a change already logged is refused by the registry it made (a key
+            // registered twice): give it its original receipt.
+            match already_logged(self.store.as_ref(), item.claim(), &request_key) {
+                Ok(Some(Ok(original))) if original.checkpoint_size <= published.size => {
+                    return self.receipt(original);
+                }
+                Err(e) => return Err(SubmitError::Unavailable(e.to_string())),
+                _ => return Err(refused.into()),
+            }
+        }
+        // Registry events share one place in the pool, apart from every agency's.
+        let accepted = self.enqueue(item, request_key, "\0registry").await?;
+        self.receipt(accepted)
+    }
+
+    /// receipt reads the receipt of an accepted entry.
+    fn receipt(&self, accepted: Accepted) -> Result<Submitted, SubmitError> {
         let receipt = self
             .reader
             .receipt(
@@ -233,12 +273,12 @@ impl Appender {
 
     /// append admits a submission and waits until its entry is durable.
     async fn append(&self, submission: Submission) -> Result<Accepted, SubmitError> {
-        let admitted = match admit(
-            submission,
-            &self.registry,
-            self.clock.now_millis(),
-            self.window,
-        ) {
+        let published = self.reader.published();
+        let rules = Rules {
+            keys: &published.keys,
+            holders: &self.trust.registry,
+        };
+        let admitted = match admit(submission, rules, self.clock.now_millis(), self.window) {
             Ok(admitted) => admitted,
             Err(AdmissionError::OutOfWindow {
                 accessed_at,
@@ -249,7 +289,11 @@ impl Appender {
                 // but only from what is durable: the store may hold a batch whose flush is
                 // still running, or failed. `published` moves only after a flush, so read it
                 // after the store.
-                match already_logged(self.store.as_ref(), &signed, &request_key(&signed)) {
+                match already_logged(
+                    self.store.as_ref(),
+                    Claim::Access(&signed),
+                    &request_key(&signed),
+                ) {
                     Ok(Some(Ok(original)))
                         if original.checkpoint_size <= self.reader.published().size =>
                     {
@@ -272,7 +316,22 @@ impl Appender {
         if let Some(failure) = lock(&self.shared.failure).clone() {
             return Err(SubmitError::Unavailable(failure));
         }
-        let agency = admitted.signed().event.requesting_agency.as_str();
+        let agency = admitted.signed().event.requesting_agency.to_string();
+        let key = request_key(admitted.signed());
+        self.enqueue(Item::Access(admitted), key, &agency).await
+    }
+
+    /// enqueue puts an admitted item in the pool, within `agency`'s share and rate limit,
+    /// and waits until its entry is durable.
+    async fn enqueue(
+        &self,
+        item: Item,
+        request_key: Vec<u8>,
+        agency: &str,
+    ) -> Result<Accepted, SubmitError> {
+        if let Some(failure) = lock(&self.shared.failure).clone() {
+            return Err(SubmitError::Unavailable(failure));
+        }
         let Some(share) = self.shares.take(agency) else {
             return Err(SubmitError::ShareFull {
                 agency: agency.to_string(),
@@ -280,8 +339,9 @@ impl Appender {
             });
         };
         // After the share, so that an event refused for a full share spends no token.
-        if let Some(limiter) = &self.limiter {
-            let agency = admitted.signed().event.requesting_agency.as_str();
+        if let Some(limiter) = &self.limiter
+            && matches!(item, Item::Access(_))
+        {
             // Allocates the key only for the check; agencies are few and short-named.
             if let Err(not_until) = limiter.check_key(&agency.to_string()) {
                 let wait = not_until.wait_time_from(limiter.clock().now());
@@ -293,8 +353,8 @@ impl Appender {
         }
         let (reply, wait) = oneshot::channel();
         let pending = Pending {
-            request_key: request_key(admitted.signed()),
-            admitted,
+            request_key,
+            item,
             reply,
             share,
         };
@@ -326,9 +386,9 @@ impl Appender {
         lock(&self.shared.failure).clone()
     }
 
-    /// registry is the submitter registry.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// trust is the trust root the log admits events against.
+    pub fn trust(&self) -> &TrustRoot {
+        &self.trust
     }
 
     /// close stops the sequencer after it finishes the batches already queued.

@@ -72,8 +72,9 @@
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex, RwLock};
 
+use huella_core::keylog::KeyRegistry;
 use huella_core::keys::{SignerKey, VerifierKey};
-use huella_core::registry::Registry;
+use huella_core::trust::TrustRoot;
 
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -108,12 +109,17 @@ impl Ledger {
     pub fn open(
         store: Arc<dyn Store>,
         signer: SignerKey,
-        registry: Registry,
+        trust: TrustRoot,
         clock: Arc<dyn Clock>,
         options: Options,
     ) -> Result<Ledger, StartError> {
-        let recovered =
-            recovery::recover(store.as_ref(), &signer, options.checkpoint_copy.as_deref())?;
+        let trust = Arc::new(trust);
+        let recovered = recovery::recover(
+            store.as_ref(),
+            &signer,
+            &trust,
+            options.checkpoint_copy.as_deref(),
+        )?;
         if let Some(path) = &options.checkpoint_copy {
             recovery::write_copy(path, &recovered.published.note).map_err(|e| {
                 StoreError::io(format!("writing the checkpoint copy {}", path.display()), e)
@@ -122,6 +128,7 @@ impl Ledger {
         let log_key = signer.verifier();
         let metrics = Arc::new(Metrics::new());
         metrics.tree_size.set(recovered.published.size);
+        let keys = recovered.published.keys.clone();
         let shared = Arc::new(sequencer::Shared {
             published: RwLock::new(Arc::new(recovered.published)),
             failure: Mutex::new(None),
@@ -131,6 +138,8 @@ impl Ledger {
         let sequencer = sequencer::Sequencer {
             store: store.clone(),
             signer,
+            trust: trust.clone(),
+            keys,
             clock: clock.clone(),
             shared: shared.clone(),
             frontier: recovered.frontier,
@@ -145,7 +154,7 @@ impl Ledger {
         let appender = Appender::new(
             appender::Parts {
                 store: store.clone(),
-                registry,
+                trust,
                 clock,
                 shared,
                 reader: reader.clone(),
@@ -191,9 +200,14 @@ impl Ledger {
         &self.log_key
     }
 
-    /// registry is the submitter registry.
-    pub fn registry(&self) -> &Registry {
-        self.appender.registry()
+    /// trust is the trust root the log admits events against.
+    pub fn trust(&self) -> &TrustRoot {
+        self.appender.trust()
+    }
+
+    /// keys is the registry of keys as of the published checkpoint.
+    pub fn keys(&self) -> Arc<KeyRegistry> {
+        self.reader.published().keys.clone()
     }
 
     /// metrics are the ledger's operational metrics.

@@ -3,6 +3,7 @@
 //! any index or size beyond it, so nothing unflushed is ever served and the HTTP handlers
 //! check no sizes by hand.
 
+use huella_core::keylog::KeyRegistry;
 use std::sync::Arc;
 
 use huella_core::merkle::{self, Hash, TreeError, record_hash, stored_hash_index};
@@ -19,6 +20,9 @@ pub struct Published {
     pub size: u64,
     /// Signed checkpoint note.
     pub note: Arc<String>,
+    /// The registry of keys as of `size`: every key registered, retired or revoked by the
+    /// entries the checkpoint covers.
+    pub keys: Arc<KeyRegistry>,
 }
 
 /// ReadError says why a read was refused or failed.

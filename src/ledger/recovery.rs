@@ -8,13 +8,15 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use huella_core::canonical::FormatError;
 use huella_core::checkpoint::{self, Checkpoint, CheckpointError};
-use huella_core::entry::{Entry, GENESIS_PREV};
+use huella_core::entry::{GENESIS_PREV, Leaf, LeafError};
+use huella_core::keylog::KeyRegistry;
 use huella_core::keys::{SignerKey, VerifierKey};
 use huella_core::merkle::{self, Frontier, Hash, TreeError, record_hash, stored_hash_index};
+use huella_core::trust::TrustRoot;
 
 use crate::ledger::reader::Published;
+use crate::ledger::sequencer::REGISTRY_REQUESTS;
 use crate::store::{Batch, Store, StoreError};
 
 /// StartError says why the ledger refused to start.
@@ -134,7 +136,30 @@ pub enum Inconsistency {
         /// Its index.
         index: u64,
         /// Why.
-        error: FormatError,
+        error: LeafError,
+    },
+    /// The trust root names another log key than the log's own.
+    #[error(
+        "the trust root is for log key {trusted}, but this log's key is {own}: give the trust \
+         root of this log"
+    )]
+    TrustLogKey {
+        /// The key the trust root names.
+        trusted: String,
+        /// The log's key.
+        own: String,
+    },
+    /// A registry entry the store holds does not apply to the registry replayed before it:
+    /// the trust root given is not the one the log was started with.
+    #[error(
+        "replaying the registry: entry {index}: {error}; is the trust root the one this log \
+         was started with?"
+    )]
+    RegistryReplay {
+        /// The entry's index.
+        index: u64,
+        /// Why.
+        error: String,
     },
     /// The last entry says another index.
     #[error("entry {index} says index {says}")]
@@ -227,9 +252,17 @@ pub(crate) fn write_copy(path: &Path, note: &str) -> std::io::Result<()> {
 pub(crate) fn recover(
     store: &dyn Store,
     signer: &SignerKey,
+    trust: &TrustRoot,
     copy: Option<&Path>,
 ) -> Result<Recovered, StartError> {
     let log_key = signer.verifier();
+    if trust.log.key != log_key {
+        return Err(Inconsistency::TrustLogKey {
+            trusted: trust.log.key.to_string(),
+            own: log_key.to_string(),
+        }
+        .into());
+    }
     if let Some(path) = copy {
         check_copy(store, &log_key, path)?;
     }
@@ -252,6 +285,7 @@ pub(crate) fn recover(
             published: Published {
                 size: 0,
                 note: Arc::new(text),
+                keys: Arc::new(KeyRegistry::from_trust(trust)),
             },
         });
     };
@@ -292,12 +326,12 @@ pub(crate) fn recover(
             .leaves(last, 1)?
             .pop()
             .ok_or(Inconsistency::MissingEntry(last))?;
-        let entry = Entry::parse_leaf(&leaf)
-            .map_err(|error| Inconsistency::BadEntry { index: last, error })?;
-        if entry.index.get() != last {
+        let entry =
+            Leaf::parse(&leaf).map_err(|error| Inconsistency::BadEntry { index: last, error })?;
+        if entry.index().get() != last {
             return Err(Inconsistency::WrongIndex {
                 index: last,
-                says: entry.index.get(),
+                says: entry.index().get(),
             }
             .into());
         }
@@ -317,6 +351,43 @@ pub(crate) fn recover(
         published: Published {
             size,
             note: Arc::new(text),
+            keys: Arc::new(replay_registry(store, trust, size)?),
         },
     })
+}
+
+/// replay_registry rebuilds the registry of keys as of `size`: the trust root's, with every
+/// registry entry the store holds below `size` applied in order, each checked again.
+pub(crate) fn replay_registry(
+    store: &dyn Store,
+    trust: &TrustRoot,
+    size: u64,
+) -> Result<KeyRegistry, StartError> {
+    let mut indices = store.request_indices(REGISTRY_REQUESTS)?;
+    indices.retain(|&i| i < size);
+    indices.sort_unstable();
+    let mut keys = KeyRegistry::from_trust(trust);
+    for index in indices {
+        let leaf = store
+            .leaves(index, 1)?
+            .pop()
+            .ok_or(Inconsistency::MissingEntry(index))?;
+        let entry = match Leaf::parse(&leaf) {
+            Ok(Leaf::Registry(entry)) if entry.index.get() == index => entry,
+            Ok(_) => {
+                return Err(Inconsistency::RegistryReplay {
+                    index,
+                    error: "the entry stored for a registry event is not one".into(),
+                }
+                .into());
+            }
+            Err(error) => return Err(Inconsistency::BadEntry { index, error }.into()),
+        };
+        keys.apply_signed(&entry.signed_event(), trust, index)
+            .map_err(|e| Inconsistency::RegistryReplay {
+                index,
+                error: e.to_string(),
+            })?;
+    }
+    Ok(keys)
 }

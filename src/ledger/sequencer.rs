@@ -7,12 +7,14 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use huella_core::admission::Admitted;
+use huella_core::admission::{AdmissionError, Admitted};
 use huella_core::checkpoint::Checkpoint;
-use huella_core::entry::Entry;
+use huella_core::entry::{Entry, Leaf, RegistryEntry};
 use huella_core::event::SignedEvent;
+use huella_core::keylog::{KeyRegistry, Principal, RegistryEvent, Role, SignedRegistryEvent};
 use huella_core::keys::SignerKey;
 use huella_core::merkle::{Frontier, Hash, record_hash};
+use huella_core::trust::TrustRoot;
 use huella_core::values::{Count, Timestamp};
 use tokio::sync::oneshot;
 
@@ -49,11 +51,79 @@ pub(crate) struct Accepted {
     pub(crate) created: bool,
 }
 
+/// Item is what a submission asks the log to append.
+// Access events are nearly every item; boxing them would cost each an allocation to save
+// room only while a rare registry event waits in the pool.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// An access event, with every admission check passed.
+    Access(Admitted),
+    /// A registry event, its registrars' signatures checked against the registry as
+    /// published; the sequencer checks it again against the registry at its index.
+    Registry(SignedRegistryEvent),
+}
+
+impl Item {
+    /// claim is what the item's entry holds, to tell a retry from a conflict.
+    pub(crate) fn claim(&self) -> Claim<'_> {
+        match self {
+            Item::Access(a) => Claim::Access(a.signed()),
+            Item::Registry(r) => Claim::Registry(&r.event),
+        }
+    }
+}
+
+/// Claim is the event a submission asks to log, as its entry would hold it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Claim<'a> {
+    /// An access event and its signature.
+    Access(&'a SignedEvent),
+    /// A registry event (its signatures may differ between retries).
+    Registry(&'a RegistryEvent),
+}
+
+impl Claim<'_> {
+    /// logged_as says whether `leaf`, logged under this claim's request key, holds this
+    /// event (a retry), as opposed to another under the same key (a conflict).
+    fn logged_as(self, leaf: &Leaf) -> bool {
+        match (self, leaf) {
+            (Claim::Access(a), Leaf::Access(e)) => e.signed_event() == *a,
+            (Claim::Registry(r), Leaf::Registry(e)) => e.event == *r,
+            _ => false,
+        }
+    }
+
+    /// conflict is the error for another event logged at `index` under this claim's key.
+    fn conflict(self, index: u64) -> SubmitError {
+        match self {
+            Claim::Access(a) => conflict(a, index),
+            // The key is a hash of the event: only the same event can share it.
+            Claim::Registry(_) => SubmitError::Unavailable(format!(
+                "entry {index} holds another event under this registry event's key"
+            )),
+        }
+    }
+}
+
+/// REGISTRY_REQUESTS starts the request key of every registry event. No agency's request
+/// key starts with a 0x00 byte (an agency id is never empty), so the two never collide, and
+/// start-up finds every registry entry by this prefix.
+pub(crate) const REGISTRY_REQUESTS: &[u8] = b"\0registry\0";
+
+/// registry_request_key identifies a registry event for idempotency: [`REGISTRY_REQUESTS`]
+/// then SHA-256 of the bytes its registrars sign.
+pub(crate) fn registry_request_key(signed: &SignedRegistryEvent) -> Vec<u8> {
+    let mut key = REGISTRY_REQUESTS.to_vec();
+    key.extend_from_slice(&Hash::sha256(&signed.event.signing_bytes()).0);
+    key
+}
+
 /// Pending is an admitted event waiting in the pool, and where its answer goes.
 pub(crate) struct Pending {
     /// The event, with every admission check passed.
-    pub(crate) admitted: Admitted,
-    /// Its agency and request id, for idempotency.
+    pub(crate) item: Item,
+    /// Its agency and request id (or registry key), for idempotency.
     pub(crate) request_key: Vec<u8>,
     /// Where the sequencer answers once the entry is durable.
     pub(crate) reply: oneshot::Sender<Result<Accepted, SubmitError>>,
@@ -89,6 +159,10 @@ pub(crate) fn request_key(signed: &SignedEvent) -> Vec<u8> {
 pub(crate) struct Sequencer {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) signer: SignerKey,
+    /// The trust root: registrars, and the registry the log started with.
+    pub(crate) trust: Arc<TrustRoot>,
+    /// The registry of keys as of the durable tree.
+    pub(crate) keys: Arc<KeyRegistry>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) shared: Arc<Shared>,
     /// Right edge of the durable tree.
@@ -166,6 +240,7 @@ impl Sequencer {
         let recovered = recover(
             self.store.as_ref(),
             &self.signer,
+            &self.trust,
             self.options.checkpoint_copy.as_deref(),
         )?;
         // The sequencer's frontier is the published tree: both move together, here only.
@@ -198,6 +273,7 @@ impl Sequencer {
             .inc_by(size.saturating_sub(self.frontier.size()));
         self.frontier = recovered.frontier;
         self.head = recovered.head;
+        self.keys = recovered.published.keys.clone();
         self.metrics.tree_size.set(size);
         *self
             .shared
@@ -301,10 +377,12 @@ impl Sequencer {
             start,
             ..Batch::default()
         };
-        let mut in_batch: HashMap<Vec<u8>, (usize, SignedEvent)> = HashMap::new();
+        let mut in_batch: HashMap<Vec<u8>, (usize, Item)> = HashMap::new();
         let mut replies = Vec::new();
+        // The registry as this batch changes it, if it does.
+        let mut changed: Option<KeyRegistry> = None;
         for Pending {
-            admitted,
+            item,
             request_key,
             reply,
             share,
@@ -312,9 +390,8 @@ impl Sequencer {
         {
             // Out of the pool: its agency may send another.
             drop(share);
-            let (signed, openings) = admitted.into_parts();
             // 1. Idempotency: an earlier batch, or earlier in this one.
-            match already_logged(self.store.as_ref(), &signed, &request_key) {
+            match already_logged(self.store.as_ref(), item.claim(), &request_key) {
                 Ok(None) => {}
                 Ok(Some(answer)) => {
                     let _ = reply.send(answer);
@@ -326,10 +403,10 @@ impl Sequencer {
                 }
             }
             if let Some((position, first)) = in_batch.get(&request_key) {
-                if *first == signed {
+                if first.claim() == item.claim() {
                     replies.push((reply, Reply::Same(*position)));
                 } else {
-                    let _ = reply.send(Err(conflict(&signed, start + *position as u64)));
+                    let _ = reply.send(Err(item.claim().conflict(start + *position as u64)));
                 }
                 continue;
             }
@@ -340,15 +417,55 @@ impl Sequencer {
                 let _ = reply.send(Err(SubmitError::Unavailable("the log is full".into())));
                 continue;
             };
-            in_batch.insert(request_key.clone(), (position, signed.clone()));
-            let entry = Entry::new(count, integrated_at.clone(), head, signed);
-            let leaf = entry.to_leaf();
+            // Checked again against the registry at this index: a key retired or revoked
+            // by an entry logged since its admission (even earlier in this batch) is refused,
+            // as a verifier replaying the log would refuse it.
+            let keys = changed.as_ref().unwrap_or(&self.keys);
+            let (leaf, openings) = match &item {
+                Item::Access(admitted) => {
+                    let event = &admitted.signed().event;
+                    let principal = Principal {
+                        agency: event.requesting_agency.clone(),
+                        country: event.requesting_country.clone(),
+                    };
+                    if let Err(e) = keys.may_sign(
+                        &event.key,
+                        Role::Submitter,
+                        &principal,
+                        &event.accessed_at,
+                        &integrated_at,
+                    ) {
+                        let _ = reply.send(Err(AdmissionError::Key(e).into()));
+                        continue;
+                    }
+                    let entry = Entry::new(
+                        count,
+                        integrated_at.clone(),
+                        head,
+                        admitted.signed().clone(),
+                    );
+                    // Invariant: openings hold only strings, which always serialize.
+                    let openings =
+                        serde_json::to_vec(admitted.openings()).expect("openings serialize");
+                    (entry.to_leaf(), openings)
+                }
+                Item::Registry(signed) => {
+                    let next = changed.get_or_insert_with(|| (*self.keys).clone());
+                    if let Err(e) = next.apply_signed(signed, &self.trust, index) {
+                        let _ = reply.send(Err(SubmitError::Registry(e)));
+                        continue;
+                    }
+                    let entry =
+                        RegistryEntry::new(count, integrated_at.clone(), head, signed.clone());
+                    // A registry event holds no personal data: nothing sealed.
+                    (entry.to_leaf(), b"{}".to_vec())
+                }
+            };
+            in_batch.insert(request_key.clone(), (position, item));
             head = record_hash(&leaf);
             out.hashes.extend(frontier.append(head));
             out.leaves.push(leaf);
-            // Invariant: openings hold only strings, which always serialize.
-            out.openings
-                .push(serde_json::to_vec(&openings).expect("openings serialize"));
+            out.openings.push(openings);
             out.request_keys.push(request_key);
             replies.push((reply, Reply::New(position)));
         }
@@ -384,6 +501,9 @@ impl Sequencer {
         self.metrics.tree_size.set(size);
         self.frontier = frontier;
         self.head = head;
+        if let Some(keys) = changed {
+            self.keys = Arc::new(keys);
+        }
         let note = Arc::new(note);
         *self
             .shared
@@ -392,6 +512,7 @@ impl Sequencer {
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(Published {
             size,
             note: note.clone(),
+            keys: self.keys.clone(),
         });
         // 7. Answer (step 6, publishing, is just above).
         for (reply, kind) in replies {
@@ -446,7 +567,7 @@ fn transient(e: &StartError) -> bool {
 /// receipt, or a conflict if the request id is logged with other content.
 pub(crate) fn already_logged(
     store: &dyn Store,
-    signed: &SignedEvent,
+    claim: Claim<'_>,
     request_key: &[u8],
 ) -> Result<Option<Result<Accepted, SubmitError>>, StoreError> {
     let Some(index) = store.request_index(request_key)? else {
@@ -456,12 +577,12 @@ pub(crate) fn already_logged(
         .leaves(index, 1)?
         .pop()
         .ok_or_else(|| StoreError::from(Corruption::RequestWithoutEntry(index)))?;
-    let entry = Entry::parse_leaf(&leaf).map_err(|e| Corruption::BadEntry {
+    let entry = Leaf::parse(&leaf).map_err(|e| Corruption::BadEntry {
         index,
         why: e.to_string(),
     })?;
-    if entry.signed_event() != *signed {
-        return Ok(Some(Err(conflict(signed, index))));
+    if !claim.logged_as(&entry) {
+        return Ok(Some(Err(claim.conflict(index))));
     }
     // The receipt it got first: the checkpoint committed with it.
     let (size, note) = store

@@ -249,6 +249,15 @@ impl Store for FaultyStore {
         Ok(guard(&self.live).requests.get(key).copied())
     }
 
+    fn request_indices(&self, prefix: &[u8]) -> Result<Vec<u64>, StoreError> {
+        Ok(guard(&self.live)
+            .requests
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, i)| *i)
+            .collect())
+    }
+
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(guard(&self.live).openings.get(&index).cloned())
     }

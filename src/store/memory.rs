@@ -157,6 +157,16 @@ impl Store for MemoryStore {
         Ok(self.state().requests.get(key).copied())
     }
 
+    fn request_indices(&self, prefix: &[u8]) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .state()
+            .requests
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, i)| *i)
+            .collect())
+    }
+
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.state().openings.get(&index).cloned())
     }

@@ -261,6 +261,9 @@ pub trait Store: HashReader + Send + Sync + 'static {
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
     /// request_index finds the entry logged for a request key.
     fn request_index(&self, key: &[u8]) -> Result<Option<u64>, StoreError>;
+    /// request_indices finds every entry logged for a request key that starts with
+    /// `prefix` (the registry events, at start-up), in no particular order.
+    fn request_indices(&self, prefix: &[u8]) -> Result<Vec<u64>, StoreError>;
     /// opening returns the stored openings of an entry (for operators; never served).
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// repair makes the store usable again after a failed commit, once the fault has cleared;

@@ -325,6 +325,14 @@ impl Store for SledStore {
             .transpose()
     }
 
+    fn request_indices(&self, prefix: &[u8]) -> Result<Vec<u64>, StoreError> {
+        self.current()?
+            .log
+            .scan_prefix(request_key(prefix))
+            .map(|kv| from_be(&kv?.1))
+            .collect()
+    }
+
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .current()?

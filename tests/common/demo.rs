@@ -6,6 +6,11 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
+/// REGISTRY_EVENTS is how many registry events a new demo log holds besides its access
+/// events: five registrations (four agencies and an auditor), a rotation (register and
+/// retire) and a revocation (register and revoke).
+pub const REGISTRY_EVENTS: u64 = 9;
+
 /// DemoProcess is a running `huella demo`.
 pub struct DemoProcess {
     child: Option<Child>,

@@ -18,6 +18,7 @@ use huella_core::event::{PlainEvent, Submission};
 use huella_core::keys::{KeyName, SignerKey, VerifierKey};
 use huella_core::proof::Receipt;
 use huella_core::registry::Registry;
+use huella_core::trust::TrustRoot;
 use huella_core::values::Timestamp;
 use huella_core::verify::{Auditor, Summary};
 use huella_verify::client::Client;
@@ -31,6 +32,12 @@ pub fn log_signer() -> SignerKey {
 }
 
 /// The four demo agencies with fixed keys, and the registry that admits them.
+/// trust is the trust root of the test log: its key, no registrars, and the test agencies'
+/// registry (the older form).
+pub fn trust() -> TrustRoot {
+    TrustRoot::for_registry(&log_signer().verifier(), agencies().1)
+}
+
 pub fn agencies() -> (Vec<Agency>, Registry) {
     let agencies = huella::demo::fixed_agencies();
     let registry = huella::demo::registry_for(&agencies);
@@ -88,6 +95,8 @@ pub struct TestLog {
     pub http: reqwest::Client,
     pub log_key: VerifierKey,
     pub registry: Registry,
+    /// The trust root the log runs with, and `check_log` replays.
+    pub trust: Arc<TrustRoot>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -103,17 +112,20 @@ impl TestLog {
 
     /// start_with starts a log with these ledger options.
     pub async fn start_with(store: Arc<dyn Store>, limits: Limits, options: Options) -> TestLog {
+        TestLog::start_trusted(store, limits, options, trust()).await
+    }
+
+    /// start_trusted starts a log with these options and this trust root.
+    pub async fn start_trusted(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        options: Options,
+        trust: TrustRoot,
+    ) -> TestLog {
         let (_, registry) = agencies();
         let clock = Arc::new(ManualClock::new(NOW));
         let ledger = Arc::new(
-            Ledger::open(
-                store,
-                log_signer(),
-                registry.clone(),
-                clock.clone(),
-                options,
-            )
-            .unwrap(),
+            Ledger::open(store, log_signer(), trust.clone(), clock.clone(), options).unwrap(),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -138,6 +150,7 @@ impl TestLog {
             },
             base,
             registry,
+            trust: Arc::new(trust),
             stop: Some(stop),
             server: Some(server),
         }
@@ -199,7 +212,7 @@ impl TestLog {
     /// signature, index and chain link, and the root against the signed checkpoint.
     pub async fn check_log(&self) -> (Checkpoint, Summary) {
         let checkpoint = self.checkpoint().await;
-        let mut auditor = Auditor::new(&self.registry);
+        let mut auditor = Auditor::new(self.trust.clone());
         while auditor.size() < checkpoint.size {
             let page = self
                 .get(&format!("/v1/entries?start={}&limit=1000", auditor.size()))

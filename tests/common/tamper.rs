@@ -124,6 +124,7 @@ async fn build_fixture() -> Fixture {
         .map(|n| (n, log.ledger.store().checkpoint(n).unwrap().unwrap()))
         .collect();
     log.stop().await;
+    to_older_form(&out);
     let files: BTreeMap<String, Vec<u8>> =
         [CHECKPOINT_FILE, REGISTRY_FILE, ENTRIES_FILE, MANIFEST_FILE]
             .into_iter()
@@ -159,6 +160,33 @@ async fn build_fixture() -> Fixture {
         fork,
         fork_checkpoints,
     }
+}
+
+/// to_older_form turns an exported bundle into the older form these tests tamper with: a
+/// submitter registry (`registry.json`) in place of the trust root (`trust.json`), which a
+/// verifier still reads. The test log has no registrars, so nothing is lost; bundles with a
+/// trust root and registry events are tampered with in tests/key_lifecycle.rs.
+fn to_older_form(dir: &Path) {
+    let trust_path = dir.join(bundle::TRUST_FILE);
+    let trust = huella_core::trust::TrustRoot::parse(&std::fs::read(&trust_path).unwrap()).unwrap();
+    let registry = trust.registry.to_json().into_bytes();
+    std::fs::write(dir.join(REGISTRY_FILE), &registry).unwrap();
+    std::fs::remove_file(&trust_path).unwrap();
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let mut manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    for file in &mut manifest.files {
+        if file.name == bundle::TRUST_FILE {
+            file.name = REGISTRY_FILE.to_string();
+            file.bytes = registry.len() as u64;
+            file.sha256 = hex(&Sha256::digest(&registry));
+        }
+    }
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
 }
 
 /// lines splits an entries file into leaves.
@@ -490,6 +518,20 @@ async fn serve_keys(State(s): State<Arc<Served>>) -> Response {
     .into_response()
 }
 
+/// serve_trust serves the trust root of the older form the fake log holds: its registry
+/// and no registrars (whatever the registry's bytes, as an attacker would serve them).
+async fn serve_trust(State(s): State<Arc<Served>>) -> Response {
+    let registry: serde_json::Value =
+        serde_json::from_slice(&s.data.registry).unwrap_or(serde_json::Value::Null);
+    axum::Json(serde_json::json!({
+        "version": 1,
+        "log": {"origin": log_signer().name().as_str(), "key": log_key().to_string()},
+        "countries": [],
+        "registry": registry,
+    }))
+    .into_response()
+}
+
 impl ServedLog {
     /// start serves `data` on 127.0.0.1:0.
     pub async fn start(data: LogData) -> ServedLog {
@@ -518,6 +560,7 @@ impl ServedLog {
             .route("/v1/proofs/consistency", get(serve_consistency))
             .route("/v1/receipts/{index}", get(serve_receipt))
             .route("/v1/keys", get(serve_keys))
+            .route("/v1/trust", get(serve_trust))
             .with_state(Arc::new(Served {
                 data,
                 refuse_proofs,

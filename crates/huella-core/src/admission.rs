@@ -1,12 +1,25 @@
 //! Admission: the checks an event passes before the log accepts it, in the order the API
-//! applies them (after parsing): the key is registered for the claimed agency and country,
-//! the signature verifies, the holder is a known agency in the country the event gives, the
+//! applies them (after parsing): the key is registered for the claimed agency and country
+//! as a submitter, valid at the event's `accessed_at` and neither retired nor revoked when
+//! it arrives ([`KeyRegistry::may_sign`]), the signature verifies, the holder is a known agency in the country the event gives, the
 //! fields agree, the access time is within the window, and every commitment opens. Pure: the
 //! caller passes the time.
 
 use crate::commitment::CommitmentError;
 use crate::event::{EventError, Openings, SignedEvent, Submission};
-use crate::registry::{HolderError, Registry, RegistryError};
+use crate::keylog::{KeyRegistry, Principal, Role, SignError};
+use crate::registry::{HolderError, Registry};
+use crate::values::Timestamp;
+
+/// Rules is what an event is checked against: the registry of keys (as of the event's
+/// index, or, at admission, as the log stands) and the data holders events may name.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules<'a> {
+    /// Every key registered, with its principal, role and validity.
+    pub keys: &'a KeyRegistry,
+    /// The data holders events may name (the trust root's registry).
+    pub holders: &'a Registry,
+}
 
 /// Window bounds how far an event's `accessed_at` may be from the log's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,9 +42,10 @@ impl Default for Window {
 /// AdmissionError says which check refused an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdmissionError {
-    /// The key is unknown or not registered for the claimed agency and country.
+    /// The key is unknown, registered for another agency, country or role, not valid at the
+    /// event's time, or retired or revoked.
     #[error(transparent)]
-    Registry(#[from] RegistryError),
+    Key(#[from] SignError),
     /// The signature does not verify, or the fields contradict each other.
     #[error(transparent)]
     Event(#[from] EventError),
@@ -83,11 +97,27 @@ impl Admitted {
     }
 }
 
-/// check_signed_event checks what anyone can check from public data: the key is registered
-/// for the event's agency and country, and its signature verifies.
-pub fn check_signed_event(signed: &SignedEvent, registry: &Registry) -> Result<(), AdmissionError> {
-    let key = registry.authorize(&signed.event)?;
-    signed.verify(key)?;
+/// check_signed_event checks what anyone can check from public data: the key may sign the
+/// event for its agency and country (registered as a submitter, valid at its `accessed_at`
+/// and when it arrived, at `arrived_at`), and its signature verifies.
+pub fn check_signed_event(
+    signed: &SignedEvent,
+    keys: &KeyRegistry,
+    arrived_at: &Timestamp,
+) -> Result<(), AdmissionError> {
+    let event = &signed.event;
+    let principal = Principal {
+        agency: event.requesting_agency.clone(),
+        country: event.requesting_country.clone(),
+    };
+    let record = keys.may_sign(
+        &event.key,
+        Role::Submitter,
+        &principal,
+        &event.accessed_at,
+        arrived_at,
+    )?;
+    signed.verify(&record.key)?;
     Ok(())
 }
 
@@ -95,13 +125,17 @@ pub fn check_signed_event(signed: &SignedEvent, registry: &Registry) -> Result<(
 /// and the private openings.
 pub fn admit(
     submission: Submission,
-    registry: &Registry,
+    rules: Rules<'_>,
     now_millis: u64,
     window: Window,
 ) -> Result<Admitted, AdmissionError> {
     let (signed, openings) = submission.into_parts();
-    check_signed_event(&signed, registry)?;
-    registry.check_holder(&signed.event)?;
+    check_signed_event(
+        &signed,
+        rules.keys,
+        &Timestamp::from_unix_millis(now_millis),
+    )?;
+    rules.holders.check_holder(&signed.event)?;
     signed.event.check()?;
     let at = signed.event.accessed_at.unix_millis();
     if at.saturating_add(window.max_age_millis) < now_millis {

@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::canonical::to_canonical;
 use crate::event::EventSignature;
 use crate::keys::{KeyRef, SignerKey, VerifierKey};
+use crate::registry::Registry;
 use crate::trust::TrustRoot;
 use crate::values::{AgencyId, CountryCode, Reason, Timestamp};
 
@@ -74,6 +75,24 @@ impl RegistryEvent {
         let mut message = REGISTRY_TAG.to_vec();
         message.extend_from_slice(&to_canonical(self));
         message
+    }
+
+    /// kind is the event's `kind`: `key_register`, `key_retire` or `key_revoke`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RegistryEvent::KeyRegister { .. } => "key_register",
+            RegistryEvent::KeyRetire { .. } => "key_retire",
+            RegistryEvent::KeyRevoke { .. } => "key_revoke",
+        }
+    }
+
+    /// key is the key the event is about.
+    pub fn key(&self) -> &VerifierKey {
+        match self {
+            RegistryEvent::KeyRegister { key, .. }
+            | RegistryEvent::KeyRetire { key, .. }
+            | RegistryEvent::KeyRevoke { key, .. } => key,
+        }
     }
 
     /// change is the event's effect on the registry.
@@ -409,8 +428,20 @@ impl KeyRegistry {
     /// from_trust is the registry before any registry event: the trust root's submitters,
     /// valid from the start of the log.
     pub fn from_trust(trust: &TrustRoot) -> KeyRegistry {
-        let keys = trust
-            .registry
+        let mut registry = KeyRegistry::from_registry(&trust.registry);
+        registry.reserved = trust
+            .countries
+            .iter()
+            .flat_map(|c| c.registrars.iter().map(|r| r.key_ref().clone()))
+            .collect();
+        registry.reserved.insert(trust.log.key.key_ref().clone());
+        registry
+    }
+
+    /// from_registry is the registry of a plain `registry.json`: its submitters, valid from
+    /// the start of the log, and no registrars.
+    pub fn from_registry(registry: &Registry) -> KeyRegistry {
+        let keys = registry
             .submitters
             .iter()
             .map(|s| {
@@ -429,13 +460,10 @@ impl KeyRegistry {
                 (s.key.key_ref().clone(), record)
             })
             .collect();
-        let mut reserved: BTreeSet<KeyRef> = trust
-            .countries
-            .iter()
-            .flat_map(|c| c.registrars.iter().map(|r| r.key_ref().clone()))
-            .collect();
-        reserved.insert(trust.log.key.key_ref().clone());
-        KeyRegistry { keys, reserved }
+        KeyRegistry {
+            keys,
+            reserved: BTreeSet::new(),
+        }
     }
 
     /// record is a key's record, if it was ever registered.

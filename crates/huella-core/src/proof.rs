@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::canonical::FormatError;
 use crate::checkpoint::{self, Checkpoint, CheckpointError, parse_decimal};
-use crate::entry::Entry;
+use crate::entry::Leaf;
 use crate::keys::VerifierKey;
 use crate::merkle::{Hash, ProofError, record_hash, verify_inclusion};
 
@@ -96,7 +96,7 @@ pub enum ReceiptError {
 impl Receipt {
     /// open parses the receipt's tlog-proof, checks that every other field agrees with it,
     /// and verifies it as [`TlogProof::verify_receipt`] does.
-    pub fn open(&self, log_key: &VerifierKey) -> Result<(Entry, Checkpoint), ReceiptError> {
+    pub fn open(&self, log_key: &VerifierKey) -> Result<(Leaf, Checkpoint), ReceiptError> {
         let proof = TlogProof::parse(self.tlog_proof.as_bytes())?;
         self.check_fields(&proof)?;
         proof.verify_receipt(log_key)
@@ -237,16 +237,16 @@ impl TlogProof {
     pub fn verify_receipt(
         &self,
         log_key: &VerifierKey,
-    ) -> Result<(Entry, Checkpoint), ReceiptError> {
+    ) -> Result<(Leaf, Checkpoint), ReceiptError> {
         let leaf = self
             .extra
             .as_deref()
             .ok_or_else(|| ReceiptError::Leaf("receipt has no extra line with the leaf".into()))?;
-        let entry = Entry::parse_leaf(leaf)?;
-        if entry.index.get() != self.index {
+        let entry = Leaf::parse(leaf).map_err(|e| ReceiptError::Leaf(e.to_string()))?;
+        if entry.index().get() != self.index {
             return Err(ReceiptError::IndexMismatch {
                 proof: self.index,
-                entry: entry.index.get(),
+                entry: entry.index().get(),
             });
         }
         let checkpoint = self.verify(&record_hash(leaf), log_key)?;

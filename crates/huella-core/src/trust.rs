@@ -214,6 +214,20 @@ impl TrustRoot {
         Ok(())
     }
 
+    /// for_registry is the trust root of a log whose registry is a plain `registry.json`
+    /// (the older form): the log's key, no registrars, so that no registry event is ever
+    /// admitted or accepted, and `registry` as the only registry there is.
+    pub fn for_registry(log_key: &VerifierKey, registry: Registry) -> TrustRoot {
+        TrustRoot {
+            log: LogId {
+                origin: log_key.name().as_str().to_string(),
+                key: log_key.clone(),
+            },
+            countries: Vec::new(),
+            registry,
+        }
+    }
+
     /// registrars_of is the registrars of `country`, if the trust root lists any.
     pub fn registrars_of(&self, country: &CountryCode) -> Option<&Registrars> {
         self.countries.iter().find(|c| &c.country == country)

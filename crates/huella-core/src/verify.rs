@@ -1,17 +1,24 @@
 //! Verification of a whole log from public data: a streaming [`Auditor`] that checks each
-//! leaf in order (canonical form, registered key, signature, index, `prev` link), rebuilds
-//! the Merkle tree with O(log n) memory, and finally checks the root against a checkpoint the
-//! log key signed. It also counts what the log shows, for a summary people can quote.
+//! leaf in order (canonical form, a key allowed to sign it at its index, signature, index,
+//! `prev` link), replays the registry events it meets so that each entry is checked against
+//! the registry as of its own index, rebuilds the Merkle tree with O(log n) memory, and
+//! finally checks the root against a checkpoint the log key signed. It also counts what the
+//! log shows, for a summary people can quote, and reports the entries a revoked key signed
+//! while it may have been in other hands.
 //!
 //! Pure: it depends on the core only, never on the store or the server, so a rights group can
 //! trust it without trusting the server's code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
+use crate::admission::Rules;
 use crate::checkpoint::Checkpoint;
-use crate::entry::{ChainError, Entry, GENESIS_PREV};
+use crate::entry::{ChainError, GENESIS_PREV, Leaf, LeafError};
+use crate::keylog::{KeyRegistry, Principal, Role};
+use crate::keys::KeyRef;
 use crate::merkle::{Frontier, Hash, record_hash};
-use crate::registry::Registry;
+use crate::trust::TrustRoot;
 
 /// Failure is the kind of check an entry failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -19,7 +26,10 @@ use crate::registry::Registry;
 pub enum Failure {
     /// The leaf is not a canonical, well-formed entry.
     Format,
-    /// Its key is unknown, or registered for another agency or country.
+    /// The event's `kind` is none this verifier knows.
+    UnknownKind,
+    /// Its key is unknown, registered for another agency, country or role, not yet valid, or
+    /// retired or revoked before the event.
     Unauthorized,
     /// Its holder agency is not a listed data holder, or is listed in another country.
     Holder,
@@ -27,6 +37,9 @@ pub enum Failure {
     Signature,
     /// Its fields contradict each other.
     Inconsistent,
+    /// A registry event breaks a rule: too few or wrong registrars, a bad signature, a key
+    /// registered twice, retired or revoked when it may not be.
+    Registry,
     /// Its index or `prev` link is wrong: the chain is broken.
     Chain,
 }
@@ -68,10 +81,36 @@ pub enum VerifyError {
     },
 }
 
+/// Compromised is a key revoked as compromised, and the entries it signed, before its
+/// revocation was logged, with `accessed_at` at or after `compromised_since`: entries a thief
+/// could have written. They verify (the key was valid when they arrived) and stay counted in
+/// the summary; this says which they are.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Compromised {
+    /// The key, `name+hexid`.
+    pub key: String,
+    /// The agency it spoke for.
+    pub agency: String,
+    /// Its country.
+    pub country: String,
+    /// Since when it may have been in other hands.
+    pub compromised_since: String,
+    /// The revocation's reason.
+    pub reason: String,
+    /// Where the revocation is logged.
+    pub revoked_at: u64,
+    /// How many entries fall in the exposed time.
+    pub entries: u64,
+    /// The first of them, by index.
+    pub first_index: Option<u64>,
+    /// The last of them.
+    pub last_index: Option<u64>,
+}
+
 /// Summary counts what the verified entries show. Keys are the values as logged.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
-    /// Entries verified.
+    /// Access entries verified (registry events are counted in `registry_events`).
     pub entries: u64,
     /// Earliest and latest `accessed_at` (RFC 3339).
     pub accessed_from: Option<String>,
@@ -95,6 +134,10 @@ pub struct Summary {
     pub by_outcome: BTreeMap<String, u64>,
     /// Records returned, summed.
     pub records_returned: u64,
+    /// Registry events, by kind (`key_register`, `key_retire`, `key_revoke`).
+    pub registry_events: BTreeMap<String, u64>,
+    /// Keys revoked as compromised, with the entries they signed in the exposed time.
+    pub compromised: Vec<Compromised>,
     /// Earliest and latest instants seen, in Unix milliseconds, to keep the ranges.
     #[serde(skip)]
     ranges: [Option<(u64, u64)>; 2],
@@ -121,7 +164,19 @@ impl Summary {
         }
     }
 
-    fn count(&mut self, entry: &Entry) {
+    fn count(&mut self, leaf: &Leaf) {
+        let entry = match leaf {
+            Leaf::Access(entry) => entry,
+            Leaf::Registry(entry) => {
+                bump(&mut self.registry_events, entry.event.kind());
+                self.widen(
+                    1,
+                    entry.integrated_at.unix_millis(),
+                    entry.integrated_at.as_str(),
+                );
+                return;
+            }
+        };
         let e = &entry.event;
         self.entries += 1;
         bump(&mut self.by_requesting_agency, e.requesting_agency.as_str());
@@ -150,53 +205,100 @@ impl Summary {
 #[derive(Clone, Debug)]
 pub struct Checked {
     /// The parsed entry.
-    pub entry: Entry,
+    pub leaf: Leaf,
     /// SHA-256(0x00 || leaf).
     pub leaf_hash: Hash,
+    /// Whether the access event's signature was verified already: not when its key was not
+    /// yet registered in the registry it was checked against (it may be registered by an
+    /// entry just before it); [`Auditor::push_checked`] verifies it then.
+    signature_checked: bool,
 }
 
-/// parse_and_authorize does the checks of one leaf at `index` except its signature, and
-/// returns the entry and the key that must have signed it.
-fn parse_and_authorize<'r>(
-    index: u64,
-    leaf: &[u8],
-    registry: &'r Registry,
-) -> Result<(Entry, &'r crate::keys::VerifierKey), VerifyError> {
-    let fail = |failure: Failure, reason: String| VerifyError::Entry {
+fn entry_failure(index: u64) -> impl Fn(Failure, String) -> VerifyError {
+    move |failure, reason| VerifyError::Entry {
         index,
         failure,
         reason,
-    };
-    let entry = Entry::parse_leaf(leaf).map_err(|e| fail(Failure::Format, e.to_string()))?;
-    let key = registry
-        .authorize(&entry.event)
-        .map_err(|e| fail(Failure::Unauthorized, e.to_string()))?;
-    // The log refuses such events at admission; one in the log was let in by another rule.
-    registry
-        .check_holder(&entry.event)
-        .map_err(|e| fail(Failure::Holder, e.to_string()))?;
-    entry
-        .event
-        .check()
-        .map_err(|e| fail(Failure::Inconsistent, e.to_string()))?;
-    Ok((entry, key))
+    }
 }
 
-/// check_leaf checks one leaf at `index` on its own: canonical form, a key registered for
-/// the event's agency and country, a holder listed with its country, its signature
-/// (strictly), and field consistency.
-pub fn check_leaf(index: u64, leaf: &[u8], registry: &Registry) -> Result<Checked, VerifyError> {
-    let (entry, key) = parse_and_authorize(index, leaf, registry)?;
-    entry
-        .signed_event()
-        .verify(key)
-        .map_err(|e| VerifyError::Entry {
-            index,
-            failure: Failure::Signature,
-            reason: format!("agency signature: {e}"),
-        })?;
+/// parse_and_check does the checks of one leaf at `index` except its signature, and returns
+/// the entry and, for an access event whose key `rules` know, the key that must have signed
+/// it.
+fn parse_and_check(
+    index: u64,
+    leaf: &[u8],
+    rules: Rules<'_>,
+) -> Result<(Leaf, Option<ed25519_dalek::VerifyingKey>), VerifyError> {
+    let fail = entry_failure(index);
+    let parsed = Leaf::parse(leaf).map_err(|e| match e {
+        LeafError::UnknownKind(_) => fail(Failure::UnknownKind, e.to_string()),
+        LeafError::Format(_) => fail(Failure::Format, e.to_string()),
+    })?;
+    let Leaf::Access(entry) = &parsed else {
+        return Ok((parsed, None));
+    };
+    let event = &entry.event;
+    let key = match rules.keys.record(&event.key) {
+        Some(record) => {
+            let claimed = Principal {
+                agency: event.requesting_agency.clone(),
+                country: event.requesting_country.clone(),
+            };
+            if record.role != Role::Submitter || record.principal != claimed {
+                // The full rule, for its message.
+                if let Err(e) = rules.keys.may_sign(
+                    &event.key,
+                    Role::Submitter,
+                    &claimed,
+                    &event.accessed_at,
+                    &entry.integrated_at,
+                ) {
+                    return Err(fail(Failure::Unauthorized, e.to_string()));
+                }
+            }
+            Some(*record.key.public_key())
+        }
+        None => None,
+    };
+    // The log refuses such events at admission; one in the log was let in by another rule.
+    rules
+        .holders
+        .check_holder(event)
+        .map_err(|e| fail(Failure::Holder, e.to_string()))?;
+    event
+        .check()
+        .map_err(|e| fail(Failure::Inconsistent, e.to_string()))?;
+    Ok((parsed, key))
+}
+
+fn signature_failure(index: u64, e: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Entry {
+        index,
+        failure: Failure::Signature,
+        reason: format!("agency signature: {e}"),
+    }
+}
+
+/// check_leaf checks one leaf at `index` on its own: canonical form, a known kind, for an
+/// access event a key registered for the event's agency, country and role, a holder listed
+/// with its country, field consistency and its signature (strictly). A registry event's
+/// signatures are checked in order, by [`Auditor::push_checked`].
+pub fn check_leaf(index: u64, leaf: &[u8], rules: Rules<'_>) -> Result<Checked, VerifyError> {
+    let (parsed, key) = parse_and_check(index, leaf, rules)?;
+    if let (Leaf::Access(entry), Some(key)) = (&parsed, key) {
+        let signature = ed25519_dalek::Signature::from_bytes(&entry.signature.0);
+        key.verify_strict(&entry.event.signing_bytes(), &signature)
+            .map_err(|_| {
+                signature_failure(
+                    index,
+                    format!("signature does not verify with key {}", entry.event.key),
+                )
+            })?;
+    }
     Ok(Checked {
-        entry,
+        signature_checked: key.is_some(),
+        leaf: parsed,
         leaf_hash: record_hash(leaf),
     })
 }
@@ -213,71 +315,132 @@ pub fn check_leaf(index: u64, leaf: &[u8], registry: &Registry) -> Result<Checke
 pub fn check_leaves(
     start: u64,
     leaves: &[Vec<u8>],
-    registry: &Registry,
+    rules: Rules<'_>,
 ) -> Result<Vec<Checked>, VerifyError> {
     let mut parsed = Vec::with_capacity(leaves.len());
     for (i, leaf) in leaves.iter().enumerate() {
-        parsed.push(parse_and_authorize(start + i as u64, leaf, registry)?);
+        parsed.push(parse_and_check(start + i as u64, leaf, rules)?);
     }
-    let messages: Vec<Vec<u8>> = parsed
-        .iter()
-        .map(|(e, _)| e.event.signing_bytes())
-        .collect();
+    let mut messages: Vec<Vec<u8>> = Vec::with_capacity(parsed.len());
+    let mut signatures = Vec::with_capacity(parsed.len());
+    let mut keys = Vec::with_capacity(parsed.len());
+    for (leaf, key) in &parsed {
+        if let (Leaf::Access(entry), Some(key)) = (leaf, key) {
+            messages.push(entry.event.signing_bytes());
+            signatures.push(ed25519_dalek::Signature::from_bytes(&entry.signature.0));
+            keys.push(*key);
+        }
+    }
     let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    let signatures: Vec<ed25519_dalek::Signature> = parsed
-        .iter()
-        .map(|(e, _)| ed25519_dalek::Signature::from_bytes(&e.signature.0))
-        .collect();
-    let keys: Vec<ed25519_dalek::VerifyingKey> =
-        parsed.iter().map(|(_, k)| *k.public_key()).collect();
     if ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_err() {
         // Find and name the first bad one.
         for (i, leaf) in leaves.iter().enumerate() {
-            check_leaf(start + i as u64, leaf, registry)?;
+            check_leaf(start + i as u64, leaf, rules)?;
         }
     }
     Ok(parsed
         .into_iter()
         .zip(leaves)
-        .map(|((entry, _), leaf)| Checked {
-            entry,
-            leaf_hash: record_hash(leaf),
+        .map(|((leaf, key), bytes)| Checked {
+            signature_checked: key.is_some(),
+            leaf,
+            leaf_hash: record_hash(bytes),
         })
         .collect())
 }
 
-/// Auditor checks a log's leaves in order.
+/// Auditor checks a log's leaves in order, replaying its registry events.
+///
+/// Memory: O(log n) for the tree, plus, to report the entries of keys revoked later, the
+/// access time and index of every access entry checked (16 bytes each: 160 MB for
+/// 10,000,000 entries). A revocation may name a time long past, and only a second pass
+/// could do without them.
 #[derive(Clone, Debug)]
-pub struct Auditor<'r> {
-    /// Who may sign which events.
-    registry: &'r Registry,
+pub struct Auditor {
+    /// The trust root: registrars, holders, the first registry.
+    trust: Arc<TrustRoot>,
+    /// Every key registered so far, as of the next index.
+    keys: KeyRegistry,
     /// Right edge of the tree rebuilt so far.
     frontier: Frontier,
     /// Leaf hash of the last entry checked.
     prev: Hash,
     /// What the entries show.
     summary: Summary,
+    /// Per key, the `accessed_at` (Unix ms) and index of each access entry it signed.
+    timelines: HashMap<KeyRef, Vec<(u64, u64)>>,
+    /// The registry entries checked, by index: what a monitor saves to resume.
+    registry_entries: Vec<(u64, Vec<u8>)>,
 }
 
-impl<'r> Auditor<'r> {
+impl Auditor {
     /// new starts at the beginning of the log.
-    pub fn new(registry: &'r Registry) -> Auditor<'r> {
-        Auditor::resume(registry, Frontier::new(), GENESIS_PREV)
-    }
-
-    /// resume continues after a verified prefix: its frontier and last leaf hash.
-    pub fn resume(registry: &'r Registry, frontier: Frontier, prev: Hash) -> Auditor<'r> {
+    pub fn new(trust: Arc<TrustRoot>) -> Auditor {
         Auditor {
-            registry,
-            frontier,
-            prev,
+            keys: KeyRegistry::from_trust(&trust),
+            trust,
+            frontier: Frontier::new(),
+            prev: GENESIS_PREV,
             summary: Summary::default(),
+            timelines: HashMap::new(),
+            registry_entries: Vec::new(),
         }
     }
 
-    /// registry is the registry entries are checked against.
-    pub fn registry(&self) -> &'r Registry {
-        self.registry
+    /// resume continues after a verified prefix: its frontier, last leaf hash, and the
+    /// registry entries in it (as [`Auditor::registry_entries`] gave them), which are replayed.
+    /// The summary counts only what is checked from here on.
+    pub fn resume(
+        trust: Arc<TrustRoot>,
+        frontier: Frontier,
+        prev: Hash,
+        registry_entries: &[(u64, Vec<u8>)],
+    ) -> Result<Auditor, VerifyError> {
+        let mut auditor = Auditor::new(trust);
+        for (index, bytes) in registry_entries {
+            let fail = entry_failure(*index);
+            match Leaf::parse(bytes) {
+                Ok(Leaf::Registry(entry)) if entry.index.get() == *index => {
+                    auditor
+                        .keys
+                        .apply_signed(&entry.signed_event(), &auditor.trust, *index)
+                        .map_err(|e| fail(Failure::Registry, e.to_string()))?;
+                }
+                _ => {
+                    return Err(fail(
+                        Failure::Format,
+                        "a saved registry entry does not parse as one".into(),
+                    ));
+                }
+            }
+        }
+        auditor.registry_entries = registry_entries.to_vec();
+        auditor.frontier = frontier;
+        auditor.prev = prev;
+        Ok(auditor)
+    }
+
+    /// trust is the trust root entries are checked against.
+    pub fn trust(&self) -> &TrustRoot {
+        &self.trust
+    }
+
+    /// keys is the registry as of the next index: every key registered so far.
+    pub fn keys(&self) -> &KeyRegistry {
+        &self.keys
+    }
+
+    /// rules is what the next leaves can be checked against on their own.
+    pub fn rules(&self) -> Rules<'_> {
+        Rules {
+            keys: &self.keys,
+            holders: &self.trust.registry,
+        }
+    }
+
+    /// registry_entries are the registry entries checked, with their indices.
+    pub fn registry_entries(&self) -> &[(u64, Vec<u8>)] {
+        &self.registry_entries
     }
 
     /// size is the number of leaves checked (including a resumed prefix).
@@ -295,42 +458,124 @@ impl<'r> Auditor<'r> {
         &self.frontier
     }
 
-    /// summary is what the entries checked so far show.
-    pub fn summary(&self) -> &Summary {
-        &self.summary
+    /// summary is what the entries checked so far show, with the entries of each key revoked
+    /// as compromised that fall in its exposed time.
+    pub fn summary(&self) -> Summary {
+        let mut summary = self.summary.clone();
+        for record in self.keys.records() {
+            let Some(revoked) = &record.revoked else {
+                continue;
+            };
+            let since = revoked.compromised_since.unix_millis();
+            let exposed: Vec<u64> = self
+                .timelines
+                .get(record.key.key_ref())
+                .map(|t| {
+                    t.iter()
+                        .filter(|(at, _)| *at >= since)
+                        .map(|(_, i)| *i)
+                        .collect()
+                })
+                .unwrap_or_default();
+            summary.compromised.push(Compromised {
+                key: record.key.key_ref().to_string(),
+                agency: record.principal.agency.to_string(),
+                country: record.principal.country.to_string(),
+                compromised_since: revoked.compromised_since.to_string(),
+                reason: revoked.reason.clone(),
+                revoked_at: revoked.index,
+                entries: exposed.len() as u64,
+                first_index: exposed.iter().min().copied(),
+                last_index: exposed.iter().max().copied(),
+            });
+        }
+        summary.compromised.sort_by_key(|c| c.revoked_at);
+        summary
     }
 
-    /// push checks the next leaf: canonical form, registered key, signature, field
-    /// consistency, index and `prev` link. Nothing changes if it fails.
-    pub fn push(&mut self, leaf: &[u8]) -> Result<Entry, VerifyError> {
-        let checked = check_leaf(self.frontier.size(), leaf, self.registry)?;
+    /// push checks the next leaf: everything [`check_leaf`] checks, then what
+    /// [`Auditor::push_checked`] does. Nothing changes if it fails.
+    pub fn push(&mut self, leaf: &[u8]) -> Result<Leaf, VerifyError> {
+        let checked = check_leaf(self.frontier.size(), leaf, self.rules())?;
         self.push_checked(checked)
     }
 
     /// push_checked takes the next leaf, already checked on its own by [`check_leaf`] or
-    /// [`check_leaves`], and checks what needs the entries before it: its index and its `prev`
-    /// link. Then it adds the leaf to the tree and the summary.
-    pub fn push_checked(&mut self, checked: Checked) -> Result<Entry, VerifyError> {
+    /// [`check_leaves`], and checks what needs the entries before it: its index and `prev`
+    /// link; for an access event, that its key may sign it as of this index (valid at its
+    /// `accessed_at`, not retired or revoked before it arrived) and, if not done yet, its
+    /// signature; for a registry event, its registrars' signatures and that the change
+    /// is allowed, which it then applies. Then it adds the leaf to the tree and the summary.
+    /// Nothing changes if it fails.
+    pub fn push_checked(&mut self, checked: Checked) -> Result<Leaf, VerifyError> {
         let index = self.frontier.size();
-        let fail = |reason: String| VerifyError::Entry {
-            index,
-            failure: Failure::Chain,
-            reason,
-        };
-        let Checked { entry, leaf_hash } = checked;
-        entry.check_link(index, &self.prev).map_err(|e| match e {
-            ChainError::Index { claimed, .. } => fail(format!("says index {claimed}")),
+        let fail = entry_failure(index);
+        let Checked {
+            leaf,
+            leaf_hash,
+            signature_checked,
+        } = checked;
+        leaf.check_link(index, &self.prev).map_err(|e| match e {
+            ChainError::Index { claimed, .. } => {
+                fail(Failure::Chain, format!("says index {claimed}"))
+            }
             ChainError::Prev {
                 found, expected, ..
-            } => fail(format!(
-                "prev link is broken: prev is {found}, but entry {} has leaf hash {expected}",
-                index.wrapping_sub(1)
-            )),
+            } => fail(
+                Failure::Chain,
+                format!(
+                    "prev link is broken: prev is {found}, but entry {} has leaf hash {expected}",
+                    index.wrapping_sub(1)
+                ),
+            ),
         })?;
+        match &leaf {
+            Leaf::Access(entry) => {
+                let event = &entry.event;
+                let principal = Principal {
+                    agency: event.requesting_agency.clone(),
+                    country: event.requesting_country.clone(),
+                };
+                let record = self
+                    .keys
+                    .may_sign(
+                        &event.key,
+                        Role::Submitter,
+                        &principal,
+                        &event.accessed_at,
+                        &entry.integrated_at,
+                    )
+                    .map_err(|e| fail(Failure::Unauthorized, e.to_string()))?;
+                if !signature_checked {
+                    entry
+                        .signed_event()
+                        .verify(&record.key)
+                        .map_err(|e| signature_failure(index, e))?;
+                }
+                let at = event.accessed_at.unix_millis();
+                match self.timelines.get_mut(&event.key) {
+                    Some(timeline) => timeline.push((at, index)),
+                    None => {
+                        self.timelines.insert(event.key.clone(), vec![(at, index)]);
+                    }
+                }
+            }
+            Leaf::Registry(entry) => {
+                self.keys
+                    .apply_signed(&entry.signed_event(), &self.trust, index)
+                    .map_err(|e| {
+                        fail(
+                            Failure::Registry,
+                            format!("registry event {}: {e}", entry.event.kind()),
+                        )
+                    })?;
+                self.registry_entries.push((index, entry.to_leaf()));
+            }
+        }
         self.frontier.append(leaf_hash);
         self.prev = leaf_hash;
-        self.summary.count(&entry);
-        Ok(entry)
+        self.summary.count(&leaf);
+        Ok(leaf)
     }
 
     /// finish checks that the leaves checked are exactly the tree of a checkpoint (whose

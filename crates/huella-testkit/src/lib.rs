@@ -31,11 +31,12 @@ use huella_core::canonical::{
 };
 use huella_core::checkpoint::{self, Checkpoint};
 use huella_core::commitment::{Commitment, Salt};
-use huella_core::entry::Entry;
+use huella_core::entry::{Entry, Leaf};
 use huella_core::event::{
     AccessEvent, DataCategory, EVENT_SIGNING_PREFIX, EventError, EventKind, Outcome, PlainEvent,
     SignedEvent, Submission,
 };
+use huella_core::keylog::KeyRegistry;
 use huella_core::keys::{KeyName, KeyRef, SignerKey, VerifierKey};
 use huella_core::merkle::{
     self, Frontier, Hash, HashReader, TreeError, empty_root, node_hash, record_hash,
@@ -145,6 +146,15 @@ pub fn event(data: &[u8]) -> Reach {
     if let Ok(entry) = parse::<Entry>(data) {
         reach = reach.max(entry_checks(&entry, data));
     }
+    if let Ok(leaf) = Leaf::parse(data) {
+        // A leaf of either kind parses only from its canonical bytes.
+        assert_eq!(
+            leaf.to_leaf(),
+            data,
+            "Leaf::parse accepted a non-canonical leaf"
+        );
+        reach = reach.max(Reach::Parsed);
+    }
     if let Ok(plain) = parse::<PlainEvent>(data) {
         reach = reach.max(plain_event_checks(plain));
     }
@@ -215,7 +225,9 @@ fn access_event_checks(event: &AccessEvent) {
 
 fn signed_event_checks(signed: &SignedEvent) -> Reach {
     access_event_checks(&signed.event);
-    let checked = admission::check_signed_event(signed, &keys().registry);
+    let keys_now = KeyRegistry::from_registry(&keys().registry);
+    let checked =
+        admission::check_signed_event(signed, &keys_now, &signed.event.accessed_at.clone());
     if checked.is_ok() && signed.event.check().is_ok() {
         Reach::Accepted
     } else {
@@ -229,7 +241,12 @@ fn submission_checks(submission: Submission, input: &[u8]) -> Reach {
     let reach = signed_event_checks(&signed);
     let opened = openings.check(&signed.event);
     let now = signed.event.accessed_at.unix_millis();
-    match admission::admit(submission, &keys().registry, now, Window::default()) {
+    let keys_now = KeyRegistry::from_registry(&keys().registry);
+    let rules = admission::Rules {
+        keys: &keys_now,
+        holders: &keys().registry,
+    };
+    match admission::admit(submission, rules, now, Window::default()) {
         Ok(admitted) => {
             assert_eq!(admitted.signed(), &signed);
             assert_eq!(admitted.openings(), &openings);
@@ -301,7 +318,12 @@ fn plain_event_checks(plain: PlainEvent) -> Reach {
         }],
     };
     let at = received.event.accessed_at.unix_millis();
-    admission::admit(received, &registry, at, Window::default())
+    let keys_now = KeyRegistry::from_registry(&registry);
+    let rules = admission::Rules {
+        keys: &keys_now,
+        holders: &registry,
+    };
+    admission::admit(received, rules, at, Window::default())
         .unwrap_or_else(|e| panic!("the log refuses what huella submit sealed: {e}"));
     Reach::Accepted
 }
@@ -693,7 +715,7 @@ pub fn tlog_proof(data: &[u8]) -> Reach {
     assert!(proof.proof.len() <= MAX_PROOF_HASHES);
     let reach = match proof.verify_receipt(&verifier) {
         Ok((entry, checkpoint)) => {
-            assert_eq!(entry.index.get(), proof.index);
+            assert_eq!(entry.index().get(), proof.index);
             assert!(proof.index < checkpoint.size, "verified outside the tree");
             assert_eq!(Some(entry.to_leaf()), proof.extra);
             assert_eq!(checkpoint.origin, log.name().as_str());
@@ -732,7 +754,7 @@ pub fn tlog_proof(data: &[u8]) -> Reach {
         "a re-signed receipt and its inclusion proof disagree"
     );
     if let Ok((entry, _)) = resigned.verify_receipt(&verifier) {
-        assert_eq!(entry.index.get(), proof.index);
+        assert_eq!(entry.index().get(), proof.index);
         assert!(proof.index < checkpoint.size);
     }
     reach

@@ -6,14 +6,17 @@
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use huella_core::admission::Rules;
 use huella_core::checkpoint;
 use huella_core::keys::VerifierKey;
 use huella_core::merkle::Hash;
-use huella_core::registry::Registry;
 use huella_core::verify::{Auditor, Checked, Summary, VerifyError, check_leaves};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bundle::check_bundle_files;
+use crate::cli::Trusted;
 use crate::error::{AuditError, ServedError};
 use crate::sample::{Sample, Sampling, ServedChecks};
 use crate::source::Source;
@@ -57,7 +60,7 @@ impl Progress {
 fn check_page(
     start: u64,
     leaves: &[Vec<u8>],
-    registry: &Registry,
+    rules: Rules<'_>,
 ) -> Result<Vec<Checked>, VerifyError> {
     let cores = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -68,7 +71,7 @@ fn check_page(
             .chunks(chunk)
             .enumerate()
             .map(|(i, part)| {
-                scope.spawn(move || check_leaves(start + (i * chunk) as u64, part, registry))
+                scope.spawn(move || check_leaves(start + (i * chunk) as u64, part, rules))
             })
             .collect();
         let mut out = Vec::with_capacity(leaves.len());
@@ -84,7 +87,7 @@ fn check_page(
 /// gives `sample` the leaf hashes and roots its checks need as the tree grows.
 pub async fn audit_entries(
     source: &Source,
-    auditor: &mut Auditor<'_>,
+    auditor: &mut Auditor,
     end: u64,
     progress: &Progress,
     sample: &mut Sample,
@@ -104,8 +107,8 @@ pub async fn audit_entries(
                 auditor.size()
             )));
         }
-        let registry = auditor.registry();
-        let checked = tokio::task::block_in_place(|| check_page(start, &leaves, registry))?;
+        let rules = auditor.rules();
+        let checked = tokio::task::block_in_place(|| check_page(start, &leaves, rules))?;
         for c in checked {
             let (index, leaf_hash) = (auditor.size(), c.leaf_hash);
             auditor.push_checked(c)?;
@@ -133,7 +136,8 @@ pub struct Verified {
     pub root: Hash,
     /// The signed checkpoint the log was verified against.
     pub checkpoint: String,
-    /// Where the registry came from: `file` (trusted) or the source (`log` or `bundle`).
+    /// Where the trust root came from: `trust` (--trust), `registry` (--registry, the older
+    /// form), or the source itself (`log` or `bundle`, which trusts its operator).
     pub registry_source: String,
     /// What the entries show.
     pub summary: Summary,
@@ -145,13 +149,14 @@ pub struct Verified {
     pub seconds: f64,
 }
 
-/// verify_log runs a full audit of `source` against `log_key`, with `registry` if the user
-/// gave one (else the source's, with a warning). For a log's API, it then checks the
-/// answers `sampling` picks against the audited tree; a bundle serves none.
+/// verify_log runs a full audit of `source` against `log_key`, with the trust root the user
+/// gave if any (else the source's, with a warning), replaying the log's registry events from
+/// it. For a log's API, it then checks the answers `sampling` picks against the audited
+/// tree; a bundle serves none.
 pub async fn verify_log(
     source: &Source,
     log_key: &VerifierKey,
-    registry: Option<Registry>,
+    trusted: Option<Trusted>,
     sampling: &Sampling,
     quiet: bool,
 ) -> Result<Verified, AuditError> {
@@ -161,8 +166,8 @@ pub async fn verify_log(
     if let Source::Bundle(dir) = source {
         check_bundle_files(dir, &checkpoint)?;
     }
-    let (registry, registry_source) = match registry {
-        Some(r) => (r, "file".to_string()),
+    let (trust, registry_source) = match trusted {
+        Some(t) => (t.root, t.from.to_string()),
         None => {
             let from = if matches!(source, Source::Http(_)) {
                 "log"
@@ -170,13 +175,13 @@ pub async fn verify_log(
                 "bundle"
             };
             eprintln!(
-                "warning: using the submitter registry the {from} serves, which trusts its operator; \
-                 pass --registry FILE with a registry from a source you trust"
+                "warning: using the trust root the {from} serves, which trusts its operator; \
+                 pass --trust FILE with the trust root from a source you trust"
             );
-            (source.registry().await?, from.to_string())
+            (source.trust(log_key).await?, from.to_string())
         }
     };
-    let mut auditor = Auditor::new(&registry);
+    let mut auditor = Auditor::new(Arc::new(trust));
     let sampling = match source {
         Source::Http(_) => *sampling,
         Source::Bundle(_) => Sampling::off(),
@@ -206,7 +211,7 @@ pub async fn verify_log(
         root: checkpoint.root,
         checkpoint: String::from_utf8_lossy(&note).into_owned(),
         registry_source,
-        summary: auditor.summary().clone(),
+        summary: auditor.summary(),
         served,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -217,7 +222,7 @@ pub fn render(v: &Verified) -> String {
     let mut out = String::new();
     let s = &v.summary;
     out.push_str(&format!(
-        "VERIFIED: log {} holds {} entries, all signed by registered agency keys, chained and matching the signed checkpoint.\n",
+        "VERIFIED: log {} holds {} entries, all signed by keys registered and valid at their index, chained and matching the signed checkpoint.\n",
         v.origin, v.tree_size
     ));
     out.push_str(&format!(
@@ -251,13 +256,40 @@ pub fn render(v: &Verified) -> String {
             out.push_str(&format!("    {count:>10}  {key}\n"));
         }
     }
+    out.push_str(&format!(
+        "  access entries: {}; registry events: {}\n",
+        s.entries,
+        if s.registry_events.is_empty() {
+            "none".to_string()
+        } else {
+            s.registry_events
+                .iter()
+                .map(|(kind, n)| format!("{n} {kind}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    ));
+    if s.compromised.is_empty() {
+        out.push_str("  compromised keys: none revoked as compromised\n");
+    }
+    for c in &s.compromised {
+        let range = match (c.first_index, c.last_index) {
+            (Some(first), Some(last)) => format!(", indices {first} to {last}"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "  COMPROMISED KEY {} ({} {}), revoked at index {} (\"{}\"), exposed since {}: {} entries it signed fall in that time{range}; they verify, but a thief could have written them\n",
+            c.key, c.agency, c.country, c.revoked_at, c.reason, c.compromised_since, c.entries
+        ));
+    }
     if let Some(served) = &v.served {
         out.push_str(&format!("  {}\n", render_served(served)));
     }
     out.push_str(&format!(
-        "  registry: {}\n  verified in {:.2} s ({:.0} entries/s)\n",
+        "  trust root: {}\n  verified in {:.2} s ({:.0} entries/s)\n",
         match v.registry_source.as_str() {
-            "file" => "from --registry (trusted)".to_string(),
+            "trust" => "from --trust (trusted)".to_string(),
+            "registry" => "from --registry, the older form (trusted)".to_string(),
             other => format!("served by the {other} (trusts the operator)"),
         },
         v.seconds,

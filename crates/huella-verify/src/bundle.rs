@@ -1,4 +1,4 @@
-//! Bundles: a self-contained copy of a log (its checkpoint, registry and entries, with a
+//! Bundles: a self-contained copy of a log (its checkpoint, trust root and entries, with a
 //! manifest of SHA-256 digests) for offline verification. [`export`] writes one; the audit
 //! reads one through [`crate::source::Source::Bundle`].
 
@@ -54,8 +54,22 @@ pub struct ManifestFile {
 /// The files of a bundle.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 
-/// Submitter registry file of a bundle.
+/// Trust root file of a bundle: the log's trust root as it serves it.
+pub const TRUST_FILE: &str = "trust.json";
+
+/// Submitter registry file of a bundle written before trust roots (the older form); read
+/// when a bundle holds no [`TRUST_FILE`].
 pub const REGISTRY_FILE: &str = "registry.json";
+
+/// trust_file is the bundle's file of who may sign: [`TRUST_FILE`], or in a bundle of the
+/// older form, [`REGISTRY_FILE`].
+pub(crate) fn trust_file(dir: &Path) -> &'static str {
+    if !dir.join(TRUST_FILE).exists() && dir.join(REGISTRY_FILE).exists() {
+        REGISTRY_FILE
+    } else {
+        TRUST_FILE
+    }
+}
 
 /// Entries file of a bundle: one leaf per line.
 pub const ENTRIES_FILE: &str = "entries.ndjson";
@@ -190,7 +204,7 @@ fn check_manifest_hash(
 /// manifest agrees with the checkpoint.
 pub(crate) fn check_bundle_files(dir: &Path, checkpoint: &Checkpoint) -> Result<(), AuditError> {
     let manifest = read_manifest(dir)?;
-    for name in [CHECKPOINT_FILE, REGISTRY_FILE] {
+    for name in [CHECKPOINT_FILE, trust_file(dir)] {
         let bytes = read_file(&dir.join(name))?;
         check_manifest_hash(
             &manifest,
@@ -244,14 +258,10 @@ pub async fn export(
             Checkpoint::parse_text(&text).map_err(AuditError::checkpoint)?
         }
     };
-    let registry = Source::Http(client.clone()).registry().await?;
+    let trust = Source::Http(client.clone()).trust_bytes().await?;
     let mut files = Vec::new();
     files.push(write_file(out, CHECKPOINT_FILE, &note)?);
-    files.push(write_file(
-        out,
-        REGISTRY_FILE,
-        registry.to_json().as_bytes(),
-    )?);
+    files.push(write_file(out, TRUST_FILE, &trust)?);
 
     let path = out.join(ENTRIES_FILE);
     let file = std::fs::File::create(&path)

@@ -308,6 +308,25 @@ impl Client {
         })
     }
 
+    /// submit_registry posts a registry event signed by registrars (`POST /v1/registry`)
+    /// and returns its receipt.
+    pub async fn submit_registry(
+        &self,
+        signed: &huella_core::keylog::SignedRegistryEvent,
+    ) -> Result<Submitted, ClientError> {
+        let path = "/v1/registry";
+        let body = serde_json::to_vec(signed).map_err(|e| ClientError::Unexpected {
+            url: self.url(path),
+            why: e.to_string(),
+        })?;
+        let (status, bytes) = self.post(path, body).await?;
+        let receipt = parse_json(&self.url(path), &bytes)?;
+        Ok(Submitted {
+            receipt,
+            created: status == 201,
+        })
+    }
+
     /// post_raw posts a JSON body to a path and returns the answer's body.
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
         Ok(self.post(path, body).await?.1)

@@ -209,6 +209,9 @@ pub enum ServedError {
     /// The registry the log or bundle serves does not parse.
     #[error("the registry the source serves: {0}")]
     Registry(RegistryError),
+    /// The trust root the log or bundle serves does not parse, or is for another log key.
+    #[error("the trust root the source serves: {0}")]
+    Trust(String),
     /// A page of entries below the checkpoint came back empty.
     #[error("the log served no entries from index {0}, below its checkpoint")]
     NoEntries(u64),

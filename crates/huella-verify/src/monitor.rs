@@ -4,12 +4,13 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use huella_core::checkpoint::{self, Checkpoint};
 use huella_core::entry::GENESIS_PREV;
 use huella_core::keys::VerifierKey;
 use huella_core::merkle::{Frontier, Hash};
-use huella_core::registry::Registry;
+use huella_core::trust::TrustRoot;
 use huella_core::verify::{Auditor, Failure, VerifyError};
 
 use crate::audit::{Progress, audit_entries};
@@ -67,6 +68,10 @@ pub struct MonitorState {
     pub frontier: Vec<Hash>,
     /// Leaf hash of the last verified entry.
     pub prev: Hash,
+    /// The registry events verified so far, by index (the leaf as logged): replayed from the
+    /// trust root to check the next round's entries against the registry at their index.
+    #[serde(default)]
+    pub registry_entries: Vec<(u64, String)>,
 }
 
 impl MonitorState {
@@ -122,7 +127,7 @@ fn alert(alert: AlertKind, message: impl Into<String>) -> Alert {
 pub async fn monitor_round(
     client: &Client,
     log_key: &VerifierKey,
-    registry: &Registry,
+    trust: &Arc<TrustRoot>,
     state: Option<&MonitorState>,
     sampling: &Sampling,
 ) -> Result<(MonitorState, u64), Alert> {
@@ -133,7 +138,7 @@ pub async fn monitor_round(
     let (latest, _) = checkpoint::open(&note, log_key)
         .map_err(|e| alert(AlertKind::BadSignature, format!("checkpoint: {e}")))?;
     let (mut auditor, from) = match state {
-        None => (Auditor::new(registry), 0),
+        None => (Auditor::new(trust.clone()), 0),
         Some(old) => {
             // MonitorState::load refuses a state whose frontier does not fit its size.
             let frontier =
@@ -153,7 +158,19 @@ pub async fn monitor_round(
                     }
                     other => alert(AlertKind::Fork, other.to_string()),
                 })?;
-            (Auditor::resume(registry, frontier, old.prev), old.size)
+            let saved: Vec<(u64, Vec<u8>)> = old
+                .registry_entries
+                .iter()
+                .map(|(i, leaf)| (*i, leaf.as_bytes().to_vec()))
+                .collect();
+            let auditor =
+                Auditor::resume(trust.clone(), frontier, old.prev, &saved).map_err(|e| {
+                    alert(
+                        AlertKind::InvalidEntry,
+                        format!("replaying the saved registry events with the trust root: {e}"),
+                    )
+                })?;
+            (auditor, old.size)
         }
     };
     let source = Source::Http(client.clone());
@@ -172,6 +189,8 @@ pub async fn monitor_round(
                 Failure::Chain => AlertKind::BrokenChain,
                 Failure::Signature => AlertKind::BadSignature,
                 Failure::Format
+                | Failure::UnknownKind
+                | Failure::Registry
                 | Failure::Unauthorized
                 | Failure::Holder
                 | Failure::Inconsistent => AlertKind::InvalidEntry,
@@ -217,6 +236,11 @@ pub async fn monitor_round(
             checkpoint: String::from_utf8_lossy(&note).into_owned(),
             frontier: auditor.frontier().subtrees().to_vec(),
             prev,
+            registry_entries: auditor
+                .registry_entries()
+                .iter()
+                .map(|(i, leaf)| (*i, String::from_utf8_lossy(leaf).into_owned()))
+                .collect(),
         },
         latest.size - from,
     ))

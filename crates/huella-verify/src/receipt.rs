@@ -5,10 +5,11 @@
 
 use huella_core::admission::check_signed_event;
 use huella_core::checkpoint::Checkpoint;
-use huella_core::entry::Entry;
-use huella_core::keys::VerifierKey;
+use huella_core::entry::Leaf;
+use huella_core::keylog::{Change, KeyRegistry};
+use huella_core::keys::{KeyRef, VerifierKey};
 use huella_core::proof::{Receipt, TlogProof};
-use huella_core::registry::Registry;
+use huella_core::trust::TrustRoot;
 
 use crate::client::Client;
 use crate::consistency::check_still_logged;
@@ -55,22 +56,26 @@ impl ReceiptFile {
 #[derive(Clone, Debug)]
 pub struct Checked {
     /// The entry, from the proof's leaf.
-    pub entry: Entry,
+    pub entry: Leaf,
     /// The log-signed checkpoint the entry is included in.
     pub checkpoint: Checkpoint,
-    /// Whether the agency's signature was checked against a trusted registry.
+    /// Whether the entry's signatures (the agency's, or the registrars') were checked
+    /// against a trusted trust root.
     pub agency_signature_checked: bool,
+    /// What was checked of the signatures, or why not, for people.
+    pub signature_note: String,
     /// The log's current checkpoint, proven to extend `checkpoint`, when a client was given.
     pub still_in_log: Option<Checkpoint>,
 }
 
 /// verify checks a receipt against the log key: its fields against its proof, the proof
-/// against the signed checkpoint, the entry's own consistency, the agency's signature when
-/// a trusted `registry` is given, and, with `client`, that the log still holds the entry.
+/// against the signed checkpoint, the entry's own consistency, its signatures when a trusted
+/// `trust` root is given (see [`check_signatures`]), and, with `client`, that the log still
+/// holds the entry.
 pub async fn verify(
     receipt: &ReceiptFile,
     log_key: &VerifierKey,
-    registry: Option<&Registry>,
+    trust: Option<&TrustRoot>,
     client: Option<&Client>,
 ) -> Result<Checked, AuditError> {
     let failed = |e| AuditError::Receipt(ReceiptFailure::Proof(e));
@@ -78,17 +83,19 @@ pub async fn verify(
         ReceiptFile::Proof(proof) => proof.verify_receipt(log_key).map_err(failed)?,
         ReceiptFile::Json(receipt) => receipt.open(log_key).map_err(failed)?,
     };
-    let index = entry.index.get();
-    entry.event.check().map_err(|e| ReceiptFailure::Entry {
-        index,
-        why: e.to_string(),
-    })?;
-    if let Some(registry) = registry {
-        check_signed_event(&entry.signed_event(), registry).map_err(|e| ReceiptFailure::Entry {
+    let index = entry.index().get();
+    if let Leaf::Access(access) = &entry {
+        access.event.check().map_err(|e| ReceiptFailure::Entry {
             index,
             why: e.to_string(),
         })?;
     }
+    let (agency_signature_checked, signature_note) = match trust {
+        Some(trust) => {
+            check_signatures(&entry, trust).map_err(|why| ReceiptFailure::Entry { index, why })?
+        }
+        None => (false, "not checked (give --trust to check it)".to_string()),
+    };
     let still_in_log = match client {
         Some(client) => Some(check_still_logged(client, log_key, &checkpoint).await?),
         None => None,
@@ -96,7 +103,74 @@ pub async fn verify(
     Ok(Checked {
         entry,
         checkpoint,
-        agency_signature_checked: registry.is_some(),
+        agency_signature_checked,
+        signature_note,
         still_in_log,
     })
+}
+
+/// check_signatures checks an entry's signatures against what a receipt alone can know of
+/// who may sign: the trust root, not the registry events logged since. An access event
+/// signed by a key of the trust root's registry is checked in full against it; one signed by
+/// a key registered in the log is not checked here (only a full `verify --trust`, which
+/// replays the registry events, can). A registry event's registrars' signatures are checked
+/// when its country is known: a registration names it; a retirement or revocation of a key
+/// of the trust root's registry has its key's. Returns whether they were checked, and what
+/// was.
+pub fn check_signatures(entry: &Leaf, trust: &TrustRoot) -> Result<(bool, String), String> {
+    let keys = KeyRegistry::from_trust(trust);
+    match entry {
+        Leaf::Access(access) => {
+            if keys.record(&access.event.key).is_none() {
+                return Ok((
+                    false,
+                    format!(
+                        "not checked: key {} is not in the trust root's registry; it was registered in the log, which only `verify --trust` replays",
+                        access.event.key
+                    ),
+                ));
+            }
+            check_signed_event(&access.signed_event(), &keys, &access.integrated_at)
+                .map_err(|e| e.to_string())?;
+            Ok((true, "verified against the trust root's registry".into()))
+        }
+        Leaf::Registry(registry) => {
+            let change = registry.event.change();
+            let country = match keys.country_of(&change) {
+                Ok(country) => country,
+                Err(_) => {
+                    return Ok((
+                        false,
+                        format!(
+                            "not checked: key {} is not in the trust root's registry, so its country is not known here; `verify --trust` replays the log",
+                            change.key()
+                        ),
+                    ));
+                }
+            };
+            let signatures: Vec<(KeyRef, Vec<u8>)> = registry
+                .signatures
+                .iter()
+                .map(|s| (s.key.clone(), s.signature.0.to_vec()))
+                .collect();
+            KeyRegistry::check_signers(
+                trust,
+                &country,
+                &registry.event.signing_bytes(),
+                &signatures,
+            )
+            .map_err(|e| e.to_string())?;
+            let what = match change {
+                Change::Register { .. } => "registration",
+                Change::Retire { .. } => "retirement",
+                Change::Revoke { .. } => "revocation",
+            };
+            Ok((
+                true,
+                format!(
+                    "the {what}'s registrar signatures verified against the trust root ({country})"
+                ),
+            ))
+        }
+    }
 }

@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use huella_core::keys::VerifierKey;
 use huella_core::registry::Registry;
+use huella_core::trust::TrustRoot;
 use tokio::sync::mpsc;
 
-use crate::bundle::{CHECKPOINT_FILE, REGISTRY_FILE, read_bundle_pages};
+use crate::bundle::{CHECKPOINT_FILE, REGISTRY_FILE, read_bundle_pages, trust_file};
 use crate::client::Client;
 use crate::error::{AuditError, ServedError, io};
 
@@ -34,24 +36,37 @@ impl Source {
         }
     }
 
-    /// registry returns the registry the source serves: trusting it trusts the operator.
-    pub async fn registry(&self) -> Result<Registry, AuditError> {
-        let bytes = match self {
-            Source::Http(client) => {
-                let keys: serde_json::Value =
-                    serde_json::from_slice(&client.get("/v1/keys").await.map_err(io)?)
-                        .map_err(io)?;
-                // The lists of the registry file, in the format this code reads.
-                let file = serde_json::json!({
-                    "version": huella_core::registry::REGISTRY_VERSION,
-                    "submitters": keys["submitters"],
-                    "holders": keys["holders"],
-                });
-                serde_json::to_vec(&file).map_err(io)?
+    /// trust_bytes returns the trust root file a log's API serves (`GET /v1/trust`), or a
+    /// bundle's trust file as it is.
+    pub async fn trust_bytes(&self) -> Result<Vec<u8>, AuditError> {
+        match self {
+            Source::Http(client) => client.get("/v1/trust").await.map_err(io),
+            Source::Bundle(dir) => read_file(&dir.join(trust_file(dir))),
+        }
+    }
+
+    /// trust returns the trust root the source serves, which must be for `log_key`: trusting
+    /// it trusts the operator. A bundle of the older form holds a submitter registry instead,
+    /// which becomes a trust root without registrars.
+    pub async fn trust(&self, log_key: &VerifierKey) -> Result<TrustRoot, AuditError> {
+        let bytes = self.trust_bytes().await?;
+        let root = match self {
+            Source::Bundle(dir) if trust_file(dir) == REGISTRY_FILE => {
+                let registry = Registry::parse(&bytes)
+                    .map_err(|e| AuditError::from(ServedError::Registry(e)))?;
+                TrustRoot::for_registry(log_key, registry)
             }
-            Source::Bundle(dir) => read_file(&dir.join(REGISTRY_FILE))?,
+            _ => TrustRoot::parse(&bytes)
+                .map_err(|e| AuditError::from(ServedError::Trust(e.to_string())))?,
         };
-        Registry::parse(&bytes).map_err(|e| ServedError::Registry(e).into())
+        if root.log.key != *log_key {
+            return Err(ServedError::Trust(format!(
+                "it is for log key {}, not {log_key}",
+                root.log.key
+            ))
+            .into());
+        }
+        Ok(root)
     }
 
     /// pages streams the leaves `start..end` in pages, read ahead of the consumer.

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use huella_core::keys::VerifierKey;
 use huella_core::registry::Registry;
+use huella_core::trust::TrustRoot;
 
 use crate::client::{Client, ClientError};
 use crate::error::AuditError;
@@ -160,13 +161,65 @@ pub fn parse_log_key(text: &str) -> Result<VerifierKey, AuditError> {
     VerifierKey::parse(key.trim()).map_err(|e| AuditError::Io(format!("--log-key: {e}")))
 }
 
-/// trusted_registry reads `--registry`, if given.
-pub fn trusted_registry(path: &Option<PathBuf>) -> Result<Option<Registry>, AuditError> {
-    path.as_deref()
-        .map(|p| {
-            let bytes =
-                std::fs::read(p).map_err(|e| AuditError::Io(format!("{}: {e}", p.display())))?;
-            Registry::parse(&bytes).map_err(|e| AuditError::Io(format!("{}: {e}", p.display())))
-        })
-        .transpose()
+/// TrustArgs say what a reader trusts about who may sign: a trust root, or (the older form)
+/// a submitter registry. Without either, the log's own is used, with a warning.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrustArgs {
+    /// The log's trust root (`trust.json`: the log key, each country's registrars and the
+    /// first registry), from a source you trust; registry events in the log are replayed
+    /// from it.
+    #[arg(long, value_name = "FILE", conflicts_with = "registry")]
+    pub trust: Option<PathBuf>,
+    /// A submitter registry you trust: the older form of --trust, for logs without registry
+    /// events.
+    #[arg(long, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
+}
+
+/// Trusted is a trust root the user gave, and how.
+#[derive(Clone, Debug)]
+pub struct Trusted {
+    /// The trust root.
+    pub root: TrustRoot,
+    /// `trust` (from --trust) or `registry` (from --registry, the older form).
+    pub from: &'static str,
+}
+
+impl TrustArgs {
+    /// trusted reads `--trust` or `--registry`, if given, and checks the trust root is for
+    /// `log_key`. A registry is said, once, to be the older form.
+    pub fn trusted(&self, log_key: &VerifierKey) -> Result<Option<Trusted>, AuditError> {
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| AuditError::Io(format!("{}: {e}", p.display())))
+        };
+        if let Some(path) = &self.trust {
+            let root = TrustRoot::parse(&read(path)?)
+                .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
+            if root.log.key != *log_key {
+                return Err(AuditError::Io(format!(
+                    "{}: the trust root is for log key {}, not the --log-key {log_key}",
+                    path.display(),
+                    root.log.key
+                )));
+            }
+            return Ok(Some(Trusted {
+                root,
+                from: "trust",
+            }));
+        }
+        if let Some(path) = &self.registry {
+            let registry = Registry::parse(&read(path)?)
+                .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
+            eprintln!(
+                "note: --registry is the older form of --trust: it holds no registrars, so a log \
+                 with registry events (key registrations, rotations, revocations) fails; give \
+                 --trust FILE for such logs"
+            );
+            return Ok(Some(Trusted {
+                root: TrustRoot::for_registry(log_key, registry),
+                from: "registry",
+            }));
+        }
+        Ok(None)
+    }
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::{CliResult, ClientArgs, SampleArgs, parse_log_key, trusted_registry};
+use std::sync::Arc;
+
+use crate::cli::{CliResult, ClientArgs, SampleArgs, TrustArgs, parse_log_key};
 use crate::monitor::{self, Alert, AlertKind, MonitorState};
 use crate::source::Source;
 
@@ -24,9 +26,10 @@ pub struct MonitorArgs {
     /// Keep watching, one round every SECONDS; without it, run one round.
     #[arg(long, value_name = "SECONDS")]
     pub watch: Option<u64>,
-    /// A submitter registry you trust; without it the log's own is used.
-    #[arg(long)]
-    pub registry: Option<PathBuf>,
+    /// Who may sign: without --trust or --registry, the log's own trust root is used, with
+    /// a warning.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Print JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -58,23 +61,22 @@ fn report_alert(json: bool, url: &str, a: &Alert) {
 pub async fn run(args: MonitorArgs) -> CliResult {
     let log_key = parse_log_key(&args.log_key)?;
     let client = args.client.client(&args.url)?;
-    let registry = match trusted_registry(&args.registry)? {
-        Some(r) => r,
+    let trust = Arc::new(match args.trust.trusted(&log_key)? {
+        Some(t) => t.root,
         None => {
             eprintln!(
-                "warning: using the submitter registry the log serves, which trusts its operator; \
-                 pass --registry FILE with a registry from a source you trust"
+                "warning: using the trust root the log serves, which trusts its operator; \
+                 pass --trust FILE with the trust root from a source you trust"
             );
-            Source::Http(client.clone()).registry().await?
+            Source::Http(client.clone()).trust(&log_key).await?
         }
-    };
+    });
     let mut state = MonitorState::load(&args.state)?;
     loop {
         // A fresh sample each round, unless --seed fixes it.
         let sampling = args.sample.sampling();
         let seed = sampling.sample_seed();
-        match monitor::monitor_round(&client, &log_key, &registry, state.as_ref(), &sampling).await
-        {
+        match monitor::monitor_round(&client, &log_key, &trust, state.as_ref(), &sampling).await {
             Ok((next, new_entries)) => {
                 if state.as_ref() != Some(&next) {
                     next.save(&args.state)?;

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::cli::{CliResult, ClientArgs, parse_log_key, trusted_registry};
+use huella_core::entry::Leaf;
+
+use crate::cli::{CliResult, ClientArgs, TrustArgs, parse_log_key};
 use crate::error::AuditError;
 use crate::receipt;
 
@@ -27,9 +29,9 @@ pub struct ReceiptVerifyArgs {
     /// Also check, by a consistency proof, that the entry is still in the log at URL.
     #[arg(long)]
     pub url: Option<String>,
-    /// A submitter registry you trust, to check the agency's signature too.
-    #[arg(long)]
-    pub registry: Option<PathBuf>,
+    /// Who may sign, to check the entry's signatures too.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,
@@ -41,7 +43,7 @@ pub struct ReceiptVerifyArgs {
 /// run verifies the receipt and prints what it proves.
 pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
     let log_key = parse_log_key(&args.log_key)?;
-    let registry = trusted_registry(&args.registry)?;
+    let trusted = args.trust.trusted(&log_key)?;
     let bytes = std::fs::read(&args.file)
         .map_err(|e| AuditError::Io(format!("{}: {e}", args.file.display())))?;
     let file = receipt::ReceiptFile::parse(&bytes)?;
@@ -50,51 +52,72 @@ pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
         .as_deref()
         .map(|url| args.client.client(url))
         .transpose()?;
-    let checked = receipt::verify(&file, &log_key, registry.as_ref(), client.as_ref()).await?;
+    let checked = receipt::verify(
+        &file,
+        &log_key,
+        trusted.as_ref().map(|t| &t.root),
+        client.as_ref(),
+    )
+    .await?;
     let (entry, checkpoint, latest) = (&checked.entry, &checked.checkpoint, &checked.still_in_log);
-    let e = &entry.event;
+    let entry_json = match entry {
+        Leaf::Access(e) => serde_json::to_value(e)?,
+        Leaf::Registry(e) => serde_json::to_value(e)?,
+    };
     if args.json {
         println!(
             "{}",
             serde_json::json!({
                 "verified": true,
-                "index": entry.index.get(),
+                "index": entry.index().get(),
+                "kind": entry.kind(),
                 "leaf_hash": entry.leaf_hash(),
                 "checkpoint_size": checkpoint.size,
-                "agency_signature_checked": registry.is_some(),
+                "agency_signature_checked": checked.agency_signature_checked,
+                "signatures": checked.signature_note,
                 "still_in_log_at_size": latest.as_ref().map(|c| c.size),
-                "entry": entry,
+                "entry": entry_json,
             })
         );
     } else {
         println!(
             "VERIFIED: entry {} is in log {} at tree size {} (signed checkpoint, inclusion proof).",
-            entry.index.get(),
+            entry.index().get(),
             checkpoint.origin,
             checkpoint.size
         );
-        println!(
-            "  {} ({}) accessed {} data held by {} ({}) at {} for {} ({}); outcome {}, {} records",
-            e.requesting_agency,
-            e.requesting_country,
-            e.category.as_str(),
-            e.holder_agency,
-            e.holder_country,
-            e.accessed_at,
-            e.purpose,
-            e.legal_basis,
-            e.outcome.as_str(),
-            e.records_returned.get()
-        );
+        match entry {
+            Leaf::Access(access) => {
+                let e = &access.event;
+                println!(
+                    "  {} ({}) accessed {} data held by {} ({}) at {} for {} ({}); outcome {}, {} records",
+                    e.requesting_agency,
+                    e.requesting_country,
+                    e.category.as_str(),
+                    e.holder_agency,
+                    e.holder_country,
+                    e.accessed_at,
+                    e.purpose,
+                    e.legal_basis,
+                    e.outcome.as_str(),
+                    e.records_returned.get()
+                );
+            }
+            Leaf::Registry(registry) => {
+                println!(
+                    "  registry event {} of key {}, signed by {} registrar(s)",
+                    registry.event.kind(),
+                    registry.event.key().key_ref(),
+                    registry.signatures.len()
+                );
+            }
+        }
         println!(
             "  logged at {}; leaf hash {}",
-            entry.integrated_at,
+            entry.integrated_at(),
             entry.leaf_hash()
         );
-        match &registry {
-            Some(_) => println!("  agency signature: verified against --registry"),
-            None => println!("  agency signature: not checked (give --registry to check it)"),
-        }
+        println!("  signatures: {}", checked.signature_note);
         if let Some(latest) = latest {
             println!(
                 "  still in the log: its tree is a prefix of the current one (size {}), by consistency proof",

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::audit;
-use crate::cli::{CliResult, ClientArgs, SampleArgs, parse_log_key, trusted_registry};
+use crate::cli::{CliResult, ClientArgs, SampleArgs, TrustArgs, parse_log_key};
 use crate::error::AuditError;
 use crate::source::Source;
 
@@ -23,9 +23,10 @@ pub struct VerifyArgs {
     /// from the log itself).
     #[arg(long)]
     pub log_key: String,
-    /// A submitter registry you trust; without it the log's (or bundle's) own is used.
-    #[arg(long)]
-    pub registry: Option<PathBuf>,
+    /// Who may sign: without --trust or --registry, the log's (or bundle's) own trust root
+    /// is used, with a warning.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Print a machine-readable JSON report on stdout.
     #[arg(long)]
     pub json: bool,
@@ -40,7 +41,7 @@ pub struct VerifyArgs {
 /// run verifies the log and prints the report.
 pub async fn run(args: VerifyArgs) -> CliResult {
     let log_key = parse_log_key(&args.log_key)?;
-    let registry = trusted_registry(&args.registry)?;
+    let trusted = args.trust.trusted(&log_key)?;
     let source = match (&args.url, &args.bundle) {
         (Some(url), _) => Source::Http(args.client.client(url)?),
         (None, Some(dir)) => Source::Bundle(dir.clone()),
@@ -53,7 +54,7 @@ pub async fn run(args: VerifyArgs) -> CliResult {
         .into());
     }
     let sampling = args.sample.sampling();
-    match audit::verify_log(&source, &log_key, registry, &sampling, args.json).await {
+    match audit::verify_log(&source, &log_key, trusted, &sampling, args.json).await {
         Ok(verified) => {
             if args.json {
                 let mut report = serde_json::to_value(&verified)?;

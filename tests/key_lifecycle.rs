@@ -327,6 +327,93 @@ async fn a_revoked_key_is_refused_and_the_verifier_reports_its_exposed_entries()
     log.stop().await;
 }
 
+/// sealed_at is the `n`-th test event at `now` (accessed up to an hour before it).
+fn sealed_at(n: u64, now: u64) -> huella_core::event::Submission {
+    let (agencies, _) = agencies();
+    let (from, json) = huella::demo::sample_event(&agencies, 7, n, &at(now));
+    let plain: huella_core::event::PlainEvent = serde_json::from_value(json).unwrap();
+    plain
+        .seal(&agencies[from].key, at(now), huella::keyfile::random_salt)
+        .unwrap()
+}
+
+/// The verifier counts exposed entries by day and recounts the day the compromise began from
+/// a second read: entries over several days are counted exactly, whichever day they fall in.
+#[tokio::test(flavor = "multi_thread")]
+async fn exposed_entries_over_several_days_are_counted_exactly() {
+    let log = start().await;
+    let dijin = agency_key("CO-POLICIA-DIJIN");
+    const DAY: u64 = 86_400_000;
+    let mut n = 0;
+    for day in 0..4 {
+        let now = NOW + day * DAY;
+        log.clock.set(now);
+        for _ in 0..25 {
+            assert_eq!(submit(&log, &sealed_at(n, now)).await.0, 201);
+            n += 1;
+        }
+    }
+    // Compromised since the middle of the second day's hour of events.
+    let since = NOW + DAY - 1_800_000;
+    let revoke = RegistryEvent::KeyRevoke {
+        key: dijin.verifier(),
+        compromised_since: at(since),
+        reason: Reason::new("keys copied from a backup").unwrap(),
+    };
+    let (status, receipt) =
+        post(&log, &SignedRegistryEvent::sign(revoke, &[&co_registrar()])).await;
+    assert_eq!(status, 201, "{receipt}");
+    let revoked_at = receipt["index"].as_u64().unwrap();
+    let leaves = log.ledger.store().leaves(0, revoked_at).unwrap();
+    let exposed: Vec<u64> = leaves
+        .iter()
+        .filter_map(|l| match Leaf::parse(l).unwrap() {
+            Leaf::Access(e)
+                if e.event.key == *dijin.verifier().key_ref()
+                    && e.event.accessed_at.unix_millis() >= since =>
+            {
+                Some(e.index.get())
+            }
+            _ => None,
+        })
+        .collect();
+    let in_first_day = exposed.iter().filter(|&&i| i < 50).count();
+    assert!(
+        in_first_day > 0 && in_first_day < exposed.len(),
+        "the test needs exposed entries in the recounted day and after it"
+    );
+    for trust_from in ["http", "bundle"] {
+        let verified = match trust_from {
+            "http" => verify(&log, trust()).await.unwrap(),
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                let out = dir.path().join("bundle");
+                huella_verify::bundle::export(&log.client, &out, Some(&log.log_key), true)
+                    .await
+                    .unwrap();
+                audit::verify_log(
+                    &Source::Bundle(out),
+                    &log.log_key,
+                    Some(Trusted {
+                        root: trust(),
+                        from: "trust",
+                    }),
+                    &Sampling::off(),
+                    true,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let c = &verified.summary.compromised[0];
+        assert_eq!(c.entries, exposed.len() as u64, "{trust_from}");
+        assert_eq!(c.first_index, exposed.first().copied(), "{trust_from}");
+        assert_eq!(c.last_index, exposed.last().copied(), "{trust_from}");
+        assert!(c.recount.is_none());
+    }
+    log.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn registry_events_that_break_the_registrars_rules_get_a_clear_4xx_and_change_nothing() {
     let log = start().await;
@@ -778,4 +865,271 @@ proptest! {
         prop_assert_eq!(&*reopened.keys(), &served);
         reopened.close();
     }
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_huella"))
+            .args(args)
+            .output()
+            .unwrap()
+    })
+}
+
+/// `huella keys register|retire|revoke` sign with every registrar key given and submit;
+/// `receipt verify --trust` checks the registrars' signatures; `verify --trust --json`
+/// carries the compromised key; the monitor replays registry events across rounds.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_registers_retires_and_revokes_and_readers_replay_it() {
+    let log = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let [us_a, us_b] = us_registrars();
+    huella::keyfile::write_signer(&dir.path().join("co.key"), &co_registrar()).unwrap();
+    huella::keyfile::write_signer(&dir.path().join("us-a.key"), &us_a).unwrap();
+    huella::keyfile::write_signer(&dir.path().join("us-b.key"), &us_b).unwrap();
+    std::fs::write(path("trust.json"), trust().to_json()).unwrap();
+    let auditor = key("procuraduria.co.example", 170);
+    huella::keyfile::write_signer(&dir.path().join("auditor.key"), &auditor).unwrap();
+    let state = path("monitor.json");
+    let log_key_text = log.log_key.to_string();
+    let monitor = |extra: &[&str]| {
+        let mut args = vec![
+            "monitor",
+            "--url",
+            &log.base,
+            "--log-key",
+            &log_key_text,
+            "--state",
+            &state,
+            "--trust",
+        ];
+        let trust_path = path("trust.json");
+        let mut owned: Vec<String> = args.drain(..).map(str::to_string).collect();
+        owned.push(trust_path);
+        owned.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        run(&refs)
+    };
+    let (all, _) = agencies();
+    for n in 0..5 {
+        assert_eq!(submit(&log, &sealed(&all, n)).await.0, 201);
+    }
+    let out = monitor(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Register an auditor key (Colombia: one registrar), from its .pub file.
+    let out = run(&[
+        "keys",
+        "register",
+        "--url",
+        &log.base,
+        "--registrar-key",
+        &path("co.key"),
+        "--agency",
+        "CO-PROCURADURIA",
+        "--country",
+        "CO",
+        "--role",
+        "auditor",
+        "--key",
+        &path("auditor.key.pub"),
+        "--out",
+        &path("register.json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("key_register logged at index 5"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Retiring a US key needs both US registrars: one alone is refused, naming the rule.
+    let cjis = agency_key("US-DOJ-FBI-CJIS").verifier().to_string();
+    let out = run(&[
+        "keys",
+        "retire",
+        "--url",
+        &log.base,
+        "--registrar-key",
+        &path("us-a.key"),
+        "--key",
+        &cjis,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("but 2 are needed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "keys",
+        "retire",
+        "--url",
+        &log.base,
+        "--registrar-key",
+        &path("us-a.key"),
+        "--registrar-key",
+        &path("us-b.key"),
+        "--key",
+        &cjis,
+        "--valid-until",
+        &at(NOW).to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dijin = agency_key("CO-POLICIA-DIJIN").verifier().to_string();
+    let out = run(&[
+        "keys",
+        "revoke",
+        "--url",
+        &log.base,
+        "--registrar-key",
+        &path("co.key"),
+        "--key",
+        &dijin,
+        "--compromised-since",
+        &at(NOW - 3_600_000).to_string(),
+        "--reason",
+        "token lost",
+        "--out",
+        &path("revoke.json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The receipts: the registrars' signatures check against the trust root.
+    for (receipt, what) in [
+        ("register.json", "registration"),
+        ("revoke.json", "revocation"),
+    ] {
+        let out = run(&[
+            "receipt",
+            "verify",
+            &path(receipt),
+            "--log-key",
+            &log_key_text,
+            "--trust",
+            &path("trust.json"),
+        ]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            said.contains(&format!("the {what}'s registrar signatures verified")),
+            "{said}"
+        );
+    }
+    // The whole log, with the trust root: the revoked key's entries are reported.
+    let out = run(&[
+        "verify",
+        "--url",
+        &log.base,
+        "--log-key",
+        &log_key_text,
+        "--trust",
+        &path("trust.json"),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["registry_source"], "trust");
+    assert_eq!(report["summary"]["registry_events"]["key_revoke"], 1);
+    let compromised = &report["summary"]["compromised"][0];
+    assert_eq!(
+        compromised["key"],
+        agency_key("CO-POLICIA-DIJIN")
+            .verifier()
+            .key_ref()
+            .to_string()
+    );
+    assert_eq!(compromised["revoked_at"], 7);
+    // The older form cannot check a log with registry events, and says why.
+    std::fs::write(path("registry.json"), agencies().1.to_json()).unwrap();
+    let out = run(&[
+        "verify",
+        "--url",
+        &log.base,
+        "--log-key",
+        &log_key_text,
+        "--registry",
+        &path("registry.json"),
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("older form") && said.contains("entry 5"),
+        "{said}"
+    );
+    // A trust root for another log is refused before anything is read.
+    let mut other = trust();
+    other.log.key = key("other.example/log", 171).verifier();
+    other.log.origin = "other.example/log".into();
+    std::fs::write(path("other.json"), other.to_json()).unwrap();
+    let out = run(&[
+        "verify",
+        "--url",
+        &log.base,
+        "--log-key",
+        &log_key_text,
+        "--trust",
+        &path("other.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    // The monitor's next round replays the new registry events; and again from its state.
+    for _ in 0..2 {
+        let out = monitor(&[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(saved["registry_entries"].as_array().unwrap().len(), 3);
+    // An event of the retired key, arriving after its valid_until, is refused...
+    log.clock.set(NOW + 1);
+    let (status, _) = submit(
+        &log,
+        &sealed_by("US-DOJ-FBI-CJIS", agency_key("US-DOJ-FBI-CJIS"), 300),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // ...and new entries keep verifying round after round.
+    assert_eq!(
+        submit(
+            &log,
+            &sealed_by("US-DHS-CBP", agency_key("US-DHS-CBP"), 400)
+        )
+        .await
+        .0,
+        201
+    );
+    let out = monitor(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    log.stop().await;
 }

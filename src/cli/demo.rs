@@ -128,9 +128,9 @@ pub async fn run(args: DemoArgs) -> CliResult {
     let seed = u64::from_le_bytes(keyfile::random_bytes()?[..8].try_into()?);
     let started = std::time::Instant::now();
     let mut directions = [0u64; 2];
-    // Part-way through a new demo log: a planned rotation of CBP's key, then a revocation
+    // Part-way through a new demo log: a planned rotation of CJIS's key, then a revocation
     // of DIJIN's key, reported stolen ten minutes ago.
-    let rotate = !agency_dir.join("US-DHS-CBP.2.key").exists();
+    let rotate = !agency_dir.join("US-DOJ-FBI-CJIS.2.key").exists();
     let phases = [0, args.events / 2, args.events * 3 / 4, args.events];
     for phase in 0..3 {
         let shared = Arc::new(agencies);
@@ -143,7 +143,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
             continue;
         }
         let (id, how) = match phase {
-            0 => ("US-DHS-CBP", "rotation"),
+            0 => ("US-DOJ-FBI-CJIS", "rotation"),
             _ => ("CO-POLICIA-DIJIN", "revocation"),
         };
         let position = agencies

@@ -11,7 +11,7 @@ use huella_core::admission::{AdmissionError, Admitted};
 use huella_core::checkpoint::Checkpoint;
 use huella_core::entry::{Entry, Leaf, RegistryEntry};
 use huella_core::event::SignedEvent;
-use huella_core::keylog::{KeyRegistry, Principal, RegistryEvent, Role, SignedRegistryEvent};
+use huella_core::keylog::{KeyRegistry, RegistryEvent, Role, SignedRegistryEvent};
 use huella_core::keys::SignerKey;
 use huella_core::merkle::{Frontier, Hash, record_hash};
 use huella_core::trust::TrustRoot;
@@ -424,14 +424,10 @@ impl Sequencer {
             let (leaf, openings) = match &item {
                 Item::Access(admitted) => {
                     let event = &admitted.signed().event;
-                    let principal = Principal {
-                        agency: event.requesting_agency.clone(),
-                        country: event.requesting_country.clone(),
-                    };
-                    if let Err(e) = keys.may_sign(
+                    if let Err(e) = keys.may_sign_for(
                         &event.key,
                         Role::Submitter,
-                        &principal,
+                        (&event.requesting_agency, &event.requesting_country),
                         &event.accessed_at,
                         &integrated_at,
                     ) {

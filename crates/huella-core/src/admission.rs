@@ -7,7 +7,7 @@
 
 use crate::commitment::CommitmentError;
 use crate::event::{EventError, Openings, SignedEvent, Submission};
-use crate::keylog::{KeyRegistry, Principal, Role, SignError};
+use crate::keylog::{KeyRegistry, Role, SignError};
 use crate::registry::{HolderError, Registry};
 use crate::values::Timestamp;
 
@@ -106,14 +106,10 @@ pub fn check_signed_event(
     arrived_at: &Timestamp,
 ) -> Result<(), AdmissionError> {
     let event = &signed.event;
-    let principal = Principal {
-        agency: event.requesting_agency.clone(),
-        country: event.requesting_country.clone(),
-    };
-    let record = keys.may_sign(
+    let record = keys.may_sign_for(
         &event.key,
         Role::Submitter,
-        &principal,
+        (&event.requesting_agency, &event.requesting_country),
         &event.accessed_at,
         arrived_at,
     )?;

@@ -1,11 +1,11 @@
-//! The key registry as the log's registry events change it (issue #14, in progress): every
-//! key ever registered, with its principal (agency and country), its role and its validity,
-//! replayed from the trust root ([`crate::trust`]) by the log and by every verifier alike.
+//! The key registry as the log's registry events change it: every key ever registered, with
+//! its principal (agency and country), its role and its validity, replayed from the trust
+//! root ([`crate::trust`]) by the log and by every verifier alike.
 //!
 //! This module is the pure state machine, the registrars' threshold rule, and the registry
-//! events' signed form ([`RegistryEvent`], [`SignedRegistryEvent`]). Their place in the log's
-//! entries, and the log's and the verifier's use of this state, come next; until then the
-//! log still reads `registry.json`.
+//! events' signed form ([`RegistryEvent`], [`SignedRegistryEvent`]). Their leaves are
+//! [`crate::entry::RegistryEntry`]; the log's sequencer and the verifier's
+//! [`crate::verify::Auditor`] apply them in log order.
 //!
 //! Rules:
 //! - A key has one role and one principal for life, and is registered once.
@@ -647,6 +647,25 @@ impl KeyRegistry {
         accessed_at: &Timestamp,
         arrived_at: &Timestamp,
     ) -> Result<&KeyRecord, SignError> {
+        self.may_sign_for(
+            key,
+            role,
+            (&principal.agency, &principal.country),
+            accessed_at,
+            arrived_at,
+        )
+    }
+
+    /// may_sign_for is [`KeyRegistry::may_sign`] for the principal `(agency, country)`,
+    /// without building a [`Principal`] (the verifier's path, once per entry).
+    pub fn may_sign_for(
+        &self,
+        key: &KeyRef,
+        role: Role,
+        (agency, country): (&AgencyId, &CountryCode),
+        accessed_at: &Timestamp,
+        arrived_at: &Timestamp,
+    ) -> Result<&KeyRecord, SignError> {
         let record = self
             .keys
             .get(key)
@@ -658,13 +677,13 @@ impl KeyRegistry {
                 wanted: role,
             });
         }
-        if &record.principal != principal {
+        if &record.principal.agency != agency || &record.principal.country != country {
             return Err(SignError::WrongPrincipal {
                 key: key.to_string(),
                 agency: record.principal.agency.to_string(),
                 country: record.principal.country.to_string(),
-                claimed_agency: principal.agency.to_string(),
-                claimed_country: principal.country.to_string(),
+                claimed_agency: agency.to_string(),
+                claimed_country: country.to_string(),
             });
         }
         if let Some(from) = &record.valid_from

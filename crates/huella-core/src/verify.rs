@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::admission::Rules;
 use crate::checkpoint::Checkpoint;
 use crate::entry::{ChainError, GENESIS_PREV, Leaf, LeafError};
-use crate::keylog::{KeyRegistry, Principal, Role};
+use crate::keylog::{KeyRegistry, Role};
 use crate::keys::KeyRef;
 use crate::merkle::{Frontier, Hash, record_hash};
 use crate::trust::TrustRoot;
@@ -105,6 +105,110 @@ pub struct Compromised {
     pub first_index: Option<u64>,
     /// The last of them.
     pub last_index: Option<u64>,
+    /// The entries of the day `compromised_since` falls in, not counted yet: the auditor
+    /// keeps counts by day, not every entry, so these are counted from a second read of
+    /// the index range that holds them ([`Recount`]). `None` once counted.
+    #[serde(skip)]
+    pub recount: Option<Recount>,
+}
+
+/// DAY is the span, in milliseconds, of `accessed_at` over which the auditor counts each
+/// key's entries together.
+const DAY: u64 = 86_400_000;
+
+/// Day is one key's access entries whose `accessed_at` falls in one day: how many, the
+/// first and last index, and the hashes that pin that index range (the `prev` of the first,
+/// and the leaf hash of the last), so that a second read of it can be checked.
+#[derive(Clone, Debug)]
+struct Day {
+    count: u64,
+    first: u64,
+    last: u64,
+    before_first: Hash,
+    last_hash: Hash,
+}
+
+/// Recount counts, from a second read of the entries `first..=last`, those a compromised key
+/// signed at or after `compromised_since`. The range is pinned by the hash chain: the
+/// entries read must link from `prev` of the first as the audit saw it to the leaf hash of
+/// the last, so a second answer that differs from the first cannot be counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recount {
+    key: KeyRef,
+    since: u64,
+    /// The first index to read.
+    pub first: u64,
+    /// The last index to read.
+    pub last: u64,
+    /// The next index expected.
+    next: u64,
+    /// Leaf hash of the entry before `next`.
+    prev: Hash,
+    /// Leaf hash the entry at `last` must have.
+    last_hash: Hash,
+    /// Exposed entries found: how many, the first and last index.
+    found: (u64, Option<u64>, Option<u64>),
+}
+
+impl Recount {
+    /// feed takes the next leaf of the range; it must be the next index and chain to the
+    /// one before.
+    pub fn feed(&mut self, index: u64, leaf: &[u8]) -> Result<(), VerifyError> {
+        let fail = |reason: String| VerifyError::Entry {
+            index,
+            failure: Failure::Chain,
+            reason: format!("read a second time to count a compromised key's entries: {reason}"),
+        };
+        if index != self.next || index > self.last {
+            return Err(fail(format!("expected index {}", self.next)));
+        }
+        let parsed = Leaf::parse(leaf).map_err(|e| fail(e.to_string()))?;
+        parsed
+            .check_link(index, &self.prev)
+            .map_err(|e| fail(e.to_string()))?;
+        self.prev = record_hash(leaf);
+        self.next += 1;
+        if self.next > self.last && self.prev != self.last_hash {
+            return Err(fail(format!(
+                "its leaf hash is {}, not the {} the audit saw",
+                self.prev, self.last_hash
+            )));
+        }
+        if let Leaf::Access(entry) = parsed
+            && entry.event.key == self.key
+            && entry.event.accessed_at.unix_millis() >= self.since
+        {
+            let (n, first, last) = &mut self.found;
+            *n += 1;
+            first.get_or_insert(index);
+            *last = Some(index);
+        }
+        Ok(())
+    }
+
+    /// done says whether every entry of the range was read.
+    pub fn done(&self) -> bool {
+        self.next > self.last
+    }
+
+    /// apply adds what was found to `compromised`, once every entry of the range was read.
+    pub fn apply(self, compromised: &mut Compromised) -> Result<(), VerifyError> {
+        if !self.done() {
+            return Err(VerifyError::Entry {
+                index: self.next,
+                failure: Failure::Chain,
+                reason: format!(
+                    "the second read ended before index {} of the range {}..={}",
+                    self.next, self.first, self.last
+                ),
+            });
+        }
+        let (n, first, last) = self.found;
+        compromised.entries += n;
+        compromised.first_index = [compromised.first_index, first].into_iter().flatten().min();
+        compromised.last_index = [compromised.last_index, last].into_iter().flatten().max();
+        Ok(())
+    }
 }
 
 /// Summary counts what the verified entries show. Keys are the values as logged.
@@ -241,16 +345,15 @@ fn parse_and_check(
     let event = &entry.event;
     let key = match rules.keys.record(&event.key) {
         Some(record) => {
-            let claimed = Principal {
-                agency: event.requesting_agency.clone(),
-                country: event.requesting_country.clone(),
-            };
-            if record.role != Role::Submitter || record.principal != claimed {
+            if record.role != Role::Submitter
+                || record.principal.agency != event.requesting_agency
+                || record.principal.country != event.requesting_country
+            {
                 // The full rule, for its message.
-                if let Err(e) = rules.keys.may_sign(
+                if let Err(e) = rules.keys.may_sign_for(
                     &event.key,
                     Role::Submitter,
-                    &claimed,
+                    (&event.requesting_agency, &event.requesting_country),
                     &event.accessed_at,
                     &entry.integrated_at,
                 ) {
@@ -351,10 +454,11 @@ pub fn check_leaves(
 
 /// Auditor checks a log's leaves in order, replaying its registry events.
 ///
-/// Memory: O(log n) for the tree, plus, to report the entries of keys revoked later, the
-/// access time and index of every access entry checked (16 bytes each: 160 MB for
-/// 10,000,000 entries). A revocation may name a time long past, and only a second pass
-/// could do without them.
+/// Memory: O(log n) for the tree, plus, to report the entries of keys revoked later (a
+/// revocation may name a time long past), a count per key and per day of `accessed_at`
+/// with the index range and hashes that pin it: it grows with keys and days, not entries.
+/// The entries of the day a compromise began are counted from a second read of that day's
+/// index range ([`Recount`]).
 #[derive(Clone, Debug)]
 pub struct Auditor {
     /// The trust root: registrars, holders, the first registry.
@@ -367,8 +471,8 @@ pub struct Auditor {
     prev: Hash,
     /// What the entries show.
     summary: Summary,
-    /// Per key, the `accessed_at` (Unix ms) and index of each access entry it signed.
-    timelines: HashMap<KeyRef, Vec<(u64, u64)>>,
+    /// Per key, its access entries counted by day of `accessed_at`.
+    timelines: HashMap<KeyRef, BTreeMap<u64, Day>>,
     /// The registry entries checked, by index: what a monitor saves to resume.
     registry_entries: Vec<(u64, Vec<u8>)>,
 }
@@ -459,7 +563,9 @@ impl Auditor {
     }
 
     /// summary is what the entries checked so far show, with the entries of each key revoked
-    /// as compromised that fall in its exposed time.
+    /// as compromised that fall in its exposed time: those of whole days after
+    /// `compromised_since` counted, those of its own day left to a [`Recount`] (see
+    /// [`Compromised::recount`]).
     pub fn summary(&self) -> Summary {
         let mut summary = self.summary.clone();
         for record in self.keys.records() {
@@ -467,27 +573,46 @@ impl Auditor {
                 continue;
             };
             let since = revoked.compromised_since.unix_millis();
-            let exposed: Vec<u64> = self
-                .timelines
-                .get(record.key.key_ref())
-                .map(|t| {
-                    t.iter()
-                        .filter(|(at, _)| *at >= since)
-                        .map(|(_, i)| *i)
-                        .collect()
-                })
-                .unwrap_or_default();
-            summary.compromised.push(Compromised {
+            let mut compromised = Compromised {
                 key: record.key.key_ref().to_string(),
                 agency: record.principal.agency.to_string(),
                 country: record.principal.country.to_string(),
                 compromised_since: revoked.compromised_since.to_string(),
                 reason: revoked.reason.clone(),
                 revoked_at: revoked.index,
-                entries: exposed.len() as u64,
-                first_index: exposed.iter().min().copied(),
-                last_index: exposed.iter().max().copied(),
-            });
+                entries: 0,
+                first_index: None,
+                last_index: None,
+                recount: None,
+            };
+            let days = self.timelines.get(record.key.key_ref());
+            for (&day, counted) in days.into_iter().flatten() {
+                if day * DAY >= since {
+                    compromised.entries += counted.count;
+                    compromised.first_index = Some(
+                        compromised
+                            .first_index
+                            .map_or(counted.first, |f| f.min(counted.first)),
+                    );
+                    compromised.last_index = Some(
+                        compromised
+                            .last_index
+                            .map_or(counted.last, |l| l.max(counted.last)),
+                    );
+                } else if day == since / DAY {
+                    compromised.recount = Some(Recount {
+                        key: record.key.key_ref().clone(),
+                        since,
+                        first: counted.first,
+                        last: counted.last,
+                        next: counted.first,
+                        prev: counted.before_first,
+                        last_hash: counted.last_hash,
+                        found: (0, None, None),
+                    });
+                }
+            }
+            summary.compromised.push(compromised);
         }
         summary.compromised.sort_by_key(|c| c.revoked_at);
         summary
@@ -532,16 +657,12 @@ impl Auditor {
         match &leaf {
             Leaf::Access(entry) => {
                 let event = &entry.event;
-                let principal = Principal {
-                    agency: event.requesting_agency.clone(),
-                    country: event.requesting_country.clone(),
-                };
                 let record = self
                     .keys
-                    .may_sign(
+                    .may_sign_for(
                         &event.key,
                         Role::Submitter,
-                        &principal,
+                        (&event.requesting_agency, &event.requesting_country),
                         &event.accessed_at,
                         &entry.integrated_at,
                     )
@@ -552,13 +673,21 @@ impl Auditor {
                         .verify(&record.key)
                         .map_err(|e| signature_failure(index, e))?;
                 }
-                let at = event.accessed_at.unix_millis();
-                match self.timelines.get_mut(&event.key) {
-                    Some(timeline) => timeline.push((at, index)),
-                    None => {
-                        self.timelines.insert(event.key.clone(), vec![(at, index)]);
-                    }
-                }
+                let day = event.accessed_at.unix_millis() / DAY;
+                let days = match self.timelines.get_mut(&event.key) {
+                    Some(days) => days,
+                    None => self.timelines.entry(event.key.clone()).or_default(),
+                };
+                let counted = days.entry(day).or_insert(Day {
+                    count: 0,
+                    first: index,
+                    last: index,
+                    before_first: self.prev,
+                    last_hash: leaf_hash,
+                });
+                counted.count += 1;
+                counted.last = index;
+                counted.last_hash = leaf_hash;
             }
             Leaf::Registry(entry) => {
                 self.keys

@@ -125,6 +125,34 @@ pub async fn audit_entries(
     Ok(())
 }
 
+/// recount_compromised counts the entries of each compromised key in the day its compromise
+/// began, which the auditor leaves to a second read of that day's index range (checked
+/// against the hash chain the audit saw: see [`huella_core::verify::Recount`]).
+pub async fn recount_compromised(
+    source: &Source,
+    mut summary: Summary,
+) -> Result<Summary, AuditError> {
+    for compromised in &mut summary.compromised {
+        let Some(mut recount) = compromised.recount.take() else {
+            continue;
+        };
+        let mut pages = source.pages(recount.first, recount.last + 1);
+        while !recount.done() {
+            let Some(page) = pages.recv().await else {
+                break;
+            };
+            let (start, leaves) = page?;
+            for (i, leaf) in leaves.iter().enumerate() {
+                if !recount.done() {
+                    recount.feed(start + i as u64, leaf)?;
+                }
+            }
+        }
+        recount.apply(compromised)?;
+    }
+    Ok(summary)
+}
+
 /// Verified is the result of a full audit.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Verified {
@@ -199,6 +227,7 @@ pub async fn verify_log(
     progress.done();
     result?;
     auditor.finish(&checkpoint)?;
+    let summary = recount_compromised(source, auditor.summary()).await?;
     let served = match source {
         Source::Http(client) if !sampling.is_off() => {
             Some(sample.check(client, log_key, &checkpoint, quiet).await?)
@@ -211,7 +240,7 @@ pub async fn verify_log(
         root: checkpoint.root,
         checkpoint: String::from_utf8_lossy(&note).into_owned(),
         registry_source,
-        summary: auditor.summary(),
+        summary,
         served,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -1,16 +1,20 @@
-//! Known answers for the worked example in `docs/format.md` §12: fixed seeds, salts and
-//! clocks give fixed keys, commitments, signatures, leaves, checkpoints and receipts. If any
-//! of these change, the format changed and every verifier written from the docs breaks, so
-//! this test must fail first. `docs/verify_example.py` recomputes the same values without
-//! our code; keep the three in step.
+//! Known answers for the worked examples in `docs/format.md` §12 (access entries) and §15.6
+//! (registry events): fixed seeds, salts and clocks give fixed keys, commitments,
+//! signatures, leaves, checkpoints and receipts. If any of these change, the format changed
+//! and every verifier written from the docs breaks, so this test must fail first.
+//! `docs/verify_example.py` recomputes the same values without our code; keep the three in
+//! step.
+
+use std::sync::Arc;
 
 use huella_core::canonical;
 use huella_core::checkpoint::{self, Checkpoint};
 use huella_core::commitment::{Field, Opening, Salt};
-use huella_core::entry::{Entry, GENESIS_PREV};
+use huella_core::entry::{Entry, GENESIS_PREV, Leaf, RegistryEntry};
 use huella_core::event::{
     AccessEvent, DataCategory, EventKind, Openings, Outcome, SignedEvent, Submission,
 };
+use huella_core::keylog::{REGISTRY_TAG, RegistryEvent, Role, SignedRegistryEvent};
 use huella_core::keys::{KeyName, KeyRef, SignerKey, VerifierKey};
 use huella_core::merkle::{
     self, Frontier, Hash, ProofError, consistency_proof, inclusion_proof, verify_consistency,
@@ -18,9 +22,11 @@ use huella_core::merkle::{
 };
 use huella_core::proof::{ReceiptError, TlogProof};
 use huella_core::registry::{Registry, RegistryError};
+use huella_core::trust::TrustRoot;
 use huella_core::values::{
-    AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, Reason, RequestId, Timestamp,
 };
+use huella_core::verify::{Auditor, Failure, VerifyError};
 
 // Keys: seed [1; 32] for the agency, [2; 32] for the log. Never use these for real.
 const AGENCY_VERIFIER: &str =
@@ -387,7 +393,7 @@ fn checkpoint_and_receipt_at_size_one() {
         .unwrap()
         .verify_receipt(&log.verifier())
         .unwrap();
-    assert_eq!(entry, ex.entry0);
+    assert_eq!(entry, huella_core::entry::Leaf::Access(ex.entry0));
 
     // What a holder would notice: a receipt whose leaf was edited (still canonical JSON) no
     // longer verifies, because the leaf hash leaves the Merkle path.
@@ -454,4 +460,387 @@ fn empty_tree_root() {
         b64(&merkle::empty_root()),
         "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
     );
+}
+
+// --- Registry events (docs/format.md §15.6) ---------------------------------------------
+//
+// The log of §12 runs with the trust root of §14.1. Entry 2 registers a key for
+// CO-MIGRACION, signed by Colombia's registrar; entry 3 revokes the CBP key, signed by the
+// United States' registrar, as in other hands since 19:15, which exposes entry 1.
+
+// Registrar keys: seed [3; 32] for Colombia's, [4; 32] for the United States'; the key that
+// entry 2 registers: seed [5; 32]. Never use these for real.
+const REGISTRAR_CO_VERIFIER: &str =
+    "registrar.co.example+41e2200a+Ae1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR";
+const REGISTRAR_US_VERIFIER: &str =
+    "registrar.us.example+7b7256cb+AcqTrBcFGHBx1nuDx/8O/oEI6OxFMFdddyaHkzPb2r58";
+const NEW_KEY_VERIFIER: &str =
+    "co-migracion.example+05d40848+AW56HN0psLeP0Tr0xVmP7/TvKpcWbjym8uT7/M2AUFvx";
+
+/// The trust root of docs/format.md §14.1, byte for byte.
+const TRUST: &str = r#"{
+  "version": 1,
+  "log": {
+    "origin": "huella.example/log",
+    "key": "huella.example/log+731bcf3c+AYE5dw6ofRdfVqNUZsNMfszLjYqRtO43ol32D1uPybOU"
+  },
+  "countries": [
+    {"country": "CO", "registrars": ["registrar.co.example+41e2200a+Ae1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR"]},
+    {"country": "US", "registrars": ["registrar.us.example+7b7256cb+AcqTrBcFGHBx1nuDx/8O/oEI6OxFMFdddyaHkzPb2r58"], "threshold": 1}
+  ],
+  "registry": {
+    "version": 2,
+    "submitters": [
+      {"agency": "US-DHS-CBP", "country": "US", "key": "us-dhs-cbp.example+2e49a808+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"}
+    ],
+    "holders": [
+      {"agency": "CO-MIGRACION", "country": "CO"}
+    ]
+  }
+}"#;
+
+// Entry 2: key_register, signed by registrar.co.example.
+const SIGNING_BYTES_2: &str = concat!(
+    "huella/registry/v1\n",
+    r#"{"agency":"CO-MIGRACION","country":"CO","key":"co-migracion.example+05d40848+AW56HN0psLeP0Tr0xVmP7/TvKpcWbjym8uT7/M2AUFvx","kind":"key_register","role":"submitter","valid_from":"2026-11-23T00:00:00Z"}"#,
+);
+
+const SIGNATURE_2: &str =
+    "K9fKXIvnrSlBjRrV6Ou3UMN51OL2YaIwB6lBIOIwzpjuuiKxvFizGLfSXwXWDUOIC4ZVwJhQZXAtZ+he2H1ABg==";
+
+/// SHA-256 of the signing bytes, in hex: what identifies the event for idempotency.
+const SIGNING_HASH_2: &str = "c48736a4ac1fa33ed3ea567826d582316c7cdafb4b59421c9819735d123b1ddb";
+
+/// The POST /v1/registry body as docs/format.md shows it: pretty-printed, members in any
+/// order, which the log accepts, because signatures cover the canonical form.
+const SIGNED_2: &str = r#"{
+  "event": {
+    "kind": "key_register",
+    "agency": "CO-MIGRACION",
+    "country": "CO",
+    "role": "submitter",
+    "key": "co-migracion.example+05d40848+AW56HN0psLeP0Tr0xVmP7/TvKpcWbjym8uT7/M2AUFvx",
+    "valid_from": "2026-11-23T00:00:00Z"
+  },
+  "signatures": [
+    {
+      "key": "registrar.co.example+41e2200a",
+      "signature": "K9fKXIvnrSlBjRrV6Ou3UMN51OL2YaIwB6lBIOIwzpjuuiKxvFizGLfSXwXWDUOIC4ZVwJhQZXAtZ+he2H1ABg=="
+    }
+  ]
+}"#;
+
+const LEAF_2: &str = r#"{"event":{"agency":"CO-MIGRACION","country":"CO","key":"co-migracion.example+05d40848+AW56HN0psLeP0Tr0xVmP7/TvKpcWbjym8uT7/M2AUFvx","kind":"key_register","role":"submitter","valid_from":"2026-11-23T00:00:00Z"},"index":2,"integrated_at":"2026-11-23T19:30:00.250Z","prev":"NgpLlSA2hwK4tuY1TdyfalPgN127r9+5ub5MCXFCMtg=","signatures":[{"key":"registrar.co.example+41e2200a","signature":"K9fKXIvnrSlBjRrV6Ou3UMN51OL2YaIwB6lBIOIwzpjuuiKxvFizGLfSXwXWDUOIC4ZVwJhQZXAtZ+he2H1ABg=="}]}"#;
+
+const LEAF_HASH_2: &str = "NecDxTHTf8ldwbQufqd7FkqIruW5bCbfD1qHdGPxUXg=";
+
+// Entry 3: key_revoke of the CBP key, signed by registrar.us.example.
+const SIGNING_BYTES_3: &str = concat!(
+    "huella/registry/v1\n",
+    r#"{"compromised_since":"2026-11-23T19:15:00Z","key":"us-dhs-cbp.example+2e49a808+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c","kind":"key_revoke","reason":"signing laptop reported stolen"}"#,
+);
+
+const SIGNATURE_3: &str =
+    "jur2Bp8OZRFv2XKLa2QhUmgrB5QgyEDRPhNAXIGHsewImHgnpogVl+1GJXXhu4VHHVNNSsFGFQVGapRgbcfVAg==";
+
+const LEAF_3: &str = r#"{"event":{"compromised_since":"2026-11-23T19:15:00Z","key":"us-dhs-cbp.example+2e49a808+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c","kind":"key_revoke","reason":"signing laptop reported stolen"},"index":3,"integrated_at":"2026-11-23T19:45:00.125Z","prev":"NecDxTHTf8ldwbQufqd7FkqIruW5bCbfD1qHdGPxUXg=","signatures":[{"key":"registrar.us.example+7b7256cb","signature":"jur2Bp8OZRFv2XKLa2QhUmgrB5QgyEDRPhNAXIGHsewImHgnpogVl+1GJXXhu4VHHVNNSsFGFQVGapRgbcfVAg=="}]}"#;
+
+const LEAF_HASH_3: &str = "AHBYBfooMW8EFj/s2dDgXVVfEURGjGgt4YiD16RLpKE=";
+
+const ROOT_4: &str = "lSz+j9+A2afqiOrlgCj63mInfsq3DYepv4fbFKVVeUk=";
+
+// What a verifier says, docs/format.md §15.6.
+const REVOKED_AT_4: &str = "entry 4: key us-dhs-cbp.example+2e49a808 was revoked at log index 3";
+const WRONG_REGISTRAR_2: &str = "entry 2: registry event key_register: key registrar.us.example+7b7256cb is not a registrar of CO";
+const UNKNOWN_KIND_2: &str = r#"entry 2: unknown event kind "key_rename": this verifier knows access, key_register, key_retire and key_revoke"#;
+
+fn seeded(name: &str, seed: u8) -> SignerKey {
+    SignerKey::from_seed(KeyName::new(name).unwrap(), &[seed; 32])
+}
+
+fn registrar_co() -> SignerKey {
+    seeded("registrar.co.example", 3)
+}
+
+fn registrar_us() -> SignerKey {
+    seeded("registrar.us.example", 4)
+}
+
+fn new_key() -> SignerKey {
+    seeded("co-migracion.example", 5)
+}
+
+fn trust() -> Arc<TrustRoot> {
+    Arc::new(TrustRoot::parse(TRUST.as_bytes()).unwrap())
+}
+
+fn register_event() -> RegistryEvent {
+    RegistryEvent::KeyRegister {
+        agency: AgencyId::new("CO-MIGRACION").unwrap(),
+        country: CountryCode::new("CO").unwrap(),
+        role: Role::Submitter,
+        key: new_key().verifier(),
+        valid_from: Timestamp::parse("2026-11-23T00:00:00Z").unwrap(),
+    }
+}
+
+/// Entries 2 and 3 of the example, signed as the log holds them.
+fn registry_entries(ex: &Example) -> (RegistryEntry, RegistryEntry) {
+    let entry2 = RegistryEntry::new(
+        Count::new(2).unwrap(),
+        Timestamp::parse("2026-11-23T19:30:00.250Z").unwrap(),
+        ex.entry1.leaf_hash(),
+        SignedRegistryEvent::sign(register_event(), &[&registrar_co()]),
+    );
+    let revoke = RegistryEvent::KeyRevoke {
+        key: agency_key().verifier(),
+        compromised_since: Timestamp::parse("2026-11-23T19:15:00Z").unwrap(),
+        reason: Reason::new("signing laptop reported stolen").unwrap(),
+    };
+    let entry3 = RegistryEntry::new(
+        Count::new(3).unwrap(),
+        Timestamp::parse("2026-11-23T19:45:00.125Z").unwrap(),
+        merkle::record_hash(&entry2.to_leaf()),
+        SignedRegistryEvent::sign(revoke, &[&registrar_us()]),
+    );
+    (entry2, entry3)
+}
+
+/// An auditor over the example's trust root that has checked `leaves`.
+fn replay(leaves: &[&[u8]]) -> Result<Auditor, VerifyError> {
+    let mut auditor = Auditor::new(trust());
+    for leaf in leaves {
+        auditor.push(leaf)?;
+    }
+    Ok(auditor)
+}
+
+#[test]
+fn registrar_keys_and_the_trust_root() {
+    assert_eq!(registrar_co().verifier().to_string(), REGISTRAR_CO_VERIFIER);
+    assert_eq!(registrar_us().verifier().to_string(), REGISTRAR_US_VERIFIER);
+    assert_eq!(new_key().verifier().to_string(), NEW_KEY_VERIFIER);
+    let trust = trust();
+    assert_eq!(trust.log.key, log_key().verifier());
+    let co = trust
+        .registrars_of(&CountryCode::new("CO").unwrap())
+        .unwrap();
+    assert_eq!(co.registrars, [registrar_co().verifier()]);
+    assert_eq!(co.threshold(), 1, "absent means 1");
+}
+
+#[test]
+fn registry_events_sign_their_tagged_canonical_form() {
+    assert_eq!(REGISTRY_TAG, b"huella/registry/v1\n");
+    assert_eq!(REGISTRY_TAG.len(), 19);
+    let event = register_event();
+    assert_eq!(event.signing_bytes(), SIGNING_BYTES_2.as_bytes());
+    assert_eq!(
+        hex(&Hash::sha256(SIGNING_BYTES_2.as_bytes()).0),
+        SIGNING_HASH_2
+    );
+    let signed = SignedRegistryEvent::sign(event.clone(), &[&registrar_co()]);
+    assert_eq!(
+        serde_json::to_string(&signed.signatures[0].signature).unwrap(),
+        format!("\"{SIGNATURE_2}\"")
+    );
+    assert_eq!(
+        signed.signatures[0].key.to_string(),
+        "registrar.co.example+41e2200a"
+    );
+    // The body as the docs show it parses to the same signed event.
+    let body: SignedRegistryEvent = canonical::parse(SIGNED_2.as_bytes()).unwrap();
+    assert_eq!(body, signed);
+    // Entry 3's event and signature.
+    let (_, entry3) = registry_entries(&example());
+    assert_eq!(entry3.event.signing_bytes(), SIGNING_BYTES_3.as_bytes());
+    assert_eq!(
+        serde_json::to_string(&entry3.signatures[0].signature).unwrap(),
+        format!("\"{SIGNATURE_3}\"")
+    );
+}
+
+#[test]
+fn registry_leaves_their_hashes_and_the_root() {
+    let ex = example();
+    let (entry2, entry3) = registry_entries(&ex);
+    assert_eq!(entry2.to_leaf(), LEAF_2.as_bytes());
+    assert_eq!(b64(&merkle::record_hash(LEAF_2.as_bytes())), LEAF_HASH_2);
+    assert_eq!(entry3.to_leaf(), LEAF_3.as_bytes());
+    assert_eq!(b64(&merkle::record_hash(LEAF_3.as_bytes())), LEAF_HASH_3);
+    // Leaves parse back as registry entries, which chain like any other.
+    let leaf2 = Leaf::parse(LEAF_2.as_bytes()).unwrap();
+    assert_eq!(leaf2, Leaf::Registry(entry2));
+    assert_eq!(leaf2.kind(), "key_register");
+    leaf2.check_link(2, &ex.entry1.leaf_hash()).unwrap();
+    assert_eq!(Leaf::parse(LEAF_3.as_bytes()).unwrap().kind(), "key_revoke");
+    let mut frontier = Frontier::new();
+    for leaf in [LEAF_0, LEAF_1, LEAF_2, LEAF_3] {
+        frontier.append(merkle::record_hash(leaf.as_bytes()));
+    }
+    assert_eq!(b64(&frontier.root()), ROOT_4);
+}
+
+/// The replay of §15.6: entries 0 to 3 verify; the revocation reports entry 1 (accessed at
+/// 19:20, after compromised_since) and not entry 0 (19:13); an entry 4 signed by the revoked
+/// key fails, naming the revocation.
+#[test]
+fn a_verifier_replays_the_registry_events() {
+    let leaves: [&[u8]; 4] = [
+        LEAF_0.as_bytes(),
+        LEAF_1.as_bytes(),
+        LEAF_2.as_bytes(),
+        LEAF_3.as_bytes(),
+    ];
+    let auditor = replay(&leaves).unwrap();
+    let mut summary = auditor.summary();
+    // The auditor counts a key's entries by day of accessed_at; those of the day
+    // compromised_since falls in are counted from a second read of their index range.
+    for c in &mut summary.compromised {
+        if let Some(mut recount) = c.recount.take() {
+            for index in recount.first..=recount.last {
+                recount.feed(index, leaves[index as usize]).unwrap();
+            }
+            recount.apply(c).unwrap();
+        }
+    }
+    assert_eq!(summary.entries, 2, "access entries");
+    assert_eq!(
+        summary.registry_events.into_iter().collect::<Vec<_>>(),
+        [
+            ("key_register".to_string(), 1),
+            ("key_revoke".to_string(), 1)
+        ]
+    );
+    assert_eq!(summary.compromised.len(), 1);
+    let c = &summary.compromised[0];
+    assert_eq!(c.key, "us-dhs-cbp.example+2e49a808");
+    assert_eq!(
+        (c.agency.as_str(), c.country.as_str()),
+        ("US-DHS-CBP", "US")
+    );
+    assert_eq!(c.compromised_since, "2026-11-23T19:15:00Z");
+    assert_eq!(c.reason, "signing laptop reported stolen");
+    assert_eq!(c.revoked_at, 3);
+    assert_eq!(
+        (c.entries, c.first_index, c.last_index),
+        (1, Some(1), Some(1))
+    );
+    // The registry as of index 4: the new key is CO-MIGRACION's from its valid_from on.
+    let record = auditor.keys().record(new_key().key_ref()).unwrap();
+    assert_eq!(record.registered_at, Some(2));
+    assert_eq!(record.role, Role::Submitter);
+
+    // Entry 4: another CBP access signed with the revoked key.
+    let openings4 = openings(
+        [0x99, 0xaa, 0xbb, 0xcc],
+        ["CO-CC-1020304050", "officer-4711", "none", "fingerprint"],
+    );
+    let event4 = event(
+        agency_key().key_ref(),
+        &openings4,
+        "CBP-2026-000125",
+        "2026-11-23T19:50:00Z",
+        Outcome::NoHit,
+        0,
+    );
+    let entry4 = Entry::new(
+        Count::new(4).unwrap(),
+        Timestamp::parse("2026-11-23T19:50:01.000Z").unwrap(),
+        merkle::record_hash(LEAF_3.as_bytes()),
+        SignedEvent::sign(event4, &agency_key()).unwrap(),
+    );
+    let mut auditor = auditor;
+    let refused = auditor.push(&entry4.to_leaf()).unwrap_err();
+    assert_eq!(refused.to_string(), REVOKED_AT_4);
+    assert!(matches!(
+        refused,
+        VerifyError::Entry {
+            index: 4,
+            failure: Failure::Unauthorized,
+            ..
+        }
+    ));
+    // Checked against the trust root alone, without the revocation, it would pass: the
+    // replay is what refuses it.
+    let mut unrevoked = replay(&leaves[..3]).unwrap();
+    let mut relinked = entry4.clone();
+    relinked.index = Count::new(3).unwrap();
+    relinked.prev = merkle::record_hash(LEAF_2.as_bytes());
+    unrevoked.push(&relinked.to_leaf()).unwrap();
+}
+
+/// What a verifier says when a registry entry breaks a rule, or has a kind it does not know.
+#[test]
+fn a_verifier_names_the_index_of_a_bad_registry_entry() {
+    let ex = example();
+    let prefix: [&[u8]; 2] = [LEAF_0.as_bytes(), LEAF_1.as_bytes()];
+    // Signed by the other country's registrar.
+    let wrong = RegistryEntry::new(
+        Count::new(2).unwrap(),
+        Timestamp::parse("2026-11-23T19:30:00.250Z").unwrap(),
+        ex.entry1.leaf_hash(),
+        SignedRegistryEvent::sign(register_event(), &[&registrar_us()]),
+    );
+    let mut auditor = replay(&prefix).unwrap();
+    let refused = auditor.push(&wrong.to_leaf()).unwrap_err();
+    assert_eq!(refused.to_string(), WRONG_REGISTRAR_2);
+    assert!(matches!(
+        refused,
+        VerifyError::Entry {
+            index: 2,
+            failure: Failure::Registry,
+            ..
+        }
+    ));
+    // A kind this verifier does not know: it fails, naming the index and the kind.
+    let renamed = LEAF_2.replace("key_register", "key_rename");
+    let refused = auditor.push(renamed.as_bytes()).unwrap_err();
+    assert_eq!(refused.to_string(), UNKNOWN_KIND_2);
+    assert!(matches!(
+        refused,
+        VerifyError::Entry {
+            index: 2,
+            failure: Failure::UnknownKind,
+            ..
+        }
+    ));
+    // The real entry 2 still verifies after both refusals: they changed nothing.
+    auditor.push(LEAF_2.as_bytes()).unwrap();
+}
+
+/// Every value above is printed in docs/format.md, byte for byte.
+#[test]
+fn the_registry_example_is_the_one_in_the_docs() {
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format.md")).unwrap();
+    for (what, value) in [
+        ("registrar CO", REGISTRAR_CO_VERIFIER),
+        ("registrar US", REGISTRAR_US_VERIFIER),
+        ("new key", NEW_KEY_VERIFIER),
+        ("trust root", TRUST),
+        ("signing bytes 2", SIGNING_BYTES_2),
+        ("signature 2", SIGNATURE_2),
+        ("signing hash 2", SIGNING_HASH_2),
+        ("body 2", SIGNED_2),
+        ("leaf 2", LEAF_2),
+        ("leaf hash 2", LEAF_HASH_2),
+        ("signing bytes 3", SIGNING_BYTES_3),
+        ("signature 3", SIGNATURE_3),
+        ("leaf 3", LEAF_3),
+        ("leaf hash 3", LEAF_HASH_3),
+        ("root 4", ROOT_4),
+        ("revoked at 4", REVOKED_AT_4),
+        ("wrong registrar", WRONG_REGISTRAR_2),
+        ("unknown kind", UNKNOWN_KIND_2),
+    ] {
+        assert!(
+            docs.contains(value),
+            "docs/format.md lacks the {what}: {value}"
+        );
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

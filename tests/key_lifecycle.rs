@@ -553,6 +553,15 @@ async fn registry_events_that_break_the_registrars_rules_get_a_clear_4xx_and_cha
     let (status, again) = post(&log, &valid).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(first, again);
+    // A retry must carry valid signatures too.
+    let mut forged_retry = valid.clone();
+    forged_retry.signatures[0].signature.0[5] ^= 1;
+    let (status, error) = post(&log, &forged_retry).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (403, Some("registrar_signatures")),
+        "{error}"
+    );
     log.check_log().await;
     log.stop().await;
 }
@@ -969,22 +978,51 @@ async fn the_command_line_registers_retires_and_revokes_and_readers_replay_it() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The two US registrars sign on separate machines: the first saves, the second adds its
+    // signature and submits.
     let out = run(&[
         "keys",
         "retire",
-        "--url",
-        &log.base,
         "--registrar-key",
         &path("us-a.key"),
-        "--registrar-key",
-        &path("us-b.key"),
         "--key",
         &cjis,
         "--valid-until",
         &at(NOW).to_string(),
+        "--save",
+        &path("retire.json"),
     ]);
     assert!(
         out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "keys",
+        "sign",
+        &path("retire.json"),
+        "--registrar-key",
+        &path("us-a.key"),
+        "--url",
+        &log.base,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "the same registrar twice");
+    let out = run(&[
+        "keys",
+        "sign",
+        &path("retire.json"),
+        "--registrar-key",
+        &path("us-b.key"),
+        "--url",
+        &log.base,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("key_retire logged at index 6, signed by 2"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -1096,15 +1134,24 @@ async fn the_command_line_registers_retires_and_revokes_and_readers_replay_it() 
         &path("other.json"),
     ]);
     assert_eq!(out.status.code(), Some(2));
-    // The monitor's next round replays the new registry events; and again from its state.
-    for _ in 0..2 {
-        let out = monitor(&[]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    // The monitor's next round replays the new registry events and says what they changed;
+    // the round after resumes from its state.
+    let out = monitor(&[]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("registry event at index 5: key procuraduria.co.example")
+            && said.contains("registry event at index 6")
+            && said.contains("REVOKED (\"token lost\")"),
+        "{said}"
+    );
+    let out = monitor(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("registry event"));
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert_eq!(saved["registry_entries"].as_array().unwrap().len(), 3);
     // An event of the retired key, arriving after its valid_until, is refused...

@@ -1,5 +1,8 @@
 //! `huella keys register|retire|revoke`: build a registry event, sign it with every given
-//! registrar key, submit it to `POST /v1/registry`, and print its receipt.
+//! registrar key, submit it to `POST /v1/registry`, and print its receipt. Registrars who
+//! keep their keys on separate machines sign in turn: the first saves the signed event
+//! (`--save FILE`), each next one adds a signature with `huella keys sign FILE`, and the last
+//! submits it.
 
 use std::path::PathBuf;
 
@@ -20,6 +23,19 @@ pub enum KeysCommand {
     Retire(RetireArgs),
     /// Revoke a key that may be in other hands since --compromised-since.
     Revoke(RevokeArgs),
+    /// Add registrars' signatures to a registry event saved with --save, then submit it (or
+    /// save it again for the next registrar).
+    Sign(SignArgs),
+}
+
+/// Arguments of `huella keys sign`.
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// The signed registry event, as `--save` wrote it.
+    pub file: PathBuf,
+    /// Submission and signing options.
+    #[command(flatten)]
+    pub registrars: RegistrarArgs,
 }
 
 /// What every `huella keys` subcommand takes: where to submit, and who signs.
@@ -35,6 +51,10 @@ pub struct RegistrarArgs {
     /// Save the receipt here instead of printing it.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write the signed event here instead of submitting it, for the next registrar to add
+    /// a signature with `huella keys sign FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with = "out")]
+    pub save: Option<PathBuf>,
     /// Connection options.
     #[command(flatten)]
     pub client: ClientArgs,
@@ -114,9 +134,116 @@ fn time(flag: &str, text: &Option<String>) -> Result<Timestamp, String> {
     }
 }
 
-/// run builds, signs and submits the registry event and prints or saves its receipt.
+/// run builds, signs and submits (or saves) the registry event and prints or saves its
+/// receipt.
 pub async fn run(command: KeysCommand) -> CliResult {
-    let (event, registrars) = match command {
+    let (signed, registrars) = match command {
+        KeysCommand::Sign(args) => {
+            let bytes =
+                std::fs::read(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
+            let signed: SignedRegistryEvent = huella_core::canonical::parse(&bytes)
+                .map_err(|e| format!("{}: {e}", args.file.display()))?;
+            (signed, args.registrars)
+        }
+        other => {
+            let (event, registrars) = build(other)?;
+            eprintln!("{}", describe(&event));
+            (
+                SignedRegistryEvent {
+                    event,
+                    signatures: Vec::new(),
+                },
+                registrars,
+            )
+        }
+    };
+    let keys: Vec<SignerKey> = registrars
+        .registrar_keys
+        .iter()
+        .map(|p| keyfile::read_signer(p))
+        .collect::<Result<_, _>>()?;
+    let mut signed = signed;
+    for key in &keys {
+        if signed
+            .signatures
+            .iter()
+            .any(|s| &s.key == key.verifier().key_ref())
+        {
+            return Err(
+                format!("{} has signed this event already", key.verifier().key_ref()).into(),
+            );
+        }
+        let mut more = SignedRegistryEvent::sign(signed.event.clone(), &[key]);
+        signed.signatures.append(&mut more.signatures);
+    }
+    let kind = signed.event.kind();
+    if let Some(path) = &registrars.save {
+        std::fs::write(path, serde_json::to_string_pretty(&signed)? + "\n")
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!(
+            "{kind} signed by {} registrar(s), saved to {}: the next registrar runs `huella keys sign {}`",
+            signed.signatures.len(),
+            path.display(),
+            path.display()
+        );
+        return Ok(());
+    }
+    let client = registrars.client.client(&registrars.url)?;
+    let submitted = client.submit_registry(&signed).await?;
+    let receipt = serde_json::to_string_pretty(&submitted.receipt)?;
+    let verb = if submitted.created {
+        "logged"
+    } else {
+        "already logged"
+    };
+    eprintln!(
+        "{kind} {verb} at index {}, signed by {} registrar(s)",
+        submitted.receipt.index,
+        signed.signatures.len()
+    );
+    match registrars.out {
+        Some(path) => {
+            std::fs::write(&path, format!("{receipt}\n"))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!("receipt saved to {}", path.display());
+        }
+        None => println!("{receipt}"),
+    }
+    Ok(())
+}
+
+/// describe says which event was built, with the time it carries, so that a retry can give
+/// the same time and be the same event.
+fn describe(event: &RegistryEvent) -> String {
+    match event {
+        RegistryEvent::KeyRegister {
+            key, valid_from, ..
+        } => {
+            format!(
+                "key_register of {} with valid_from {valid_from}",
+                key.key_ref()
+            )
+        }
+        RegistryEvent::KeyRetire { key, valid_until } => {
+            format!(
+                "key_retire of {} with valid_until {valid_until}",
+                key.key_ref()
+            )
+        }
+        RegistryEvent::KeyRevoke {
+            key,
+            compromised_since,
+            ..
+        } => format!(
+            "key_revoke of {} with compromised_since {compromised_since}",
+            key.key_ref()
+        ),
+    }
+}
+
+/// build makes the event a `register`, `retire` or `revoke` command asks for.
+fn build(command: KeysCommand) -> Result<(RegistryEvent, RegistrarArgs), String> {
+    Ok(match command {
         KeysCommand::Register(args) => (
             RegistryEvent::KeyRegister {
                 agency: AgencyId::new(&args.agency).map_err(|e| format!("--agency: {e}"))?,
@@ -142,35 +269,6 @@ pub async fn run(command: KeysCommand) -> CliResult {
             },
             args.registrars,
         ),
-    };
-    let keys: Vec<SignerKey> = registrars
-        .registrar_keys
-        .iter()
-        .map(|p| keyfile::read_signer(p))
-        .collect::<Result<_, _>>()?;
-    let signers: Vec<&SignerKey> = keys.iter().collect();
-    let kind = event.kind();
-    let signed = SignedRegistryEvent::sign(event, &signers);
-    let client = registrars.client.client(&registrars.url)?;
-    let submitted = client.submit_registry(&signed).await?;
-    let receipt = serde_json::to_string_pretty(&submitted.receipt)?;
-    let verb = if submitted.created {
-        "logged"
-    } else {
-        "already logged"
-    };
-    eprintln!(
-        "{kind} {verb} at index {}, signed by {} registrar(s)",
-        submitted.receipt.index,
-        signers.len()
-    );
-    match registrars.out {
-        Some(path) => {
-            std::fs::write(&path, format!("{receipt}\n"))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            eprintln!("receipt saved to {}", path.display());
-        }
-        None => println!("{receipt}"),
-    }
-    Ok(())
+        KeysCommand::Sign(_) => return Err("keys sign builds no event".into()),
+    })
 }

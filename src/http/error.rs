@@ -144,7 +144,7 @@ impl From<SubmitError> for ApiError {
                 | ChangeError::AlreadyRevoked { .. } => {
                     ApiError::new(StatusCode::CONFLICT, "registry_conflict", message)
                 }
-                ChangeError::RetiredBeforeValid { .. } => ApiError::new(
+                ChangeError::RetiredBeforeValid { .. } | ChangeError::OtherKey(_) => ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "registry_change_invalid",
                     message,

@@ -15,7 +15,7 @@ use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use huella_core::admission::{AdmissionError, Rules, Window, admit};
 use huella_core::event::Submission;
-use huella_core::keylog::{ChangeError, SignedRegistryEvent};
+use huella_core::keylog::{ChangeError, KeyRegistry, SignedRegistryEvent};
 use huella_core::proof::Receipt;
 use huella_core::trust::TrustRoot;
 use tokio::sync::oneshot;
@@ -240,17 +240,19 @@ impl Appender {
             && let Err(refused) = probe.apply_signed(signed, &self.trust, published.size)
         {
             // A retry of a change already logged is refused by the registry it made (a key
-            // registered twice): give it its original receipt.
+            // registered twice): give it its original receipt, if its own signatures hold.
             match already_logged(self.store.as_ref(), item.claim(), &request_key) {
                 Ok(Some(Ok(original))) if original.checkpoint_size <= published.size => {
+                    probe_signers(&published.keys, &self.trust, signed)?;
                     return self.receipt(original);
                 }
                 Err(e) => return Err(SubmitError::Unavailable(e.to_string())),
                 _ => return Err(refused.into()),
             }
         }
-        // Registry events share one place in the pool, apart from every agency's.
-        let accepted = self.enqueue(item, request_key, "\0registry").await?;
+        // Registry events share one place in the pool, apart from every agency's (no agency
+        // id holds a space).
+        let accepted = self.enqueue(item, request_key, "registry events").await?;
         self.receipt(accepted)
     }
 
@@ -399,6 +401,23 @@ impl Appender {
             let _ = thread.join();
         }
     }
+}
+
+/// probe_signers checks a registry event's registrars' signatures alone (the threshold of
+/// the right country's, each valid), against the registry `keys` for the country of a key
+/// it retires or revokes.
+fn probe_signers(
+    keys: &KeyRegistry,
+    trust: &TrustRoot,
+    signed: &SignedRegistryEvent,
+) -> Result<(), ChangeError> {
+    let country = keys.country_of(&signed.event.change())?;
+    let signatures: Vec<_> = signed
+        .signatures
+        .iter()
+        .map(|s| (s.key.clone(), s.signature.0.to_vec()))
+        .collect();
+    KeyRegistry::check_signers(trust, &country, &signed.event.signing_bytes(), &signatures)
 }
 
 /// Shares counts the events each agency has in the pool.

@@ -286,6 +286,10 @@ pub enum ChangeError {
         /// Where.
         index: Option<u64>,
     },
+    /// A retirement or revocation names a key whose name and id are registered, but with
+    /// other key bytes.
+    #[error("key {0} is registered with other key bytes under the same name and id")]
+    OtherKey(String),
     /// The key is a registrar's or the log's, which may not sign events.
     #[error("key {0} is a registrar's or the log's key; a key has one role")]
     ReservedKey(String),
@@ -627,6 +631,12 @@ impl KeyRegistry {
     ) -> Result<(), ChangeError> {
         let change = signed.event.change();
         let country = self.country_of(&change)?;
+        if !matches!(change, Change::Register { .. })
+            && let Some(record) = self.keys.get(change.key())
+            && &record.key != signed.event.key()
+        {
+            return Err(ChangeError::OtherKey(change.key().to_string()));
+        }
         let signatures: Vec<(KeyRef, Vec<u8>)> = signed
             .signatures
             .iter()

@@ -59,9 +59,12 @@ pub struct Checked {
     pub entry: Leaf,
     /// The log-signed checkpoint the entry is included in.
     pub checkpoint: Checkpoint,
-    /// Whether the entry's signatures (the agency's, or the registrars') were checked
-    /// against a trusted trust root.
+    /// Whether the agency's signature of an access entry was checked against a trusted
+    /// trust root.
     pub agency_signature_checked: bool,
+    /// Whether the registrars' signatures of a registry entry were checked against a
+    /// trusted trust root.
+    pub registrar_signatures_checked: bool,
     /// What was checked of the signatures, or why not, for people.
     pub signature_note: String,
     /// The log's current checkpoint, proven to extend `checkpoint`, when a client was given.
@@ -90,7 +93,7 @@ pub async fn verify(
             why: e.to_string(),
         })?;
     }
-    let (agency_signature_checked, signature_note) = match trust {
+    let (signatures_checked, signature_note) = match trust {
         Some(trust) => {
             check_signatures(&entry, trust).map_err(|why| ReceiptFailure::Entry { index, why })?
         }
@@ -100,10 +103,12 @@ pub async fn verify(
         Some(client) => Some(check_still_logged(client, log_key, &checkpoint).await?),
         None => None,
     };
+    let access = matches!(entry, Leaf::Access(_));
     Ok(Checked {
         entry,
         checkpoint,
-        agency_signature_checked,
+        agency_signature_checked: signatures_checked && access,
+        registrar_signatures_checked: signatures_checked && !access,
         signature_note,
         still_in_log,
     })

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use huella_core::entry::Leaf;
+use huella_core::keylog::RegistryEvent;
 
 use std::sync::Arc;
 
@@ -57,6 +59,46 @@ fn report_alert(json: bool, url: &str, a: &Alert) {
     }
 }
 
+/// report_registry_event says which change to who may sign a round verified: a key
+/// registered, retired or revoked (with the time since when its entries are suspect; `verify
+/// --trust` counts them).
+fn report_registry_event(json: bool, index: u64, leaf: &str) {
+    let Ok(Leaf::Registry(entry)) = Leaf::parse(leaf.as_bytes()) else {
+        return;
+    };
+    let event = &entry.event;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"registry_event": event.kind(), "index": index, "event": event})
+        );
+        return;
+    }
+    let key = event.key().key_ref();
+    let what = match event {
+        RegistryEvent::KeyRegister {
+            agency,
+            country,
+            role,
+            valid_from,
+            ..
+        } => format!(
+            "key {key} registered for {agency} ({country}) as {role}, valid from {valid_from}"
+        ),
+        RegistryEvent::KeyRetire { valid_until, .. } => {
+            format!("key {key} retired, valid until {valid_until}")
+        }
+        RegistryEvent::KeyRevoke {
+            compromised_since,
+            reason,
+            ..
+        } => format!(
+            "KEY {key} REVOKED (\"{reason}\"): entries it signed from {compromised_since} on may be a thief's; `verify --trust` counts them"
+        ),
+    };
+    eprintln!("registry event at index {index}: {what}");
+}
+
 /// run watches the log: one round, or one every `--watch` seconds.
 pub async fn run(args: MonitorArgs) -> CliResult {
     let log_key = parse_log_key(&args.log_key)?;
@@ -80,6 +122,10 @@ pub async fn run(args: MonitorArgs) -> CliResult {
             Ok((next, new_entries)) => {
                 if state.as_ref() != Some(&next) {
                     next.save(&args.state)?;
+                }
+                let from = state.as_ref().map_or(0, |s| s.size);
+                for (index, leaf) in next.registry_entries.iter().filter(|(i, _)| *i >= from) {
+                    report_registry_event(args.json, *index, leaf);
                 }
                 if args.json {
                     let mut line = serde_json::json!({"status": "ok", "tree_size": next.size, "root": next.root, "new_entries": new_entries});

@@ -74,6 +74,7 @@ pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
                 "leaf_hash": entry.leaf_hash(),
                 "checkpoint_size": checkpoint.size,
                 "agency_signature_checked": checked.agency_signature_checked,
+                "registrar_signatures_checked": checked.registrar_signatures_checked,
                 "signatures": checked.signature_note,
                 "still_in_log_at_size": latest.as_ref().map(|c| c.size),
                 "entry": entry_json,

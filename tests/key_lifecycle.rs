@@ -414,6 +414,56 @@ async fn exposed_entries_over_several_days_are_counted_exactly() {
     log.stop().await;
 }
 
+/// Late reports mix days in the index range of the day a compromise began: entries of the
+/// next day there are counted once, not again by the recount (found by review: 56 reported
+/// for 35 before).
+#[tokio::test(flavor = "multi_thread")]
+async fn exposed_entries_across_midnight_are_counted_once() {
+    let log = start().await;
+    let dijin = agency_key("CO-POLICIA-DIJIN");
+    let midnight = NOW + 12 * 3_600_000;
+    let now = midnight + 1_800_000;
+    log.clock.set(now);
+    for n in 0..200 {
+        assert_eq!(submit(&log, &sealed_at(n, now)).await.0, 201);
+    }
+    let since = midnight - 900_000;
+    let revoke = RegistryEvent::KeyRevoke {
+        key: dijin.verifier(),
+        compromised_since: at(since),
+        reason: Reason::new("keys copied").unwrap(),
+    };
+    let (status, receipt) =
+        post(&log, &SignedRegistryEvent::sign(revoke, &[&co_registrar()])).await;
+    assert_eq!(status, 201, "{receipt}");
+    let leaves = log.ledger.store().leaves(0, 200).unwrap();
+    let times: Vec<(u64, u64)> = leaves
+        .iter()
+        .filter_map(|l| match Leaf::parse(l).unwrap() {
+            Leaf::Access(e) if e.event.key == *dijin.verifier().key_ref() => {
+                Some((e.index.get(), e.event.accessed_at.unix_millis()))
+            }
+            _ => None,
+        })
+        .collect();
+    let exposed: Vec<u64> = times
+        .iter()
+        .filter(|(_, t)| *t >= since)
+        .map(|(i, _)| *i)
+        .collect();
+    assert!(
+        times.iter().any(|(_, t)| (since..midnight).contains(t))
+            && times.iter().any(|(_, t)| *t >= midnight),
+        "the test needs exposed entries on both sides of midnight"
+    );
+    let verified = verify(&log, trust()).await.unwrap();
+    let c = &verified.summary.compromised[0];
+    assert_eq!(c.entries, exposed.len() as u64);
+    assert_eq!(c.first_index, exposed.first().copied());
+    assert_eq!(c.last_index, exposed.last().copied());
+    log.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn registry_events_that_break_the_registrars_rules_get_a_clear_4xx_and_change_nothing() {
     let log = start().await;
@@ -1178,5 +1228,43 @@ async fn the_command_line_registers_retires_and_revokes_and_readers_replay_it() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    log.stop().await;
+}
+
+/// `integrated_at` never goes back, whatever the clock does: a retired key's "arrival" is
+/// the log's stamp, and a clock set back must not make it look earlier (found by review).
+/// Across a restart too.
+#[tokio::test(flavor = "multi_thread")]
+async fn integrated_at_never_goes_back_when_the_clock_does() {
+    let store = Arc::new(MemoryStore::new());
+    let log = TestLog::start_trusted(
+        store.clone(),
+        Limits::default(),
+        Options::default(),
+        trust(),
+    )
+    .await;
+    let (all, _) = agencies();
+    log.clock.set(NOW + 5_000);
+    assert_eq!(submit(&log, &sealed(&all, 0)).await.0, 201);
+    log.clock.set(NOW);
+    assert_eq!(submit(&log, &sealed(&all, 1)).await.0, 201);
+    log.stop().await;
+    let log = TestLog::start_trusted(
+        store.clone(),
+        Limits::default(),
+        Options::default(),
+        trust(),
+    )
+    .await;
+    // The restarted log's clock is at NOW, before the last stamp.
+    assert_eq!(submit(&log, &sealed(&all, 2)).await.0, 201);
+    let stamps: Vec<u64> = store
+        .leaves(0, 3)
+        .unwrap()
+        .iter()
+        .map(|l| Leaf::parse(l).unwrap().integrated_at().unix_millis())
+        .collect();
+    assert_eq!(stamps, vec![NOW + 5_000; 3]);
     log.stop().await;
 }

@@ -233,17 +233,18 @@ impl Appender {
         signed: SignedRegistryEvent,
     ) -> Result<Submitted, SubmitError> {
         let published = self.reader.published();
-        let mut probe = (*published.keys).clone();
         let request_key = registry_request_key(&signed);
+        // The signatures first: a hostile request costs no copy of the registry.
+        probe_signers(&published.keys, &self.trust, &signed)?;
+        let mut probe = (*published.keys).clone();
         let item = Item::Registry(signed);
         if let Item::Registry(signed) = &item
             && let Err(refused) = probe.apply_signed(signed, &self.trust, published.size)
         {
             // A retry of a change already logged is refused by the registry it made (a key
-            // registered twice): give it its original receipt, if its own signatures hold.
+            // registered twice): give it its original receipt (its own signatures held).
             match already_logged(self.store.as_ref(), item.claim(), &request_key) {
                 Ok(Some(Ok(original))) if original.checkpoint_size <= published.size => {
-                    probe_signers(&published.keys, &self.trust, signed)?;
                     return self.receipt(original);
                 }
                 Err(e) => return Err(SubmitError::Unavailable(e.to_string())),

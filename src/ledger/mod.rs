@@ -144,6 +144,7 @@ impl Ledger {
             shared: shared.clone(),
             frontier: recovered.frontier,
             head: recovered.head,
+            last_integrated: recovered.last_integrated,
             options: options.clone(),
             metrics: metrics.clone(),
         };

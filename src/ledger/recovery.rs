@@ -190,6 +190,9 @@ pub(crate) struct Recovered {
     pub(crate) head: Hash,
     /// The latest stored checkpoint, which start-up publishes.
     pub(crate) published: Published,
+    /// The last entry's `integrated_at`, in Unix milliseconds (0 for an empty log): the
+    /// next batch is stamped no earlier.
+    pub(crate) last_integrated: u64,
 }
 
 /// check_copy refuses a store that is behind, or disagrees with, the checkpoint copy kept
@@ -287,6 +290,7 @@ pub(crate) fn recover(
                 note: Arc::new(text),
                 keys: Arc::new(KeyRegistry::from_trust(trust)),
             },
+            last_integrated: 0,
         });
     };
     let (checkpoint, _) =
@@ -318,6 +322,7 @@ pub(crate) fn recover(
         }
         .into());
     }
+    let mut last_integrated = 0;
     let head = if size == 0 {
         GENESIS_PREV
     } else {
@@ -335,6 +340,7 @@ pub(crate) fn recover(
             }
             .into());
         }
+        last_integrated = entry.integrated_at().unix_millis();
         let hash = record_hash(&leaf);
         let stored = store
             .read_hashes(&[stored_hash_index(0, last)])
@@ -353,6 +359,7 @@ pub(crate) fn recover(
             note: Arc::new(text),
             keys: Arc::new(replay_registry(store, trust, size)?),
         },
+        last_integrated,
     })
 }
 

@@ -169,6 +169,9 @@ pub(crate) struct Sequencer {
     pub(crate) frontier: Frontier,
     /// Leaf hash of the last durable entry.
     pub(crate) head: Hash,
+    /// `integrated_at` of the last durable entry (Unix ms): batches are stamped no earlier,
+    /// so that `integrated_at` never goes back, whatever the clock does.
+    pub(crate) last_integrated: u64,
     pub(crate) options: Options,
     /// Where batch sizes and commit times are counted.
     pub(crate) metrics: Arc<Metrics>,
@@ -273,6 +276,7 @@ impl Sequencer {
             .inc_by(size.saturating_sub(self.frontier.size()));
         self.frontier = recovered.frontier;
         self.head = recovered.head;
+        self.last_integrated = recovered.last_integrated;
         self.keys = recovered.published.keys.clone();
         self.metrics.tree_size.set(size);
         *self
@@ -370,7 +374,8 @@ impl Sequencer {
             return Self::fail_all(batch, &failure);
         }
         let start = self.frontier.size();
-        let integrated_at = Timestamp::from_unix_millis(self.clock.now_millis());
+        let stamped = self.clock.now_millis().max(self.last_integrated);
+        let integrated_at = Timestamp::from_unix_millis(stamped);
         let mut frontier = self.frontier.clone();
         let mut head = self.head;
         let mut out = Batch {
@@ -497,6 +502,7 @@ impl Sequencer {
         self.metrics.tree_size.set(size);
         self.frontier = frontier;
         self.head = head;
+        self.last_integrated = stamped;
         if let Some(keys) = changed {
             self.keys = Arc::new(keys);
         }

@@ -174,9 +174,12 @@ impl Recount {
                 self.prev, self.last_hash
             )));
         }
+        // Only the day being recounted: the range also holds entries of later days (late
+        // reports), which the auditor counted already.
+        let day_end = (self.since / DAY + 1) * DAY;
         if let Leaf::Access(entry) = parsed
             && entry.event.key == self.key
-            && entry.event.accessed_at.unix_millis() >= self.since
+            && (self.since..day_end).contains(&entry.event.accessed_at.unix_millis())
         {
             let (n, first, last) = &mut self.found;
             *n += 1;

@@ -137,7 +137,10 @@ pub fn check_signatures(entry: &Leaf, trust: &TrustRoot) -> Result<(bool, String
             }
             check_signed_event(&access.signed_event(), &keys, &access.integrated_at)
                 .map_err(|e| e.to_string())?;
-            Ok((true, "verified against the trust root's registry".into()))
+            Ok((
+                true,
+                "verified against the trust root's registry (registry events not replayed: a later retirement or revocation is not seen here)".into(),
+            ))
         }
         Leaf::Registry(registry) => {
             let change = registry.event.change();

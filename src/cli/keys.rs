@@ -190,26 +190,8 @@ pub async fn run(command: KeysCommand) -> CliResult {
     }
     let client = registrars.client.client(&registrars.url)?;
     let submitted = client.submit_registry(&signed).await?;
-    let receipt = serde_json::to_string_pretty(&submitted.receipt)?;
-    let verb = if submitted.created {
-        "logged"
-    } else {
-        "already logged"
-    };
-    eprintln!(
-        "{kind} {verb} at index {}, signed by {} registrar(s)",
-        submitted.receipt.index,
-        signed.signatures.len()
-    );
-    match registrars.out {
-        Some(path) => {
-            std::fs::write(&path, format!("{receipt}\n"))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            eprintln!("receipt saved to {}", path.display());
-        }
-        None => println!("{receipt}"),
-    }
-    Ok(())
+    eprintln!("{kind} signed by {} registrar(s)", signed.signatures.len());
+    super::submit::report(&submitted, &format!("{kind} "), registrars.out.as_deref())
 }
 
 /// describe says which event was built, with the time it carries, so that a retry can give

@@ -46,16 +46,26 @@ pub async fn run(args: SubmitArgs) -> CliResult {
     let submission = plain.seal(&key, now, keyfile::random_salt)?;
     let client = args.client.client(&args.url)?;
     let submitted = submit_with_retries(&client, &submission, args.retries).await?;
+    report(&submitted, "", args.out.as_deref())
+}
+
+/// report says where the entry was logged (after `what`, if any: `key_retire `) and prints
+/// the receipt, or saves it to `out`.
+pub(crate) fn report(
+    submitted: &Submitted,
+    what: &str,
+    out: Option<&std::path::Path>,
+) -> CliResult {
     let receipt = serde_json::to_string_pretty(&submitted.receipt)?;
     let verb = if submitted.created {
         "logged"
     } else {
         "already logged"
     };
-    eprintln!("{verb} at index {}", submitted.receipt.index);
-    match args.out {
+    eprintln!("{what}{verb} at index {}", submitted.receipt.index);
+    match out {
         Some(path) => {
-            std::fs::write(&path, format!("{receipt}\n"))
+            std::fs::write(path, format!("{receipt}\n"))
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             eprintln!("receipt saved to {}", path.display());
         }

@@ -57,6 +57,18 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request("bad_parameter", e.body_text()))
 }
 
+/// body is a request's body, or the error that says why there is none: too large (413), or
+/// not read (400).
+fn body(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(app.limits.max_body)
+        } else {
+            ApiError::bad_request("malformed", e.body_text())
+        }
+    })
+}
+
 fn text(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
@@ -66,13 +78,7 @@ pub(crate) async fn submit(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(app.limits.max_body)
-        } else {
-            ApiError::bad_request("malformed", e.body_text())
-        }
-    })?;
+    let body = self::body(&app, body)?;
     let submission = Submission::parse(&body)?;
     let submitted = app.ledger.appender().submit(submission).await?;
     let status = if submitted.created {
@@ -93,13 +99,7 @@ pub(crate) async fn submit_registry(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(app.limits.max_body)
-        } else {
-            ApiError::bad_request("malformed", e.body_text())
-        }
-    })?;
+    let body = self::body(&app, body)?;
     let signed: SignedRegistryEvent = huella_core::canonical::parse(&body)
         .map_err(|e| ApiError::bad_request("malformed", format!("registry event: {e}")))?;
     let submitted = app.ledger.appender().submit_registry(signed).await?;

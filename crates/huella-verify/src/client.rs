@@ -295,17 +295,7 @@ impl Client {
 
     /// submit posts a sealed event and returns its receipt.
     pub async fn submit(&self, submission: &Submission) -> Result<Submitted, ClientError> {
-        let path = "/v1/entries";
-        let body = serde_json::to_vec(submission).map_err(|e| ClientError::Unexpected {
-            url: self.url(path),
-            why: e.to_string(),
-        })?;
-        let (status, bytes) = self.post(path, body).await?;
-        let receipt = parse_json(&self.url(path), &bytes)?;
-        Ok(Submitted {
-            receipt,
-            created: status == 201,
-        })
+        self.post_for_receipt("/v1/entries", submission).await
     }
 
     /// submit_registry posts a registry event signed by registrars (`POST /v1/registry`)
@@ -314,8 +304,16 @@ impl Client {
         &self,
         signed: &huella_core::keylog::SignedRegistryEvent,
     ) -> Result<Submitted, ClientError> {
-        let path = "/v1/registry";
-        let body = serde_json::to_vec(signed).map_err(|e| ClientError::Unexpected {
+        self.post_for_receipt("/v1/registry", signed).await
+    }
+
+    /// post_for_receipt posts `value` as JSON to `path` and reads the receipt it answers.
+    async fn post_for_receipt(
+        &self,
+        path: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<Submitted, ClientError> {
+        let body = serde_json::to_vec(value).map_err(|e| ClientError::Unexpected {
             url: self.url(path),
             why: e.to_string(),
         })?;

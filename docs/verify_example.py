@@ -165,7 +165,7 @@ WRONG_REGISTRAR_2 = (
 )
 UNKNOWN_KIND_2 = (
     'entry 2: unknown event kind "key_rename": this verifier knows access, key_register, '
-    "key_retire and key_revoke"
+    "key_retire, key_revoke, sealed_read, erasure and retention"
 )
 
 # --- Primitives ---------------------------------------------------------------------------
@@ -495,7 +495,7 @@ class Replay:
             if kind not in KNOWN_KINDS:
                 raise Refused(
                     f"unknown event kind {json.dumps(kind)}: this verifier knows "
-                    "access, key_register, key_retire and key_revoke"
+                    + ", ".join(KNOWN_KINDS)
                 )
             check(entry["index"] == index and unb64(entry["prev"]) == self.prev, "chain")
             if kind == "access":
@@ -712,7 +712,11 @@ def main():
         why = "the signature of registrar registrar.co.example+41e2200a does not verify"
         check(refused(replay, jcs(forged)).endswith(why), "a registrar signature, a bit flipped")
     renamed = leaves[2].replace(b"key_register", b"key_rename")
-    check(refused(replay, renamed) == in_doc(UNKNOWN_KIND_2), "entry 2 of an unknown kind")
+    # This example knows fewer kinds than Huella's verifier (not the sealed half's, §16): the
+    # refusal names the index and the kind the same way; the list of kinds it knows differs.
+    said = refused(replay, renamed)
+    head = 'entry 2: unknown event kind "key_rename": this verifier knows '
+    check(said.startswith(head) and in_doc(UNKNOWN_KIND_2).startswith(head), "entry 2 of an unknown kind")
     replay.push(leaves[2])  # the refusals changed nothing
 
     missing = [v for v in expected_in_doc if v not in doc]

@@ -552,7 +552,7 @@ const ROOT_4: &str = "lSz+j9+A2afqiOrlgCj63mInfsq3DYepv4fbFKVVeUk=";
 // What a verifier says, docs/format.md §15.6.
 const REVOKED_AT_4: &str = "entry 4: key us-dhs-cbp.example+2e49a808 was revoked at log index 3";
 const WRONG_REGISTRAR_2: &str = "entry 2: registry event key_register: key registrar.us.example+7b7256cb is not a registrar of CO";
-const UNKNOWN_KIND_2: &str = r#"entry 2: unknown event kind "key_rename": this verifier knows access, key_register, key_retire and key_revoke"#;
+const UNKNOWN_KIND_2: &str = r#"entry 2: unknown event kind "key_rename": this verifier knows access, key_register, key_retire, key_revoke, sealed_read, erasure and retention"#;
 
 fn seeded(name: &str, seed: u8) -> SignerKey {
     SignerKey::from_seed(KeyName::new(name).unwrap(), &[seed; 32])

@@ -13,6 +13,7 @@ use crate::canonical::{FormatError, parse_exact, to_canonical, to_canonical_sort
 use crate::event::{AccessEvent, EventSignature, SignedEvent};
 use crate::keylog::{RegistrarSignature, RegistryEvent, SignedRegistryEvent};
 use crate::merkle::{Hash, record_hash};
+use crate::sealed::{Erasure, Retention, SealedRead, SignedEntry};
 use crate::values::{Count, Timestamp};
 
 /// GENESIS_PREV is `prev` of entry 0: 32 zero bytes.
@@ -162,6 +163,12 @@ pub enum Leaf {
     Access(Entry),
     /// A registry event and its registrars' signatures.
     Registry(RegistryEntry),
+    /// An auditor's read of sealed data, and its signature.
+    SealedRead(SignedEntry<SealedRead>),
+    /// An erasure authority's order, and its signature.
+    Erasure(SignedEntry<Erasure>),
+    /// The log's retention notice, signed with the log key.
+    Retention(SignedEntry<Retention>),
 }
 
 /// LeafError says why leaf bytes are not an entry.
@@ -172,7 +179,8 @@ pub enum LeafError {
     Format(#[from] FormatError),
     /// The event's `kind` is none this code knows: a newer format, or not a Huella log.
     #[error(
-        "unknown event kind {0:?}: this verifier knows access, key_register, key_retire and key_revoke"
+        "unknown event kind {0:?}: this verifier knows access, key_register, key_retire, \
+         key_revoke, sealed_read, erasure and retention"
     )]
     UnknownKind(String),
 }
@@ -196,6 +204,9 @@ impl Leaf {
             Some(k) if REGISTRY_KINDS.contains(&k) => {
                 Ok(Leaf::Registry(parse_exact(bytes, RegistryEntry::to_leaf)?))
             }
+            Some("sealed_read") => Ok(Leaf::SealedRead(SignedEntry::parse_leaf(bytes)?)),
+            Some("erasure") => Ok(Leaf::Erasure(SignedEntry::parse_leaf(bytes)?)),
+            Some("retention") => Ok(Leaf::Retention(SignedEntry::parse_leaf(bytes)?)),
             Some(other) => Err(LeafError::UnknownKind(other.to_string())),
         }
     }
@@ -205,6 +216,9 @@ impl Leaf {
         match self {
             Leaf::Access(e) => e.to_leaf(),
             Leaf::Registry(e) => e.to_leaf(),
+            Leaf::SealedRead(e) => e.to_leaf(),
+            Leaf::Erasure(e) => e.to_leaf(),
+            Leaf::Retention(e) => e.to_leaf(),
         }
     }
 
@@ -218,6 +232,9 @@ impl Leaf {
         match self {
             Leaf::Access(_) => "access",
             Leaf::Registry(e) => e.event.kind(),
+            Leaf::SealedRead(_) => "sealed_read",
+            Leaf::Erasure(_) => "erasure",
+            Leaf::Retention(_) => "retention",
         }
     }
 
@@ -226,6 +243,9 @@ impl Leaf {
         match self {
             Leaf::Access(e) => e.index,
             Leaf::Registry(e) => e.index,
+            Leaf::SealedRead(e) => e.index,
+            Leaf::Erasure(e) => e.index,
+            Leaf::Retention(e) => e.index,
         }
     }
 
@@ -234,6 +254,9 @@ impl Leaf {
         match self {
             Leaf::Access(e) => &e.integrated_at,
             Leaf::Registry(e) => &e.integrated_at,
+            Leaf::SealedRead(e) => &e.integrated_at,
+            Leaf::Erasure(e) => &e.integrated_at,
+            Leaf::Retention(e) => &e.integrated_at,
         }
     }
 
@@ -242,6 +265,9 @@ impl Leaf {
         match self {
             Leaf::Access(e) => e.prev,
             Leaf::Registry(e) => e.prev,
+            Leaf::SealedRead(e) => e.prev,
+            Leaf::Erasure(e) => e.prev,
+            Leaf::Retention(e) => e.prev,
         }
     }
 

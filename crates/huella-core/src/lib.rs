@@ -18,6 +18,7 @@
 //! - [`registry`]: which key may submit for which agency and country.
 //! - [`trust`]: the trust root: the log's key, each country's registrars, the first registry.
 //! - [`keylog`]: every key's principal, role and validity, as registry events change them.
+//! - [`sealed`]: the public records of the sealed half: sealed reads, erasures, retention.
 //! - [`admission`]: the checks an event passes before the log accepts it.
 //! - [`entry`]: the logged entry (the Merkle leaf) and its hash chain.
 //! - [`merkle`]: RFC 6962/9162 hashing, stored hashes, inclusion and consistency proofs.
@@ -41,6 +42,7 @@ pub mod note;
 pub mod proof;
 pub mod quiet;
 pub mod registry;
+pub mod sealed;
 pub mod trust;
 pub mod values;
 pub mod verify;

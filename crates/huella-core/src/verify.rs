@@ -18,7 +18,9 @@ use crate::entry::{ChainError, GENESIS_PREV, Leaf, LeafError};
 use crate::keylog::{KeyRegistry, Role};
 use crate::keys::KeyRef;
 use crate::merkle::{Frontier, Hash, record_hash};
+use crate::sealed::{Signable, SignedEntry};
 use crate::trust::TrustRoot;
+use crate::values::{AgencyId, CountryCode, Timestamp};
 
 /// Failure is the kind of check an entry failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -245,6 +247,14 @@ pub struct Summary {
     pub registry_events: BTreeMap<String, u64>,
     /// Keys revoked as compromised, with the entries they signed in the exposed time.
     pub compromised: Vec<Compromised>,
+    /// Sealed reads, by reading agency.
+    pub sealed_reads_by_agency: BTreeMap<String, u64>,
+    /// Sealed reads, by purpose.
+    pub sealed_reads_by_purpose: BTreeMap<String, u64>,
+    /// Erasure orders, by ordering agency.
+    pub erasures_by_agency: BTreeMap<String, u64>,
+    /// The log's retention notices.
+    pub retention_notices: u64,
     /// Earliest and latest instants seen, in Unix milliseconds, to keep the ranges.
     #[serde(skip)]
     ranges: [Option<(u64, u64)>; 2],
@@ -274,13 +284,22 @@ impl Summary {
     fn count(&mut self, leaf: &Leaf) {
         let entry = match leaf {
             Leaf::Access(entry) => entry,
-            Leaf::Registry(entry) => {
-                bump(&mut self.registry_events, entry.event.kind());
-                self.widen(
-                    1,
-                    entry.integrated_at.unix_millis(),
-                    entry.integrated_at.as_str(),
-                );
+            other => {
+                match other {
+                    Leaf::Registry(entry) => bump(&mut self.registry_events, entry.event.kind()),
+                    Leaf::SealedRead(entry) => {
+                        let e = &entry.event;
+                        bump(&mut self.sealed_reads_by_agency, e.agency.as_str());
+                        bump(&mut self.sealed_reads_by_purpose, e.purpose.as_str());
+                    }
+                    Leaf::Erasure(entry) => {
+                        bump(&mut self.erasures_by_agency, entry.event.agency.as_str())
+                    }
+                    Leaf::Retention(_) => self.retention_notices += 1,
+                    Leaf::Access(_) => {}
+                }
+                let at = other.integrated_at();
+                self.widen(1, at.unix_millis(), at.as_str());
                 return;
             }
         };
@@ -453,6 +472,14 @@ pub fn check_leaves(
             leaf_hash: record_hash(bytes),
         })
         .collect())
+}
+
+/// Signer is who must have signed an entry of the sealed half, in which role, and when.
+struct Signer<'a> {
+    key: &'a KeyRef,
+    role: Role,
+    principal: (&'a AgencyId, &'a CountryCode),
+    at: &'a Timestamp,
 }
 
 /// Auditor checks a log's leaves in order, replaying its registry events.
@@ -692,6 +719,51 @@ impl Auditor {
                 counted.last = index;
                 counted.last_hash = leaf_hash;
             }
+            Leaf::SealedRead(entry) => {
+                let e = &entry.event;
+                let target = e.target(index);
+                self.check_signer(
+                    index,
+                    Signer {
+                        key: &e.key,
+                        role: Role::Auditor,
+                        principal: (&e.agency, &e.country),
+                        at: &e.read_at,
+                    },
+                    entry,
+                )?;
+                target.map_err(|e| fail(Failure::Inconsistent, format!("sealed_read: {e}")))?;
+            }
+            Leaf::Erasure(entry) => {
+                let e = &entry.event;
+                let target = e.target(index);
+                self.check_signer(
+                    index,
+                    Signer {
+                        key: &e.key,
+                        role: Role::ErasureAuthority,
+                        principal: (&e.agency, &e.country),
+                        at: &e.ordered_at,
+                    },
+                    entry,
+                )?;
+                target.map_err(|e| fail(Failure::Inconsistent, format!("erasure: {e}")))?;
+            }
+            Leaf::Retention(entry) => {
+                if !entry.verify(&self.trust.log.key) {
+                    return Err(fail(
+                        Failure::Signature,
+                        format!(
+                            "retention notice: signature does not verify with the log key {}",
+                            self.trust.log.key.key_ref()
+                        ),
+                    ));
+                }
+                entry
+                    .event
+                    .check(index)
+                    .map_err(|e| fail(Failure::Inconsistent, format!("retention notice: {e}")))?;
+            }
             Leaf::Registry(entry) => {
                 self.keys
                     .apply_signed(&entry.signed_event(), &self.trust, index)
@@ -708,6 +780,35 @@ impl Auditor {
         self.prev = leaf_hash;
         self.summary.count(&leaf);
         Ok(leaf)
+    }
+
+    /// check_signer checks that `signer` may sign an event of its role at `signer.at`, as of
+    /// this index (its `integrated_at` the arrival), and that `entry`'s signature verifies
+    /// with its key.
+    fn check_signer<E: Signable>(
+        &self,
+        index: u64,
+        signer: Signer<'_>,
+        entry: &SignedEntry<E>,
+    ) -> Result<(), VerifyError> {
+        let fail = entry_failure(index);
+        let record = self
+            .keys
+            .may_sign_for(
+                signer.key,
+                signer.role,
+                signer.principal,
+                signer.at,
+                &entry.integrated_at,
+            )
+            .map_err(|e| fail(Failure::Unauthorized, e.to_string()))?;
+        if !entry.verify(&record.key) {
+            return Err(signature_failure(
+                index,
+                format!("signature does not verify with key {}", signer.key),
+            ));
+        }
+        Ok(())
     }
 
     /// finish checks that the leaves checked are exactly the tree of a checkpoint (whose

@@ -298,6 +298,33 @@ pub fn render(v: &Verified) -> String {
                 .join(", ")
         }
     ));
+    let total = |m: &std::collections::BTreeMap<String, u64>| m.values().sum::<u64>();
+    let listed = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out.push_str(&format!(
+        "  sealed reads: {}{}; erasures: {}{}; retention notices: {}\n",
+        total(&s.sealed_reads_by_agency),
+        if s.sealed_reads_by_agency.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (by agency: {}; by purpose: {})",
+                listed(&s.sealed_reads_by_agency),
+                listed(&s.sealed_reads_by_purpose)
+            )
+        },
+        total(&s.erasures_by_agency),
+        if s.erasures_by_agency.is_empty() {
+            String::new()
+        } else {
+            format!(" (by agency: {})", listed(&s.erasures_by_agency))
+        },
+        s.retention_notices
+    ));
     if s.compromised.is_empty() {
         out.push_str("  compromised keys: none revoked as compromised\n");
     }

@@ -9,6 +9,7 @@ use huella_core::entry::Leaf;
 use huella_core::keylog::{Change, KeyRegistry};
 use huella_core::keys::{KeyRef, VerifierKey};
 use huella_core::proof::{Receipt, TlogProof};
+use huella_core::sealed::{Signable, SignedEntry};
 use huella_core::trust::TrustRoot;
 
 use crate::client::Client;
@@ -104,14 +105,38 @@ pub async fn verify(
         None => None,
     };
     let access = matches!(entry, Leaf::Access(_));
+    let registry = matches!(entry, Leaf::Registry(_));
     Ok(Checked {
         entry,
         checkpoint,
         agency_signature_checked: signatures_checked && access,
-        registrar_signatures_checked: signatures_checked && !access,
+        registrar_signatures_checked: signatures_checked && registry,
         signature_note,
         still_in_log,
     })
+}
+
+/// signer_only_in_log checks a sealed read's or an erasure's signature when its key is in the
+/// trust root's registry; keys of those roles are registered in the log, which only a full
+/// replay sees.
+fn signer_only_in_log<E: Signable>(
+    keys: &KeyRegistry,
+    key: &KeyRef,
+    entry: &SignedEntry<E>,
+) -> Result<(bool, String), String> {
+    match keys.record(key) {
+        Some(record) if entry.verify(&record.key) => Ok((
+            true,
+            "verified against the trust root's registry (registry events not replayed)".into(),
+        )),
+        Some(_) => Err(format!("the signature does not verify with key {key}")),
+        None => Ok((
+            false,
+            format!(
+                "not checked: key {key} is not in the trust root's registry; it was registered in the log, which only `verify --trust` replays"
+            ),
+        )),
+    }
 }
 
 /// check_signatures checks an entry's signatures against what a receipt alone can know of
@@ -178,6 +203,20 @@ pub fn check_signatures(entry: &Leaf, trust: &TrustRoot) -> Result<(bool, String
                 format!(
                     "the {what}'s registrar signatures verified against the trust root ({country})"
                 ),
+            ))
+        }
+        Leaf::SealedRead(entry) => signer_only_in_log(&keys, &entry.event.key, entry),
+        Leaf::Erasure(entry) => signer_only_in_log(&keys, &entry.event.key, entry),
+        Leaf::Retention(entry) => {
+            if !entry.verify(&trust.log.key) {
+                return Err(format!(
+                    "the retention notice's signature does not verify with the log key {}",
+                    trust.log.key.key_ref()
+                ));
+            }
+            Ok((
+                true,
+                "the retention notice's signature verified with the log key".into(),
             ))
         }
     }

@@ -60,10 +60,7 @@ pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
     )
     .await?;
     let (entry, checkpoint, latest) = (&checked.entry, &checked.checkpoint, &checked.still_in_log);
-    let entry_json = match entry {
-        Leaf::Access(e) => serde_json::to_value(e)?,
-        Leaf::Registry(e) => serde_json::to_value(e)?,
-    };
+    let entry_json: serde_json::Value = serde_json::from_slice(&entry.to_leaf())?;
     if args.json {
         println!(
             "{}",
@@ -110,6 +107,29 @@ pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
                     registry.event.kind(),
                     registry.event.key().key_ref(),
                     registry.signatures.len()
+                );
+            }
+            Leaf::SealedRead(read) => {
+                let e = &read.event;
+                println!(
+                    "  sealed read by {} ({}) with key {}, case {}, for {} ({})",
+                    e.agency, e.country, e.key, e.case_ref, e.purpose, e.legal_basis
+                );
+            }
+            Leaf::Erasure(order) => {
+                let e = &order.event;
+                println!(
+                    "  erasure ordered by {} ({}) with key {}, order {} ({})",
+                    e.agency, e.country, e.key, e.order_ref, e.legal_basis
+                );
+            }
+            Leaf::Retention(notice) => {
+                let e = &notice.event;
+                println!(
+                    "  retention notice: openings of entries {} to {} accessed before {} purged",
+                    e.first.get(),
+                    e.last.get(),
+                    e.before
                 );
             }
         }

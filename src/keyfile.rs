@@ -94,6 +94,27 @@ pub fn write_signer(path: &Path, key: &SignerKey) -> Result<(), KeyFileError> {
     Ok(())
 }
 
+/// write_private writes `bytes` to `path` readable by its owner only (mode 0600), replacing
+/// it: for files that hold personal data, such as a disclosure.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io(path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io(path))?;
+    }
+    file.write_all(bytes).map_err(io(path))?;
+    file.sync_all().map_err(io(path))?;
+    Ok(())
+}
+
 /// public_path is where a signer key file's verifier key is written.
 pub fn public_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();

@@ -23,6 +23,7 @@
 //!   server loop with its limits and timeouts.
 //! - [`metrics`]: Prometheus metrics (queue depth, batches, latencies, rejections).
 //! - [`keyfile`]: key files on disk, and the randomness keys and salts need.
+//! - [`hpke`]: sealing disclosures to their auditor (RFC 9180).
 //! - [`demo`]: demo agencies and realistic demo events.
 //! - [`cli`]: the `huella` command line, one file per subcommand (the load generator and the
 //!   machine-limits probe among them); `main.rs` only calls [`cli::main`].
@@ -31,6 +32,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod hpke;
 pub mod http;
 pub mod keyfile;
 pub mod ledger;

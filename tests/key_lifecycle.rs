@@ -926,14 +926,7 @@ proptest! {
     }
 }
 
-fn run(args: &[&str]) -> std::process::Output {
-    tokio::task::block_in_place(|| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_huella"))
-            .args(args)
-            .output()
-            .unwrap()
-    })
-}
+use common::run_huella as run;
 
 /// `huella keys register|retire|revoke` sign with every registrar key given and submit;
 /// `receipt verify --trust` checks the registrars' signatures; `verify --trust --json`

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use huella_verify::cli::{ExportArgs, MonitorArgs, ReceiptCommand, VerifyArgs};
+use huella_verify::cli::{DisclosureCommand, ExportArgs, MonitorArgs, ReceiptCommand, VerifyArgs};
 
 // One module per subcommand, private: the load generator (`bench`) and the machine-limits
 // probe (`limits`) are tools of the command line, not part of the library's API.
@@ -15,6 +15,7 @@ mod keygen;
 mod keys;
 mod limits;
 mod log;
+mod sealed;
 mod serve;
 mod submit;
 
@@ -55,6 +56,12 @@ pub enum Command {
     /// Receipts (C2SP tlog-proofs).
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// Disclosures of sealed reads: verify one offline.
+    #[command(subcommand)]
+    Disclosure(DisclosureCommand),
+    /// Read sealed data as an auditor: the read is logged first, then disclosed, sealed to you.
+    #[command(subcommand)]
+    Sealed(sealed::SealedCommand),
     /// Load-test a running `huella demo` with pre-signed events and report throughput and
     /// latency; or fill it with --fill N entries.
     Bench(bench::BenchArgs),
@@ -84,6 +91,8 @@ pub fn main() -> ExitCode {
         Command::Monitor(args) => huella_verify::cli::run(Verifier::Monitor(args)),
         Command::Export(args) => huella_verify::cli::run(Verifier::Export(args)),
         Command::Receipt(command) => huella_verify::cli::run(Verifier::Receipt(command)),
+        Command::Disclosure(command) => huella_verify::cli::run(Verifier::Disclosure(command)),
+        Command::Sealed(command) => runtime().and_then(|rt| rt.block_on(sealed::run(command))),
         Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
         Command::Limits(args) => limits::run(args),
     };

@@ -9,6 +9,7 @@ use huella_core::canonical::FormatError;
 use huella_core::event::EventError;
 use huella_core::keylog::{ChangeError, SignError};
 use huella_core::merkle::TreeError;
+use huella_core::sealed::SealedReadError;
 
 use crate::ledger::{ReadError, SubmitError};
 use crate::store::StoreError;
@@ -124,6 +125,30 @@ impl From<SubmitError> for ApiError {
                 AdmissionError::Commitment(_) => ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "commitment_mismatch",
+                    message,
+                ),
+            },
+            SubmitError::Read(read) => match read {
+                SealedReadError::Key(SignError::UnknownKey(_)) => {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "unknown_key", message)
+                }
+                SealedReadError::Key(_) => {
+                    ApiError::new(StatusCode::FORBIDDEN, "unauthorized_key", message)
+                }
+                SealedReadError::BadSignature(_) => {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", message)
+                }
+                SealedReadError::Target(_) => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_target", message)
+                }
+                SealedReadError::Opening(_) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "commitment_mismatch",
+                    message,
+                ),
+                SealedReadError::OutOfWindow { .. } => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "read_time_out_of_window",
                     message,
                 ),
             },

@@ -12,8 +12,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use huella_core::checkpoint::parse_decimal;
+use huella_core::disclosure::{DisclosedEntry, Disclosure};
+use huella_core::entry::Leaf;
+use huella_core::event::Openings;
 use huella_core::event::Submission;
 use huella_core::keylog::SignedRegistryEvent;
+use huella_core::proof::Receipt;
+use huella_core::sealed::ReadSubmission;
 
 use crate::http::Limits;
 use crate::http::connections::Reserved;
@@ -109,6 +114,96 @@ pub(crate) async fn submit_registry(
         StatusCode::OK
     };
     Ok((status, axum::Json(submitted.receipt)).into_response())
+}
+
+/// sealed_read takes an auditor's signed read (`POST /v1/sealed/read`), logs it, and only
+/// once its entry is durable answers with the disclosure, sealed to the read's recipient.
+pub(crate) async fn sealed_read(
+    State(app): State<App>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = self::body(&app, body)?;
+    let read: ReadSubmission = huella_core::canonical::parse(&body)
+        .map_err(|e| ApiError::bad_request("malformed", format!("sealed read: {e}")))?;
+    if read.event.search.is_some() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "search reads come with the blind index (issue #15, in progress); list the entries \
+             to read under \"entries\"",
+        ));
+    }
+    let recipient = read.event.recipient;
+    let submitted = app.ledger.appender().submit_read(read).await?;
+    let receipt = submitted.receipt;
+    let disclosure = disclose(&app, &receipt)?;
+    // Invariant: a disclosure holds only strings and numbers, which always serialize.
+    let plaintext = serde_json::to_vec(&disclosure).expect("a disclosure serializes");
+    let sealed = crate::hpke::seal(&recipient, &receipt.leaf_hash.0, &plaintext)
+        .map_err(|e| ApiError::bad_request("bad_recipient", format!("recipient: {e}")))?;
+    let status = if submitted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        axum::Json(serde_json::json!({"read_receipt": receipt, "disclosure": sealed})),
+    )
+        .into_response())
+}
+
+/// disclose gathers what the logged read at `receipt` lists: each entry's leaf, openings and
+/// inclusion proof under the checkpoint committed with the read.
+fn disclose(app: &App, receipt: &Receipt) -> Result<Disclosure, ApiError> {
+    let unavailable = |why: String| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage",
+            format!(
+                "the read is logged at index {}, but {why}; retry it for the disclosure",
+                receipt.index
+            ),
+        )
+    };
+    let (checkpoint, _) =
+        huella_core::checkpoint::open(receipt.checkpoint.as_bytes(), app.ledger.log_key())
+            .map_err(|e| unavailable(format!("its checkpoint does not open: {e}")))?;
+    let snapshot = app.ledger.reader().snapshot();
+    let leaf = snapshot.leaf(receipt.index)?;
+    let Ok(Leaf::SealedRead(read)) = Leaf::parse(&leaf) else {
+        return Err(unavailable(
+            "its entry does not parse as a sealed read".into(),
+        ));
+    };
+    let mut entries = Vec::new();
+    if let Some(listed) = &read.event.entries {
+        for index in listed {
+            let index = index.get();
+            let leaf = snapshot.leaf(index)?;
+            let inclusion = snapshot.inclusion(index, Some(checkpoint.size))?;
+            let opening = app
+                .ledger
+                .store()
+                .opening(index)
+                .map_err(|e| unavailable(e.to_string()))?
+                .ok_or_else(|| unavailable(format!("entry {index} has no openings")))?;
+            let openings: Openings = serde_json::from_slice(&opening)
+                .map_err(|e| unavailable(format!("the openings of entry {index}: {e}")))?;
+            entries.push(DisclosedEntry {
+                index,
+                leaf: String::from_utf8(leaf)
+                    .map_err(|_| unavailable(format!("entry {index} is not UTF-8")))?,
+                openings,
+                inclusion_proof: inclusion.proof,
+            });
+        }
+    }
+    Ok(Disclosure {
+        checkpoint: receipt.checkpoint.clone(),
+        entries,
+        read_receipt: receipt.clone(),
+    })
 }
 
 pub(crate) async fn checkpoint(State(app): State<App>) -> Response {

@@ -23,10 +23,13 @@ use tokio::sync::oneshot;
 use crate::ledger::clock::Clock;
 use crate::ledger::reader::{LogReader, ReadError};
 use crate::ledger::sequencer::{
-    Accepted, Claim, Item, Pending, Shared, already_logged, lock, registry_request_key, request_key,
+    Accepted, Claim, Item, Pending, Shared, already_logged, lock, read_request_key,
+    registry_request_key, request_key,
 };
 use crate::metrics::Metrics;
 use crate::store::Store;
+use huella_core::entry::Leaf;
+use huella_core::sealed::{ReadSubmission, SealedError, SealedReadError, Target, admit_read};
 
 /// Options tune the ledger; the defaults suit a single server.
 #[derive(Clone, Debug)]
@@ -91,6 +94,9 @@ pub enum SubmitError {
     /// The registry event is refused: its registrars' signatures, or the change itself.
     #[error("registry event refused: {0}")]
     Registry(#[from] ChangeError),
+    /// The sealed read is refused.
+    #[error("sealed read refused: {0}")]
+    Read(#[from] SealedReadError),
     /// The agency's request id is already logged with other content.
     #[error(
         "request id {request_id} of {agency} is already logged at index {index} with other content"
@@ -254,6 +260,49 @@ impl Appender {
         // Registry events share one place in the pool, apart from every agency's (no agency
         // id holds a space).
         let accepted = self.enqueue(item, request_key, "registry events").await?;
+        self.receipt(accepted)
+    }
+
+    /// submit_read checks an auditor's sealed read ([`admit_read`]: role, signature, time
+    /// window, target, openings; and every entry it lists is an access entry the log
+    /// holds), waits until the read's entry is durable, and returns its receipt. Only then
+    /// may anything it reads be disclosed.
+    pub async fn submit_read(&self, read: ReadSubmission) -> Result<Submitted, SubmitError> {
+        let published = self.reader.published();
+        admit_read(
+            &read,
+            &published.keys,
+            published.size,
+            self.clock.now_millis(),
+            self.window,
+        )?;
+        if let Target::Entries(listed) = read
+            .event
+            .target(published.size)
+            .map_err(SealedReadError::from)?
+        {
+            for index in listed {
+                let leaf = self
+                    .store
+                    .leaves(index.get(), 1)
+                    .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+                let access = leaf
+                    .first()
+                    .is_some_and(|l| matches!(Leaf::parse(l), Ok(Leaf::Access(_))));
+                if !access {
+                    return Err(SealedReadError::Target(SealedError::Entries(format!(
+                        "entry {} is not an access entry: it holds no sealed data",
+                        index.get()
+                    )))
+                    .into());
+                }
+            }
+        }
+        let request_key = read_request_key(&read.event);
+        let agency = read.event.agency.to_string();
+        let accepted = self
+            .enqueue(Item::SealedRead(read), request_key, &agency)
+            .await?;
         self.receipt(accepted)
     }
 

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use huella_core::admission::{AdmissionError, Admitted};
 use huella_core::checkpoint::Checkpoint;
 use huella_core::entry::{Entry, Leaf, RegistryEntry};
-use huella_core::event::SignedEvent;
+use huella_core::event::{EventSignature, SignedEvent};
 use huella_core::keylog::{KeyRegistry, RegistryEvent, Role, SignedRegistryEvent};
 use huella_core::keys::SignerKey;
 use huella_core::merkle::{Frontier, Hash, record_hash};
+use huella_core::sealed::{ReadSubmission, SealedRead, SignedEntry};
 use huella_core::trust::TrustRoot;
 use huella_core::values::{Count, Timestamp};
 use tokio::sync::oneshot;
@@ -62,6 +63,9 @@ pub(crate) enum Item {
     /// A registry event, its registrars' signatures checked against the registry as
     /// published; the sequencer checks it again against the registry at its index.
     Registry(SignedRegistryEvent),
+    /// An auditor's sealed read, checked like a submission ([`admit_read`]); the
+    /// sequencer checks the key again at its index.
+    SealedRead(ReadSubmission),
 }
 
 impl Item {
@@ -70,6 +74,7 @@ impl Item {
         match self {
             Item::Access(a) => Claim::Access(a.signed()),
             Item::Registry(r) => Claim::Registry(&r.event),
+            Item::SealedRead(r) => Claim::SealedRead(&r.event, &r.signature),
         }
     }
 }
@@ -81,6 +86,8 @@ pub(crate) enum Claim<'a> {
     Access(&'a SignedEvent),
     /// A registry event (its signatures may differ between retries).
     Registry(&'a RegistryEvent),
+    /// A sealed read and its signature.
+    SealedRead(&'a SealedRead, &'a EventSignature),
 }
 
 impl Claim<'_> {
@@ -90,6 +97,7 @@ impl Claim<'_> {
         match (self, leaf) {
             (Claim::Access(a), Leaf::Access(e)) => e.signed_event() == *a,
             (Claim::Registry(r), Leaf::Registry(e)) => e.event == *r,
+            (Claim::SealedRead(r, s), Leaf::SealedRead(e)) => e.event == *r && e.signature == *s,
             _ => false,
         }
     }
@@ -102,6 +110,11 @@ impl Claim<'_> {
             Claim::Registry(_) => SubmitError::Unavailable(format!(
                 "entry {index} holds another event under this registry event's key"
             )),
+            Claim::SealedRead(r, _) => SubmitError::Conflict {
+                index,
+                agency: r.agency.to_string(),
+                request_id: r.request_id.to_string(),
+            },
         }
     }
 }
@@ -116,6 +129,16 @@ pub(crate) const REGISTRY_REQUESTS: &[u8] = b"\0registry\0";
 pub(crate) fn registry_request_key(signed: &SignedRegistryEvent) -> Vec<u8> {
     let mut key = REGISTRY_REQUESTS.to_vec();
     key.extend_from_slice(&Hash::sha256(&signed.event.signing_bytes()).0);
+    key
+}
+
+/// read_request_key identifies an auditor's read for idempotency: 0x00, `read`, 0x00, the
+/// agency, 0x00, its request id (apart from agencies' access events and registry events).
+pub(crate) fn read_request_key(read: &SealedRead) -> Vec<u8> {
+    let mut key = b"\0read\0".to_vec();
+    key.extend_from_slice(read.agency.as_str().as_bytes());
+    key.push(0);
+    key.extend_from_slice(read.request_id.as_str().as_bytes());
     key
 }
 
@@ -448,6 +471,30 @@ impl Sequencer {
                     // Invariant: openings hold only strings, which always serialize.
                     let openings =
                         serde_json::to_vec(admitted.openings()).expect("openings serialize");
+                    (entry.to_leaf(), openings)
+                }
+                Item::SealedRead(read) => {
+                    let e = &read.event;
+                    if let Err(refused) = keys.may_sign_for(
+                        &e.key,
+                        Role::Auditor,
+                        (&e.agency, &e.country),
+                        &e.read_at,
+                        &integrated_at,
+                    ) {
+                        let _ = reply.send(Err(SubmitError::Read(refused.into())));
+                        continue;
+                    }
+                    let entry = SignedEntry {
+                        event: read.event.clone(),
+                        index: count,
+                        integrated_at: integrated_at.clone(),
+                        prev: head,
+                        signature: read.signature,
+                    };
+                    // The searched value's opening, stored apart like an access event's.
+                    // Invariant: openings hold only strings, which always serialize.
+                    let openings = serde_json::to_vec(&read.openings).expect("openings serialize");
                     (entry.to_leaf(), openings)
                 }
                 Item::Registry(signed) => {

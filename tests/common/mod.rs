@@ -44,6 +44,17 @@ pub fn agencies() -> (Vec<Agency>, Registry) {
     (agencies, registry)
 }
 
+/// run_huella runs the `huella` binary with `args` from a multi-threaded tokio test (the
+/// test's runtime keeps serving the log meanwhile) and returns what it did.
+pub fn run_huella(args: &[&str]) -> std::process::Output {
+    tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_huella"))
+            .args(args)
+            .output()
+            .unwrap()
+    })
+}
+
 /// The `n`-th demo event, sealed by its requesting agency.
 pub fn sealed(agencies: &[Agency], n: u64) -> Submission {
     let now = Timestamp::from_unix_millis(NOW);

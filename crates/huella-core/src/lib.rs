@@ -19,6 +19,7 @@
 //! - [`trust`]: the trust root: the log's key, each country's registrars, the first registry.
 //! - [`keylog`]: every key's principal, role and validity, as registry events change them.
 //! - [`sealed`]: the public records of the sealed half: sealed reads, erasures, retention.
+//! - [`disclosure`]: what a sealed read reveals, and its offline check.
 //! - [`admission`]: the checks an event passes before the log accepts it.
 //! - [`entry`]: the logged entry (the Merkle leaf) and its hash chain.
 //! - [`merkle`]: RFC 6962/9162 hashing, stored hashes, inclusion and consistency proofs.
@@ -33,6 +34,7 @@ pub mod admission;
 pub mod canonical;
 pub mod checkpoint;
 pub mod commitment;
+pub mod disclosure;
 pub mod entry;
 pub mod event;
 pub mod keylog;

@@ -488,3 +488,119 @@ mod tests {
         assert!(retention.check(9).is_err());
     }
 }
+
+/// SearchOpenings is the opening a search read carries beside its event (never logged).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchOpenings {
+    /// The opening of the search's commitment: the value searched for, and its salt.
+    pub search: Opening,
+}
+
+/// ReadSubmission is the body of `POST /v1/sealed/read`: the signed read, and for a search
+/// the opening of the value searched for.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadSubmission {
+    /// The read, as the auditor signed it.
+    pub event: SealedRead,
+    /// For a search, the opening of the searched value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openings: Option<SearchOpenings>,
+    /// The auditor's signature over [`SealedRead::signing_bytes`].
+    pub signature: EventSignature,
+}
+
+/// SealedReadError says why a sealed read is refused before anything is logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealedReadError {
+    /// The key may not sign a read for this agency now.
+    #[error(transparent)]
+    Key(#[from] crate::keylog::SignError),
+    /// The signature does not verify.
+    #[error("signature does not verify with key {0}")]
+    BadSignature(String),
+    /// The target is malformed, or names an entry the log does not hold.
+    #[error(transparent)]
+    Target(#[from] SealedError),
+    /// A search without the opening of its value, or with one that does not open it; or an
+    /// opening given for a read of listed entries.
+    #[error("{0}")]
+    Opening(&'static str),
+    /// `read_at` is outside the admission window.
+    #[error("read_at {read_at} is {detail}")]
+    OutOfWindow {
+        /// The time the read claims.
+        read_at: String,
+        /// How far off it is.
+        detail: String,
+    },
+}
+
+/// admit_read runs the checks anyone can run on a sealed read before the log appends it,
+/// with the log of `size` entries as it stands at `now_millis`: the key is registered as an
+/// auditor for the read's agency and country, valid at `read_at` and now; the signature
+/// verifies; `read_at` is within `window`; the target is well formed, its entries below
+/// `size`; a search carries the opening of its value.
+pub fn admit_read(
+    submission: &ReadSubmission,
+    keys: &crate::keylog::KeyRegistry,
+    size: u64,
+    now_millis: u64,
+    window: crate::admission::Window,
+) -> Result<(), SealedReadError> {
+    let event = &submission.event;
+    let record = keys.may_sign_for(
+        &event.key,
+        crate::keylog::Role::Auditor,
+        (&event.agency, &event.country),
+        &event.read_at,
+        &Timestamp::from_unix_millis(now_millis),
+    )?;
+    if !record
+        .key
+        .verify(&event.signing_bytes(), &submission.signature.0)
+    {
+        return Err(SealedReadError::BadSignature(event.key.to_string()));
+    }
+    let at = event.read_at.unix_millis();
+    let detail = if at.saturating_add(window.max_age_millis) < now_millis {
+        Some(format!(
+            "{} s in the past; the log accepts up to {} s",
+            (now_millis - at) / 1000,
+            window.max_age_millis / 1000
+        ))
+    } else if at > now_millis.saturating_add(window.max_future_millis) {
+        Some(format!(
+            "{} s in the future; the log accepts up to {} s",
+            (at - now_millis) / 1000,
+            window.max_future_millis / 1000
+        ))
+    } else {
+        None
+    };
+    if let Some(detail) = detail {
+        return Err(SealedReadError::OutOfWindow {
+            read_at: event.read_at.to_string(),
+            detail,
+        });
+    }
+    match (event.target(size)?, &submission.openings) {
+        (Target::Entries(_), None) => Ok(()),
+        (Target::Entries(_), Some(_)) => Err(SealedReadError::Opening(
+            "a read of listed entries carries no openings",
+        )),
+        (Target::Search(_), None) => Err(SealedReadError::Opening(
+            "a search carries the opening of the value searched for, under openings.search",
+        )),
+        (Target::Search(search), Some(openings)) => {
+            if search.opens(&openings.search) {
+                Ok(())
+            } else {
+                Err(SealedReadError::Opening(
+                    "openings.search does not open the search's commitment",
+                ))
+            }
+        }
+    }
+}

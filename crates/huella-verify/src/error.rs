@@ -39,6 +39,9 @@ pub enum AuditError {
     /// disagrees with the tree the audit recomputed. Boxed: it is the largest variant.
     #[error("verification failed: {0}")]
     Answer(Box<AnswerError>),
+    /// A disclosure does not verify.
+    #[error("verification failed: disclosure: {0}")]
+    Disclosure(#[from] huella_core::disclosure::DisclosureError),
     /// Reading failed (network, file) or the input is unusable.
     #[error("{0}")]
     Io(String),

@@ -15,11 +15,13 @@ use crate::client::{Client, ClientError};
 use crate::error::AuditError;
 use crate::sample::{DEFAULT_SAMPLE, Sampling};
 
+pub mod disclosure;
 pub mod export;
 pub mod monitor;
 pub mod receipt;
 pub mod verify;
 
+pub use disclosure::{DisclosureCommand, DisclosureVerifyArgs};
 pub use export::ExportArgs;
 pub use monitor::MonitorArgs;
 pub use receipt::{ReceiptCommand, ReceiptVerifyArgs};
@@ -48,6 +50,9 @@ pub enum Command {
     /// Receipts (C2SP tlog-proofs).
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// Disclosures of sealed reads.
+    #[command(subcommand)]
+    Disclosure(DisclosureCommand),
 }
 
 /// ClientArgs are the connection options every subcommand that talks to a log takes.
@@ -123,6 +128,7 @@ pub fn run(command: Command) -> CliResult {
             Command::Monitor(args) => monitor::run(args).await,
             Command::Export(args) => export::run(args).await,
             Command::Receipt(ReceiptCommand::Verify(args)) => receipt::run(args).await,
+            Command::Disclosure(DisclosureCommand::Verify(args)) => disclosure::run(args).await,
         }
     })
 }

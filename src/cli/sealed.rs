@@ -1,0 +1,159 @@
+//! `huella sealed read`: an auditor reads sealed data. It makes a fresh X25519 key pair,
+//! signs a `sealed_read` naming it, submits it to `POST /v1/sealed/read`, opens the sealed
+//! disclosure, verifies it against the log key, and writes it as JSON. The read is logged
+//! before anything is disclosed.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use clap::{Args, Subcommand};
+use huella_core::disclosure::Disclosure;
+use huella_core::keys::SignerKey;
+use huella_core::proof::Receipt;
+use huella_core::sealed::{ReadSubmission, SealedRead, SealedReadKind, sign};
+use huella_core::values::{
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
+};
+use huella_verify::cli::{CliResult, ClientArgs};
+
+use crate::keyfile;
+
+/// `huella sealed` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum SealedCommand {
+    /// Read the openings of listed entries, as a registered auditor; the read is logged
+    /// first, and the disclosure, sealed to a key made for this read, written to --out.
+    Read(ReadArgs),
+}
+
+/// Arguments of `huella sealed read`.
+#[derive(Args, Debug)]
+pub struct ReadArgs {
+    /// Base URL of the ledger.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The auditor's signer key file (a key registered with role `auditor`).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The entries to read, by index: `3,17,42` (at most 1,000).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub entries: Vec<u64>,
+    /// The case this read is for.
+    #[arg(long)]
+    pub case_ref: String,
+    /// Why, as a purpose code (`a-z 0-9 _ -`).
+    #[arg(long)]
+    pub purpose: String,
+    /// The instrument and article that allow the read.
+    #[arg(long)]
+    pub legal_basis: String,
+    /// Your own id for this read (default: one made up); a retry with the same id and
+    /// read is the same read.
+    #[arg(long)]
+    pub request_id: Option<String>,
+    /// The log's verifier key (or a file holding it) to verify the disclosure with; without
+    /// it, the key the log serves is used, with a warning.
+    #[arg(long)]
+    pub log_key: Option<String>,
+    /// Where to write the verified disclosure (JSON, docs/format.md §16.5). It holds
+    /// personal data: it is written owner-only.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Connection options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// run reads, verifies and saves.
+pub async fn run(command: SealedCommand) -> CliResult {
+    let SealedCommand::Read(args) = command;
+    let key: SignerKey = keyfile::read_signer(&args.key)?;
+    let client = args.client.client(&args.url)?;
+    // The auditor's agency and country, as the log registered its key.
+    let keys: serde_json::Value = client.get_json("/v1/keys").await?;
+    let id = key.key_ref().to_string();
+    let record = keys["keys"]
+        .as_array()
+        .and_then(|all| all.iter().find(|k| k["key_id"] == id.as_str()))
+        .ok_or_else(|| format!("key {id} is not registered in the log at {}", args.url))?;
+    if record["role"] != "auditor" {
+        return Err(format!("key {id} is registered as {}, not auditor", record["role"]).into());
+    }
+    let log_key = match &args.log_key {
+        Some(text) => huella_verify::cli::parse_log_key(text)?,
+        None => {
+            eprintln!(
+                "warning: verifying the disclosure with the log key the log serves; pass --log-key"
+            );
+            huella_verify::cli::parse_log_key(keys["log_key"].as_str().unwrap_or_default())?
+        }
+    };
+    let (private, recipient) = crate::hpke::keypair();
+    let request_id = match &args.request_id {
+        Some(id) => id.clone(),
+        None => format!(
+            "read-{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&keyfile::random_bytes()?[..9])
+        ),
+    };
+    let mut entries: Vec<Count> = args
+        .entries
+        .iter()
+        .map(|&i| Count::new(i))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("--entries: {e}"))?;
+    entries.sort();
+    entries.dedup();
+    let event = SealedRead {
+        agency: AgencyId::new(record["agency"].as_str().unwrap_or_default())?,
+        case_ref: RequestId::new(&args.case_ref).map_err(|e| format!("--case-ref: {e}"))?,
+        country: CountryCode::new(record["country"].as_str().unwrap_or_default())?,
+        entries: Some(entries),
+        key: key.key_ref().clone(),
+        kind: SealedReadKind::Only,
+        legal_basis: LegalBasis::new(&args.legal_basis)
+            .map_err(|e| format!("--legal-basis: {e}"))?,
+        purpose: Purpose::new(&args.purpose).map_err(|e| format!("--purpose: {e}"))?,
+        read_at: Timestamp::from_system_time(std::time::SystemTime::now()),
+        recipient,
+        request_id: RequestId::new(&request_id).map_err(|e| format!("--request-id: {e}"))?,
+        search: None,
+    };
+    let submission = ReadSubmission {
+        signature: sign(&event, &key),
+        event,
+        openings: None,
+    };
+    let answer = client
+        .post_raw("/v1/sealed/read", serde_json::to_vec(&submission)?)
+        .await?;
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        read_receipt: Receipt,
+        disclosure: crate::hpke::Sealed,
+    }
+    let answer: Answer = serde_json::from_slice(&answer)
+        .map_err(|e| format!("the log's answer is not a sealed disclosure: {e}"))?;
+    eprintln!("the read is logged at index {}", answer.read_receipt.index);
+    let plaintext = crate::hpke::open(
+        &private,
+        &answer.disclosure,
+        &answer.read_receipt.leaf_hash.0,
+    )?;
+    let disclosure: Disclosure = serde_json::from_slice(&plaintext)
+        .map_err(|e| format!("the disclosure does not parse: {e}"))?;
+    if disclosure.read_receipt != answer.read_receipt {
+        return Err("the disclosure's read receipt is not the one the log answered with".into());
+    }
+    let verified = disclosure
+        .verify(&log_key)
+        .map_err(|e| format!("the disclosure does not verify: {e}"))?;
+    keyfile::write_private(&args.out, &serde_json::to_vec_pretty(&disclosure)?)?;
+    eprintln!(
+        "disclosure of {} entries verified (checkpoint size {}) and written to {} (owner-only: it holds personal data)",
+        verified.entries.len(),
+        verified.checkpoint.size,
+        args.out.display()
+    );
+    Ok(())
+}

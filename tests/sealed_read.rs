@@ -1,0 +1,398 @@
+//! Issue #15, second step: sealed reads of listed entries. A registered auditor's signed
+//! read is logged first; only then does the log answer with the disclosure, sealed (HPKE) to
+//! the key the read names; anyone checks the disclosure offline with the log key.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{NOW, TestLog, agencies, log_signer, sealed};
+use huella::http::Limits;
+use huella::ledger::Options;
+use huella::store::MemoryStore;
+use huella_core::disclosure::{Disclosure, DisclosureError};
+use huella_core::entry::Leaf;
+use huella_core::event::Openings;
+use huella_core::keylog::{RegistryEvent, Role, SignedRegistryEvent};
+use huella_core::keys::{KeyName, SignerKey};
+use huella_core::proof::Receipt;
+use huella_core::sealed::{
+    ReadSubmission, Recipient, SealedRead, SealedReadKind, Search, SearchField, sign,
+};
+use huella_core::trust::{LogId, Registrars, TrustRoot};
+use huella_core::values::{
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
+};
+
+fn key(name: &str, seed: u8) -> SignerKey {
+    SignerKey::from_seed(KeyName::new(name).unwrap(), &[seed; 32])
+}
+
+fn registrar() -> SignerKey {
+    key("registrar.co.example", 101)
+}
+
+fn auditor() -> SignerKey {
+    key("procuraduria.co.example", 111)
+}
+
+fn trust() -> TrustRoot {
+    TrustRoot {
+        log: LogId {
+            origin: log_signer().name().as_str().to_string(),
+            key: log_signer().verifier(),
+        },
+        countries: vec![Registrars {
+            country: CountryCode::new("CO").unwrap(),
+            registrars: vec![registrar().verifier()],
+            threshold: None,
+        }],
+        registry: agencies().1,
+    }
+}
+
+/// start starts a log with ten access events (0..10) and the auditor's registration (10).
+async fn start() -> TestLog {
+    let options = Options {
+        batch_wait: std::time::Duration::from_millis(1),
+        ..Options::default()
+    };
+    let log = TestLog::start_trusted(
+        Arc::new(MemoryStore::new()),
+        Limits::default(),
+        options,
+        trust(),
+    )
+    .await;
+    let (all, _) = agencies();
+    for n in 0..10 {
+        log.client.submit(&sealed(&all, n)).await.unwrap();
+    }
+    let register = RegistryEvent::KeyRegister {
+        agency: AgencyId::new("CO-PROCURADURIA").unwrap(),
+        country: CountryCode::new("CO").unwrap(),
+        role: Role::Auditor,
+        key: auditor().verifier(),
+        valid_from: Timestamp::from_unix_millis(NOW - 86_400_000),
+    };
+    log.client
+        .submit_registry(&SignedRegistryEvent::sign(register, &[&registrar()]))
+        .await
+        .unwrap();
+    log
+}
+
+fn read(signer: &SignerKey, entries: &[u64], recipient: Recipient) -> SealedRead {
+    SealedRead {
+        agency: AgencyId::new("CO-PROCURADURIA").unwrap(),
+        case_ref: RequestId::new("PGN-2026-17").unwrap(),
+        country: CountryCode::new("CO").unwrap(),
+        entries: Some(entries.iter().map(|&i| Count::new(i).unwrap()).collect()),
+        key: signer.key_ref().clone(),
+        kind: SealedReadKind::Only,
+        legal_basis: LegalBasis::new("Ley 1581 de 2012, art. 17").unwrap(),
+        purpose: Purpose::new("oversight_audit").unwrap(),
+        read_at: Timestamp::from_unix_millis(NOW),
+        recipient,
+        request_id: RequestId::new(format!(
+            "PGN-READ-{}-{}",
+            entries.len(),
+            entries.first().unwrap_or(&0)
+        ))
+        .unwrap(),
+        search: None,
+    }
+}
+
+fn submission(event: SealedRead, signer: &SignerKey) -> ReadSubmission {
+    ReadSubmission {
+        signature: sign(&event, signer),
+        event,
+        openings: None,
+    }
+}
+
+async fn post(log: &TestLog, body: &ReadSubmission) -> (u16, serde_json::Value, String) {
+    let response = log
+        .http
+        .post(log.url("/v1/sealed/read"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(body).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap(), text)
+}
+
+/// The personal values of entry `index`, as the log stored them.
+fn values(log: &TestLog, index: u64) -> Vec<String> {
+    let openings: Openings =
+        serde_json::from_slice(&log.ledger.store().opening(index).unwrap().unwrap()).unwrap();
+    let json = serde_json::to_value(&openings).unwrap();
+    json.as_object()
+        .unwrap()
+        .values()
+        .map(|o| o["value"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_is_logged_then_disclosed_sealed_to_its_auditor_and_verifies_offline() {
+    let log = start().await;
+    let (private, recipient) = huella::hpke::keypair();
+    let before = log.checkpoint().await.size;
+    let (status, answer, text) = post(
+        &log,
+        &submission(read(&auditor(), &[2, 5], recipient), &auditor()),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    // The read is an entry of the log, before any value left the server...
+    let receipt: Receipt = serde_json::from_value(answer["read_receipt"].clone()).unwrap();
+    assert_eq!(receipt.index, before);
+    let leaf = log
+        .ledger
+        .store()
+        .leaves(receipt.index, 1)
+        .unwrap()
+        .remove(0);
+    assert!(matches!(Leaf::parse(&leaf).unwrap(), Leaf::SealedRead(_)));
+    // ...and what left it is ciphertext: no personal value of the entries read, in any form.
+    for index in [2, 5] {
+        for value in values(&log, index) {
+            assert!(!text.contains(&value), "{value} in the answer");
+            let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &value);
+            assert!(!text.contains(&b64), "{value} (base64) in the answer");
+        }
+    }
+    let sealed: huella::hpke::Sealed =
+        serde_json::from_value(answer["disclosure"].clone()).unwrap();
+    let (other, _) = huella::hpke::keypair();
+    assert!(huella::hpke::open(&other, &sealed, &receipt.leaf_hash.0).is_err());
+    let plaintext = huella::hpke::open(&private, &sealed, &receipt.leaf_hash.0).unwrap();
+    let disclosure: Disclosure = serde_json::from_slice(&plaintext).unwrap();
+    let verified = disclosure.verify(&log.log_key).unwrap();
+    assert_eq!(
+        verified
+            .entries
+            .iter()
+            .map(|e| e.index.get())
+            .collect::<Vec<_>>(),
+        vec![2, 5]
+    );
+    for (disclosed, index) in disclosure.entries.iter().zip([2, 5]) {
+        let json = serde_json::to_value(&disclosed.openings).unwrap();
+        let mut got: Vec<String> = json
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|o| o["value"].as_str().unwrap().to_string())
+            .collect();
+        let mut want = values(&log, index);
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+    }
+    // Tampered: an opening changed, or an entry dropped, fails offline.
+    let mut changed = disclosure.clone();
+    let mut openings = serde_json::to_value(&changed.entries[0].openings).unwrap();
+    openings["subject"]["value"] = "CO-CC-9999999999".into();
+    changed.entries[0].openings = serde_json::from_value(openings).unwrap();
+    assert!(matches!(
+        changed.verify(&log.log_key),
+        Err(DisclosureError::Entry { index: 2, .. })
+    ));
+    let mut dropped = disclosure.clone();
+    dropped.entries.pop();
+    assert!(matches!(
+        dropped.verify(&log.log_key),
+        Err(DisclosureError::Target { .. })
+    ));
+    // The whole log, the read included, verifies; the summary counts the read.
+    let (_, summary) = log.check_log().await;
+    assert_eq!(summary.sealed_reads_by_agency["CO-PROCURADURIA"], 1);
+    assert_eq!(summary.sealed_reads_by_purpose["oversight_audit"], 1);
+    log.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_that_break_a_rule_get_a_clear_4xx_log_nothing_and_disclose_nothing() {
+    let log = start().await;
+    let (_, recipient) = huella::hpke::keypair();
+    let cbp = agencies().0.into_iter().next().unwrap().key;
+    let mut submitter_read = read(&cbp, &[1], recipient);
+    submitter_read.agency = AgencyId::new("US-DHS-CBP").unwrap();
+    submitter_read.country = CountryCode::new("US").unwrap();
+    let mut forged = submission(read(&auditor(), &[1], recipient), &auditor());
+    forged.signature.0[3] ^= 1;
+    let search = Search {
+        field: SearchField::Subject,
+        value: SearchField::Subject.commit(&huella_core::commitment::Salt([1; 32]), "x"),
+    };
+    let mut searching = read(&auditor(), &[1], recipient);
+    searching.entries = None;
+    searching.search = Some(search);
+    let stranger = key("procuraduria.co.example", 112);
+    let cases: Vec<(&str, ReadSubmission, u16, &str)> = vec![
+        (
+            "an unregistered key",
+            submission(read(&stranger, &[1], recipient), &stranger),
+            401,
+            "unknown_key",
+        ),
+        (
+            "a submitter's key",
+            submission(submitter_read, &cbp),
+            403,
+            "unauthorized_key",
+        ),
+        ("a bad signature", forged, 401, "bad_signature"),
+        (
+            "more than 1,000 entries",
+            submission(
+                read(&auditor(), &(0..1001).collect::<Vec<_>>(), recipient),
+                &auditor(),
+            ),
+            422,
+            "bad_target",
+        ),
+        (
+            "an entry the log does not hold",
+            submission(read(&auditor(), &[1, 40], recipient), &auditor()),
+            422,
+            "bad_target",
+        ),
+        (
+            "a registry entry, which holds no sealed data",
+            submission(read(&auditor(), &[10], recipient), &auditor()),
+            422,
+            "bad_target",
+        ),
+        (
+            "a search (not built yet)",
+            submission(searching, &auditor()),
+            501,
+            "not_implemented",
+        ),
+    ];
+    let size = log.checkpoint().await.size;
+    for (what, body, status, code) in cases {
+        let (got, answer, _) = post(&log, &body).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(code)),
+            "{what}: {answer}"
+        );
+        assert!(answer.get("disclosure").is_none(), "{what}");
+    }
+    assert_eq!(log.checkpoint().await.size, size, "nothing was logged");
+    let garbage = log
+        .http
+        .post(log.url("/v1/sealed/read"))
+        .body("{\"event\": 1}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    log.stop().await;
+}
+
+use common::run_huella as run;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_reads_verifies_and_saves_and_anyone_verifies_the_file() {
+    let log = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    huella::keyfile::write_signer(&dir.path().join("auditor.key"), &auditor()).unwrap();
+    let log_key = log.log_key.to_string();
+    // The command line reads at the real time.
+    log.clock.set(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    );
+    let out = run(&[
+        "sealed",
+        "read",
+        "--url",
+        &log.base,
+        "--key",
+        &path("auditor.key"),
+        "--entries",
+        "7,3",
+        "--case-ref",
+        "PGN-2026-18",
+        "--purpose",
+        "data_subject_request",
+        "--legal-basis",
+        "Ley 1581 de 2012, art. 14",
+        "--log-key",
+        &log_key,
+        "--out",
+        &path("disclosure.json"),
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("the read is logged at index 11"), "{said}");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path("disclosure.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    {
+        let out = run(&[
+            "disclosure",
+            "verify",
+            &path("disclosure.json"),
+            "--log-key",
+            &log_key,
+        ]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            said.contains("VERIFIED: 2 entries disclosed by the sealed read at index 11"),
+            "{said}"
+        );
+    }
+    // A tampered file fails (exit 1); an unreadable one is an I/O error (exit 2).
+    let text = std::fs::read_to_string(path("disclosure.json")).unwrap();
+    let disclosure: Disclosure = serde_json::from_str(&text).unwrap();
+    let mut tampered = disclosure.clone();
+    tampered.entries[1].index = 4;
+    std::fs::write(
+        path("tampered.json"),
+        serde_json::to_vec(&tampered).unwrap(),
+    )
+    .unwrap();
+    let out = run(&[
+        "disclosure",
+        "verify",
+        &path("tampered.json"),
+        "--log-key",
+        &log_key,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "disclosure",
+        "verify",
+        &path("missing.json"),
+        "--log-key",
+        &log_key,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    log.stop().await;
+}

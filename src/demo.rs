@@ -27,9 +27,25 @@ pub const REGISTRARS: [(&str, &str); 2] = [
     ("CO", "registrar.co.example/huella"),
 ];
 
-/// AUDITOR is the demo oversight body registered with role `auditor`: agency, country, key
-/// name.
-pub const AUDITOR: (&str, &str, &str) = ("CO-PROCURADURIA", "CO", "procuraduria.co.example/huella");
+/// OVERSIGHT are the demo oversight bodies: agency, country, key name, and role (`auditor`:
+/// reads sealed data; `erasure_authority`: orders it erased), one of each per country.
+/// `huella demo` keeps their keys under `auditors/` and `erasure/`.
+pub const OVERSIGHT: [(&str, &str, &str, &str); 4] = [
+    (
+        "CO-PROCURADURIA",
+        "CO",
+        "procuraduria.co.example/huella",
+        "auditor",
+    ),
+    ("US-DHS-OIG", "US", "oig.dhs.us.example/huella", "auditor"),
+    ("CO-SIC", "CO", "sic.co.example/huella", "erasure_authority"),
+    (
+        "US-DHS-PRIVACY",
+        "US",
+        "privacy.dhs.us.example/huella",
+        "erasure_authority",
+    ),
+];
 
 /// Registrar is a demo country's registrar with its signing key.
 pub struct Registrar {

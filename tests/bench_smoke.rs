@@ -73,7 +73,7 @@ fn bench_appends_to_a_demo_log_and_verifies_every_receipt() {
     assert_eq!(number(&report, "/receipts_verified"), appended, "{report}");
     assert_eq!(
         number(&report, "/tree_size"),
-        (DEMO_EVENTS + common::demo::REGISTRY_EVENTS) as f64 + appended,
+        (DEMO_EVENTS + common::demo::EXTRA_ENTRIES) as f64 + appended,
         "the log holds the demo's entries and every acknowledged append: {report}"
     );
 
@@ -118,7 +118,7 @@ fn bench_appends_to_a_demo_log_and_verifies_every_receipt() {
     assert!(number(&proofs, "/server_ms/p50") > 0.0, "{proofs}");
     assert_eq!(
         number(&proofs, "/tree_size"),
-        (DEMO_EVENTS + common::demo::REGISTRY_EVENTS) as f64 + appended,
+        (DEMO_EVENTS + common::demo::EXTRA_ENTRIES) as f64 + appended,
         "{proofs}"
     );
 }
@@ -150,7 +150,7 @@ fn fill_appends_exactly_n_entries_round_by_round() {
     assert_eq!(number(&report, "/errors"), 0.0, "{report}");
     assert_eq!(
         number(&report, "/tree_size"),
-        (DEMO_EVENTS + common::demo::REGISTRY_EVENTS) as f64 + 25.0,
+        (DEMO_EVENTS + common::demo::EXTRA_ENTRIES) as f64 + 25.0,
         "{report}"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);

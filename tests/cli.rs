@@ -100,6 +100,19 @@ async fn submit_seals_signs_and_saves_the_receipt() {
         panic!("the receipt is not of an access entry")
     };
     assert_eq!(entry.event.request_id.as_str(), "US-DHS-CBP-2026-TOUR-0001");
+    // The agency keeps its own openings beside the receipt, owner-only: they open the
+    // entry's commitments, whatever the operator does with its copy.
+    let kept_path = dir.path().join("receipt.json.openings.json");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&kept_path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&kept_path).unwrap()).unwrap();
+    assert_eq!(kept["index"], receipt.index);
+    let openings: huella_core::event::Openings =
+        serde_json::from_value(kept["openings"].clone()).unwrap();
+    openings.check(&entry.event).unwrap();
+    assert_eq!(kept["openings"]["subject"]["value"], "CO-CC-1012345678");
     // The leaf holds commitments, never the clear values from the event file.
     let leaf = String::from_utf8(proof.extra.unwrap()).unwrap();
     for secret in [
@@ -138,7 +151,7 @@ fn demo_serves_a_verifiable_log_until_interrupted() {
             .unwrap()
     });
     let (checkpoint, _) = huella_core::checkpoint::open(&note, &log_key).unwrap();
-    assert_eq!(checkpoint.size, 40 + common::demo::REGISTRY_EVENTS);
+    assert_eq!(checkpoint.size, 40 + common::demo::EXTRA_ENTRIES);
     // The data directory holds the openings and the log key: owner only.
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(dir.path().join("demo"))
@@ -146,6 +159,32 @@ fn demo_serves_a_verifiable_log_until_interrupted() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700, "data directory mode {mode:o}");
+    // Each country's auditor read two entries; each disclosure verifies with the log key and
+    // is owner-only (it holds personal data).
+    for auditor in ["CO-PROCURADURIA", "US-DHS-OIG"] {
+        let file = dir
+            .path()
+            .join("demo/disclosures")
+            .join(format!("{auditor}.json"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{auditor}: mode {mode:o}");
+        let out = Command::new(BIN)
+            .args(["disclosure", "verify"])
+            .arg(&file)
+            .args(["--log-key", &key])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("VERIFIED: 2 entries disclosed"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
     assert!(demo.stop().success(), "demo exits cleanly on Ctrl-C");
 }
 

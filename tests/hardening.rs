@@ -524,7 +524,7 @@ fn idle_connections_from_one_address_cannot_exhaust_the_descriptors() {
     assert!(ready.contains("\"writes\":{\"ok\":true}"), "{ready}");
     let checkpoint = get(&addr, "/checkpoint");
     let body = checkpoint.split("\r\n\r\n").nth(1).unwrap();
-    let size = (120 + common::demo::REGISTRY_EVENTS).to_string();
+    let size = (120 + common::demo::EXTRA_ENTRIES).to_string();
     assert_eq!(body.lines().nth(1), Some(size.as_str()), "{checkpoint}");
     demo.stop();
 }

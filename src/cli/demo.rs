@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use huella_core::entry::Leaf;
 use huella_core::event::PlainEvent;
 use huella_core::keylog::{RegistryEvent, Role, SignedRegistryEvent};
 use huella_core::keys::{KeyName, SignerKey, VerifierKey};
-use huella_core::values::{AgencyId, CountryCode, Reason, Timestamp};
+use huella_core::values::{
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, Reason, RequestId, Timestamp,
+};
 use huella_verify::client::Client;
 
 use crate::cli::CliResult;
@@ -81,12 +84,20 @@ pub async fn run(args: DemoArgs) -> CliResult {
     let mut changes: Vec<String> = Vec::new();
 
     // Who may sign is decided in the log: each country's registrar registers its agencies'
-    // keys (and an oversight body's auditor key), once.
-    let (auditor_id, auditor_country, auditor_name) = crate::demo::AUDITOR;
-    let (auditor, _) = keyfile::load_or_create(
-        &agency_dir.join(format!("{auditor_id}.auditor.key")),
-        &KeyName::new(auditor_name)?,
-    )?;
+    // keys, and its oversight bodies' (an auditor, an erasure authority), once.
+    let mut oversight = Vec::new();
+    for (id, country, name, role) in crate::demo::OVERSIGHT {
+        let dir = match role {
+            "auditor" => "auditors",
+            _ => "erasure",
+        };
+        let (key, _) = keyfile::load_or_create(
+            &args.data.join(dir).join(format!("{id}.key")),
+            &KeyName::new(name)?,
+        )?;
+        let role: Role = serde_json::from_value(serde_json::Value::String(role.into()))?;
+        oversight.push((AgencyId::new(id)?, CountryCode::new(country)?, role, key));
+    }
     let mut wanted: Vec<(AgencyId, CountryCode, Role, VerifierKey)> = agencies
         .iter()
         .map(|a| {
@@ -98,12 +109,9 @@ pub async fn run(args: DemoArgs) -> CliResult {
             )
         })
         .collect();
-    wanted.push((
-        AgencyId::new(auditor_id)?,
-        CountryCode::new(auditor_country)?,
-        Role::Auditor,
-        auditor.verifier(),
-    ));
+    wanted.extend(oversight.iter().map(|(agency, country, role, key)| {
+        (agency.clone(), country.clone(), *role, key.verifier())
+    }));
     let keys = ledger.keys();
     for (agency, country, role, key) in wanted {
         if keys.record(key.key_ref()).is_some() {
@@ -188,6 +196,9 @@ pub async fn run(args: DemoArgs) -> CliResult {
         agencies[position].key = new_key;
     }
     let elapsed = started.elapsed();
+    // Each country's auditor reads two entries' sealed data: each read is logged first, and
+    // its disclosure comes back sealed to a key made for it, verified, and saved.
+    let reads = sealed_reads(&ledger, &client, &oversight, &args.data).await?;
     let published = ledger.published();
     println!();
     println!("Huella demo log is running.");
@@ -236,10 +247,25 @@ pub async fn run(args: DemoArgs) -> CliResult {
         args.data.join("log.key.pub").display(),
         trust_path.display()
     );
+    for (agency, index, entries, path) in &reads {
+        println!(
+            "  sealed read by {agency} of entries {entries}, logged at index {index}; its disclosure: {}",
+            path.display()
+        );
+    }
+    if let Some((_, _, _, path)) = reads.first() {
+        println!(
+            "    huella-verify disclosure verify {} --log-key {}",
+            path.display(),
+            args.data.join("log.key.pub").display()
+        );
+    }
     println!(
-        "  demo agency keys: {}; registrar keys: {}",
+        "  demo keys: agencies {}, registrars {}, auditors {}, erasure authorities {}",
         agency_dir.display(),
-        args.data.join("registrars").display()
+        args.data.join("registrars").display(),
+        args.data.join("auditors").display(),
+        args.data.join("erasure").display()
     );
     println!("Serving until Ctrl-C.");
     server.await??;
@@ -290,4 +316,59 @@ async fn submit_events(
         directions[1] += counts[1];
     }
     Ok(directions)
+}
+
+/// sealed_reads has each demo auditor read two access entries of the log (the first four,
+/// two each), and saves each verified disclosure, owner-only, under `disclosures/`. It
+/// returns, per read, the auditor, the read's index, the entries read and the file.
+async fn sealed_reads(
+    ledger: &crate::ledger::Ledger,
+    client: &Client,
+    oversight: &[(AgencyId, CountryCode, Role, SignerKey)],
+    data: &std::path::Path,
+) -> Result<Vec<(String, u64, String, PathBuf)>, Box<dyn std::error::Error>> {
+    let size = ledger.published().size;
+    let access: Vec<u64> = ledger
+        .store()
+        .leaves(0, size.min(64))?
+        .iter()
+        .zip(0..)
+        .filter(|(leaf, _)| matches!(Leaf::parse(leaf), Ok(Leaf::Access(_))))
+        .map(|(_, i)| i)
+        .take(4)
+        .collect();
+    let dir = data.join("disclosures");
+    std::fs::create_dir_all(&dir)?;
+    let mut reads = Vec::new();
+    let auditors = oversight
+        .iter()
+        .filter(|(_, _, role, _)| *role == Role::Auditor);
+    for ((agency, country, _, key), pair) in auditors.zip(access.chunks(2)) {
+        let request = crate::cli::sealed::ReadRequest {
+            key,
+            agency: agency.clone(),
+            country: country.clone(),
+            entries: pair
+                .iter()
+                .map(|&i| Count::new(i))
+                .collect::<Result<_, _>>()?,
+            case_ref: RequestId::new(format!("{agency}-DEMO-CASE"))?,
+            purpose: Purpose::new("oversight_audit")?,
+            legal_basis: LegalBasis::new(
+                "US-CO letter of intent on biometric data sharing (2025), para. 9",
+            )?,
+            request_id: crate::cli::sealed::fresh_request_id()?,
+        };
+        let (disclosure, verified) =
+            crate::cli::sealed::read_sealed(client, request, ledger.log_key()).await?;
+        let path = dir.join(format!("{agency}.json"));
+        keyfile::write_private(&path, &serde_json::to_vec_pretty(&disclosure)?)?;
+        let entries = pair
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        reads.push((agency.to_string(), verified.read.index.get(), entries, path));
+    }
+    Ok(reads)
 }

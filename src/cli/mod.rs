@@ -15,7 +15,7 @@ mod keygen;
 mod keys;
 mod limits;
 mod log;
-mod sealed;
+pub(crate) mod sealed;
 mod serve;
 mod submit;
 

@@ -88,39 +88,95 @@ pub async fn run(command: SealedCommand) -> CliResult {
             huella_verify::cli::parse_log_key(keys["log_key"].as_str().unwrap_or_default())?
         }
     };
-    let (private, recipient) = crate::hpke::keypair();
     let request_id = match &args.request_id {
-        Some(id) => id.clone(),
-        None => format!(
-            "read-{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&keyfile::random_bytes()?[..9])
-        ),
+        Some(id) => RequestId::new(id).map_err(|e| format!("--request-id: {e}"))?,
+        None => fresh_request_id()?,
     };
-    let mut entries: Vec<Count> = args
+    let entries: Vec<Count> = args
         .entries
         .iter()
         .map(|&i| Count::new(i))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("--entries: {e}"))?;
+    let request = ReadRequest {
+        key: &key,
+        agency: AgencyId::new(record["agency"].as_str().unwrap_or_default())?,
+        country: CountryCode::new(record["country"].as_str().unwrap_or_default())?,
+        entries,
+        case_ref: RequestId::new(&args.case_ref).map_err(|e| format!("--case-ref: {e}"))?,
+        purpose: Purpose::new(&args.purpose).map_err(|e| format!("--purpose: {e}"))?,
+        legal_basis: LegalBasis::new(&args.legal_basis)
+            .map_err(|e| format!("--legal-basis: {e}"))?,
+        request_id,
+    };
+    let (disclosure, verified) = read_sealed(&client, request, &log_key).await?;
+    eprintln!("the read is logged at index {}", verified.read.index.get());
+    keyfile::write_private(&args.out, &serde_json::to_vec_pretty(&disclosure)?)?;
+    eprintln!(
+        "disclosure of {} entries verified (checkpoint size {}) and written to {} (owner-only: it holds personal data)",
+        verified.entries.len(),
+        verified.checkpoint.size,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// ReadRequest is what an auditor asks to read.
+pub(crate) struct ReadRequest<'a> {
+    /// The auditor's key (role `auditor`).
+    pub(crate) key: &'a SignerKey,
+    /// Its agency and country, as registered.
+    pub(crate) agency: AgencyId,
+    /// Its country.
+    pub(crate) country: CountryCode,
+    /// The entries to read.
+    pub(crate) entries: Vec<Count>,
+    /// The case.
+    pub(crate) case_ref: RequestId,
+    /// Why.
+    pub(crate) purpose: Purpose,
+    /// On which legal basis.
+    pub(crate) legal_basis: LegalBasis,
+    /// The auditor's id for the read.
+    pub(crate) request_id: RequestId,
+}
+
+/// fresh_request_id makes up a request id for a read.
+pub(crate) fn fresh_request_id() -> Result<RequestId, Box<dyn std::error::Error>> {
+    let random = keyfile::random_bytes()?;
+    Ok(RequestId::new(format!(
+        "read-{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&random[..9])
+    ))?)
+}
+
+/// read_sealed makes a key pair for the read, signs it, submits it, opens the sealed
+/// disclosure and verifies it with `log_key`.
+pub(crate) async fn read_sealed(
+    client: &huella_verify::client::Client,
+    request: ReadRequest<'_>,
+    log_key: &huella_core::keys::VerifierKey,
+) -> Result<(Disclosure, huella_core::disclosure::Verified), Box<dyn std::error::Error>> {
+    let (private, recipient) = crate::hpke::keypair();
+    let mut entries = request.entries;
     entries.sort();
     entries.dedup();
     let event = SealedRead {
-        agency: AgencyId::new(record["agency"].as_str().unwrap_or_default())?,
-        case_ref: RequestId::new(&args.case_ref).map_err(|e| format!("--case-ref: {e}"))?,
-        country: CountryCode::new(record["country"].as_str().unwrap_or_default())?,
+        agency: request.agency,
+        case_ref: request.case_ref,
+        country: request.country,
         entries: Some(entries),
-        key: key.key_ref().clone(),
+        key: request.key.key_ref().clone(),
         kind: SealedReadKind::Only,
-        legal_basis: LegalBasis::new(&args.legal_basis)
-            .map_err(|e| format!("--legal-basis: {e}"))?,
-        purpose: Purpose::new(&args.purpose).map_err(|e| format!("--purpose: {e}"))?,
+        legal_basis: request.legal_basis,
+        purpose: request.purpose,
         read_at: Timestamp::from_system_time(std::time::SystemTime::now()),
         recipient,
-        request_id: RequestId::new(&request_id).map_err(|e| format!("--request-id: {e}"))?,
+        request_id: request.request_id,
         search: None,
     };
     let submission = ReadSubmission {
-        signature: sign(&event, &key),
+        signature: sign(&event, request.key),
         event,
         openings: None,
     };
@@ -134,7 +190,6 @@ pub async fn run(command: SealedCommand) -> CliResult {
     }
     let answer: Answer = serde_json::from_slice(&answer)
         .map_err(|e| format!("the log's answer is not a sealed disclosure: {e}"))?;
-    eprintln!("the read is logged at index {}", answer.read_receipt.index);
     let plaintext = crate::hpke::open(
         &private,
         &answer.disclosure,
@@ -146,14 +201,10 @@ pub async fn run(command: SealedCommand) -> CliResult {
         return Err("the disclosure's read receipt is not the one the log answered with".into());
     }
     let verified = disclosure
-        .verify(&log_key)
+        .verify(log_key)
         .map_err(|e| format!("the disclosure does not verify: {e}"))?;
-    keyfile::write_private(&args.out, &serde_json::to_vec_pretty(&disclosure)?)?;
-    eprintln!(
-        "disclosure of {} entries verified (checkpoint size {}) and written to {} (owner-only: it holds personal data)",
-        verified.entries.len(),
-        verified.checkpoint.size,
-        args.out.display()
-    );
-    Ok(())
+    if verified.read.event != submission.event {
+        return Err("the read the log logged is not the one submitted".into());
+    }
+    Ok((disclosure, verified))
 }

@@ -24,7 +24,9 @@ pub struct SubmitArgs {
     /// The event, as JSON with personal values in clear (see docs/api.md).
     #[arg(long)]
     pub event: PathBuf,
-    /// Save the receipt here instead of printing it.
+    /// Save the receipt here instead of printing it, and the event's openings (its personal
+    /// values and salts) beside it, owner-only, in `FILE.openings.json`: the agency's own
+    /// proof of what it logged, whatever the operator later does with its copy.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Retries of the same sealed event after a network error or a 503 (a retry of the same
@@ -46,6 +48,21 @@ pub async fn run(args: SubmitArgs) -> CliResult {
     let submission = plain.seal(&key, now, keyfile::random_salt)?;
     let client = args.client.client(&args.url)?;
     let submitted = submit_with_retries(&client, &submission, args.retries).await?;
+    if let Some(out) = &args.out {
+        let mut path = out.as_os_str().to_owned();
+        path.push(".openings.json");
+        let path = PathBuf::from(path);
+        let kept = serde_json::json!({
+            "index": submitted.receipt.index,
+            "leaf_hash": submitted.receipt.leaf_hash,
+            "openings": submission.openings,
+        });
+        keyfile::write_private(&path, &serde_json::to_vec_pretty(&kept)?)?;
+        eprintln!(
+            "openings kept in {} (owner-only: they hold the personal values)",
+            path.display()
+        );
+    }
     report(&submitted, "", args.out.as_deref())
 }
 

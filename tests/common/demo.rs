@@ -6,10 +6,11 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
-/// REGISTRY_EVENTS is how many registry events a new demo log holds besides its access
-/// events: five registrations (four agencies and an auditor), a rotation (register and
-/// retire) and a revocation (register and revoke).
-pub const REGISTRY_EVENTS: u64 = 9;
+/// EXTRA_ENTRIES is how many entries a new demo log holds besides its access events: twelve
+/// registry events (eight registrations: four agencies, two auditors, two erasure
+/// authorities; a rotation: register and retire; a revocation: register and revoke) and two
+/// sealed reads, one by each country's auditor.
+pub const EXTRA_ENTRIES: u64 = 14;
 
 /// DemoProcess is a running `huella demo`.
 pub struct DemoProcess {

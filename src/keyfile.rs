@@ -44,6 +44,9 @@ pub enum KeyFileError {
     /// The operating system gave no randomness.
     #[error("no randomness from the operating system: {0}")]
     Random(String),
+    /// A key file holds something else than the key it should.
+    #[error("{0}")]
+    Malformed(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {

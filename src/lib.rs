@@ -24,12 +24,14 @@
 //! - [`metrics`]: Prometheus metrics (queue depth, batches, latencies, rejections).
 //! - [`keyfile`]: key files on disk, and the randomness keys and salts need.
 //! - [`hpke`]: sealing disclosures to their auditor (RFC 9180).
+//! - [`blind`]: the blind index that search reads use (HMAC tags, a key kept on the server).
 //! - [`demo`]: demo agencies and realistic demo events.
 //! - [`cli`]: the `huella` command line, one file per subcommand (the load generator and the
 //!   machine-limits probe among them); `main.rs` only calls [`cli::main`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod blind;
 pub mod cli;
 pub mod demo;
 pub mod hpke;

@@ -177,6 +177,7 @@ fn one_entry_batch() -> (Batch, Frontier) {
         hashes,
         checkpoint_size: 1,
         checkpoint: b"checkpoint 1".to_vec(),
+        ..Batch::default()
     };
     (batch, frontier)
 }

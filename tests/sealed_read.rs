@@ -271,10 +271,25 @@ async fn reads_that_break_a_rule_get_a_clear_4xx_log_nothing_and_disclose_nothin
             "bad_target",
         ),
         (
-            "a search (not built yet)",
-            submission(searching, &auditor()),
-            501,
-            "not_implemented",
+            "a search without the opening of its value",
+            submission(searching.clone(), &auditor()),
+            422,
+            "commitment_mismatch",
+        ),
+        (
+            "a search whose opening opens another value",
+            ReadSubmission {
+                signature: sign(&searching, &auditor()),
+                event: searching,
+                openings: Some(huella_core::sealed::SearchOpenings {
+                    search: huella_core::commitment::Opening::new(
+                        huella_core::commitment::Salt([1; 32]),
+                        "y",
+                    ),
+                }),
+            },
+            422,
+            "commitment_mismatch",
         ),
     ];
     let size = log.checkpoint().await.size;
@@ -394,5 +409,220 @@ async fn the_command_line_reads_verifies_and_saves_and_anyone_verifies_the_file(
         &log_key,
     ]);
     assert_eq!(out.status.code(), Some(2));
+    log.stop().await;
+}
+
+/// sealed_with is the `n`-th test event with `field` set to `value`, sealed.
+fn sealed_with(n: u64, field: &str, value: &str) -> huella_core::event::Submission {
+    let (all, _) = agencies();
+    let now = Timestamp::from_unix_millis(NOW);
+    let (from, mut json) = huella::demo::sample_event(&all, 7, 1000 + n, &now);
+    json[field] = value.into();
+    let plain: huella_core::event::PlainEvent = serde_json::from_value(json).unwrap();
+    plain
+        .seal(&all[from].key, now, huella::keyfile::random_salt)
+        .unwrap()
+}
+
+/// search_read searches `field` for `value` and returns the verified disclosure.
+async fn search_read(log: &TestLog, field: SearchField, value: &str, id: &str) -> Disclosure {
+    let (private, recipient) = huella::hpke::keypair();
+    let salt = huella_core::commitment::Salt([9; 32]);
+    let mut event = read(&auditor(), &[0], recipient);
+    event.entries = None;
+    event.search = Some(Search {
+        field,
+        value: field.commit(&salt, value),
+    });
+    event.request_id = RequestId::new(id).unwrap();
+    let body = ReadSubmission {
+        signature: sign(&event, &auditor()),
+        event,
+        openings: Some(huella_core::sealed::SearchOpenings {
+            search: huella_core::commitment::Opening::new(salt, value),
+        }),
+    };
+    let (status, answer, text) = post(log, &body).await;
+    assert_eq!(status, 201, "{answer}");
+    assert!(!text.contains(value), "the searched value in the answer");
+    let receipt: Receipt = serde_json::from_value(answer["read_receipt"].clone()).unwrap();
+    let sealed: huella::hpke::Sealed =
+        serde_json::from_value(answer["disclosure"].clone()).unwrap();
+    let plaintext = huella::hpke::open(&private, &sealed, &receipt.leaf_hash.0).unwrap();
+    let disclosure: Disclosure = serde_json::from_slice(&plaintext).unwrap();
+    disclosure.verify(&log.log_key).unwrap();
+    disclosure
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// A search returns exactly the entries with the value searched for, in the field
+    /// searched, and nothing about any other entry.
+    #[test]
+    fn a_search_returns_exactly_the_entries_with_that_value(
+        values in proptest::collection::vec(0..3usize, 1..20),
+        wanted in 0..3usize,
+        field in 0..3usize,
+    ) {
+        let pool = ["CO-CC-1000000001", "CO-CC-1000000002", "CO-CC-1000000003"];
+        let (name, search_field) = [
+            ("subject", SearchField::Subject),
+            ("record_ref", SearchField::RecordRef),
+            ("requesting_user", SearchField::RequestingUser),
+        ][field];
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let log = start().await;
+            let first = log.checkpoint().await.size;
+            for (n, v) in values.iter().enumerate() {
+                log.client.submit(&sealed_with(n as u64, name, pool[*v])).await.unwrap();
+            }
+            let disclosure = search_read(&log, search_field, pool[wanted], "SEARCH-1").await;
+            let expected: Vec<u64> = values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v == wanted)
+                .map(|(n, _)| first + n as u64)
+                .collect();
+            let got: Vec<u64> = disclosure.entries.iter().map(|e| e.index).collect();
+            assert_eq!(got, expected);
+            // Nothing of any other entry: no other pool value appears in the disclosure.
+            let text = serde_json::to_string(&disclosure).unwrap();
+            for (i, other) in pool.iter().enumerate() {
+                if i != wanted {
+                    assert!(!text.contains(other), "{other} disclosed");
+                }
+            }
+            log.stop().await;
+        });
+    }
+}
+
+/// A data subject's access request from the command line: every entry about one person.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_searches_for_a_data_subject() {
+    let log = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    huella::keyfile::write_signer(&dir.path().join("auditor.key"), &auditor()).unwrap();
+    let person = "CO-CC-1099999999";
+    for n in [0, 1] {
+        log.client
+            .submit(&sealed_with(50 + n, "subject", person))
+            .await
+            .unwrap();
+    }
+    log.clock.set(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    );
+    let log_key = log.log_key.to_string();
+    let out = run(&[
+        "sealed",
+        "read",
+        "--url",
+        &log.base,
+        "--key",
+        &path("auditor.key"),
+        "--subject",
+        person,
+        "--case-ref",
+        "SIC-HD-2026-3",
+        "--purpose",
+        "data_subject_request",
+        "--legal-basis",
+        "Ley 1581 de 2012, art. 14",
+        "--log-key",
+        &log_key,
+        "--out",
+        &path("subject.json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let disclosure: Disclosure =
+        serde_json::from_slice(&std::fs::read(path("subject.json")).unwrap()).unwrap();
+    assert_eq!(
+        disclosure
+            .entries
+            .iter()
+            .map(|e| e.index)
+            .collect::<Vec<_>>(),
+        vec![11, 12]
+    );
+    assert_eq!(disclosure.search.as_ref().unwrap().value, person);
+    // The read in the log carries a commitment to the person, never the value.
+    let leaf = log.ledger.store().leaves(13, 1).unwrap().remove(0);
+    assert!(!String::from_utf8(leaf).unwrap().contains(person));
+    let out = run(&[
+        "disclosure",
+        "verify",
+        &path("subject.json"),
+        "--log-key",
+        &log_key,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    log.stop().await;
+}
+
+/// A log written without a blind index gets one at its next start, from its openings.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_without_a_blind_index_is_indexed_at_start() {
+    let store = Arc::new(MemoryStore::new());
+    let person = "CO-CC-1088888888";
+    {
+        let ledger = huella::ledger::Ledger::open(
+            store.clone(),
+            log_signer(),
+            trust(),
+            Arc::new(huella::ledger::ManualClock::new(NOW)),
+            Options::default(),
+        )
+        .unwrap();
+        for n in 0..3 {
+            let submission = sealed_with(60 + n, "subject", person);
+            ledger.appender().submit(submission).await.unwrap();
+        }
+        ledger.close();
+    }
+    use huella::store::Store as _;
+    assert_eq!(store.blind_upto().unwrap(), 0);
+    let log = TestLog::start_trusted(
+        store.clone(),
+        Limits::default(),
+        Options::default(),
+        trust(),
+    )
+    .await;
+    assert_eq!(store.blind_upto().unwrap(), 3);
+    let register = RegistryEvent::KeyRegister {
+        agency: AgencyId::new("CO-PROCURADURIA").unwrap(),
+        country: CountryCode::new("CO").unwrap(),
+        role: Role::Auditor,
+        key: auditor().verifier(),
+        valid_from: Timestamp::from_unix_millis(NOW - 86_400_000),
+    };
+    log.client
+        .submit_registry(&SignedRegistryEvent::sign(register, &[&registrar()]))
+        .await
+        .unwrap();
+    let disclosure = search_read(&log, SearchField::Subject, person, "SEARCH-OLD").await;
+    assert_eq!(
+        disclosure
+            .entries
+            .iter()
+            .map(|e| e.index)
+            .collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
     log.stop().await;
 }

@@ -348,10 +348,11 @@ async fn sealed_reads(
             key,
             agency: agency.clone(),
             country: country.clone(),
-            entries: pair
-                .iter()
-                .map(|&i| Count::new(i))
-                .collect::<Result<_, _>>()?,
+            target: crate::cli::sealed::ReadTarget::Entries(
+                pair.iter()
+                    .map(|&i| Count::new(i))
+                    .collect::<Result<_, _>>()?,
+            ),
             case_ref: RequestId::new(format!("{agency}-DEMO-CASE"))?,
             purpose: Purpose::new("oversight_audit")?,
             legal_basis: LegalBasis::new(

@@ -138,6 +138,9 @@ pub fn open_log(
             max_future_millis: args.max_future.saturating_mul(1000),
         },
         agency_share: Some(args.agency_share.max(1)),
+        blind_key: Some(crate::blind::BlindKey::load_or_create(
+            &data.join("blind-index.key"),
+        )?),
         rate_limit: NonZeroU32::new(args.rate_limit).map(|per_second| RateLimit {
             per_second,
             burst: NonZeroU32::new(args.rate_burst).unwrap_or(per_second),

@@ -7,10 +7,13 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use clap::{Args, Subcommand};
+use huella_core::commitment::Opening;
 use huella_core::disclosure::Disclosure;
 use huella_core::keys::SignerKey;
 use huella_core::proof::Receipt;
-use huella_core::sealed::{ReadSubmission, SealedRead, SealedReadKind, sign};
+use huella_core::sealed::{
+    ReadSubmission, SealedRead, SealedReadKind, Search, SearchField, SearchOpenings, sign,
+};
 use huella_core::values::{
     AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
 };
@@ -21,13 +24,15 @@ use crate::keyfile;
 /// `huella sealed` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum SealedCommand {
-    /// Read the openings of listed entries, as a registered auditor; the read is logged
-    /// first, and the disclosure, sealed to a key made for this read, written to --out.
+    /// Read the openings of listed entries, or of every entry with a value (--subject,
+    /// --record-ref, --requesting-user), as a registered auditor; the read is logged first,
+    /// and the disclosure, sealed to a key made for this read, verified and written to --out.
     Read(ReadArgs),
 }
 
 /// Arguments of `huella sealed read`.
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["entries", "subject", "record_ref", "requesting_user"])))]
 pub struct ReadArgs {
     /// Base URL of the ledger.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -36,8 +41,19 @@ pub struct ReadArgs {
     #[arg(long)]
     pub key: PathBuf,
     /// The entries to read, by index: `3,17,42` (at most 1,000).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',')]
     pub entries: Vec<u64>,
+    /// Read every entry about this person: whose `subject` is this value (a data subject's
+    /// access request). The value is personal data: the read carries only a commitment to
+    /// it, and its opening goes to the log beside the read, never into it.
+    #[arg(long, value_name = "VALUE")]
+    pub subject: Option<String>,
+    /// Read every entry whose `record_ref` is this value.
+    #[arg(long, value_name = "VALUE")]
+    pub record_ref: Option<String>,
+    /// Read every entry whose `requesting_user` (the officer) is this value.
+    #[arg(long, value_name = "VALUE")]
+    pub requesting_user: Option<String>,
     /// The case this read is for.
     #[arg(long)]
     pub case_ref: String,
@@ -92,17 +108,23 @@ pub async fn run(command: SealedCommand) -> CliResult {
         Some(id) => RequestId::new(id).map_err(|e| format!("--request-id: {e}"))?,
         None => fresh_request_id()?,
     };
-    let entries: Vec<Count> = args
-        .entries
-        .iter()
-        .map(|&i| Count::new(i))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("--entries: {e}"))?;
+    let target = match (&args.subject, &args.record_ref, &args.requesting_user) {
+        (Some(value), _, _) => ReadTarget::Search(SearchField::Subject, value.clone()),
+        (_, Some(value), _) => ReadTarget::Search(SearchField::RecordRef, value.clone()),
+        (_, _, Some(value)) => ReadTarget::Search(SearchField::RequestingUser, value.clone()),
+        _ => ReadTarget::Entries(
+            args.entries
+                .iter()
+                .map(|&i| Count::new(i))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--entries: {e}"))?,
+        ),
+    };
     let request = ReadRequest {
         key: &key,
         agency: AgencyId::new(record["agency"].as_str().unwrap_or_default())?,
         country: CountryCode::new(record["country"].as_str().unwrap_or_default())?,
-        entries,
+        target,
         case_ref: RequestId::new(&args.case_ref).map_err(|e| format!("--case-ref: {e}"))?,
         purpose: Purpose::new(&args.purpose).map_err(|e| format!("--purpose: {e}"))?,
         legal_basis: LegalBasis::new(&args.legal_basis)
@@ -129,8 +151,8 @@ pub(crate) struct ReadRequest<'a> {
     pub(crate) agency: AgencyId,
     /// Its country.
     pub(crate) country: CountryCode,
-    /// The entries to read.
-    pub(crate) entries: Vec<Count>,
+    /// What to read.
+    pub(crate) target: ReadTarget,
     /// The case.
     pub(crate) case_ref: RequestId,
     /// Why.
@@ -139,6 +161,14 @@ pub(crate) struct ReadRequest<'a> {
     pub(crate) legal_basis: LegalBasis,
     /// The auditor's id for the read.
     pub(crate) request_id: RequestId,
+}
+
+/// ReadTarget is what a read covers: listed entries, or a search for a value in a field.
+pub(crate) enum ReadTarget {
+    /// These entries.
+    Entries(Vec<Count>),
+    /// Every entry whose field has this value.
+    Search(SearchField, String),
 }
 
 /// fresh_request_id makes up a request id for a read.
@@ -158,14 +188,29 @@ pub(crate) async fn read_sealed(
     log_key: &huella_core::keys::VerifierKey,
 ) -> Result<(Disclosure, huella_core::disclosure::Verified), Box<dyn std::error::Error>> {
     let (private, recipient) = crate::hpke::keypair();
-    let mut entries = request.entries;
-    entries.sort();
-    entries.dedup();
+    let (entries, search, openings) = match request.target {
+        ReadTarget::Entries(mut entries) => {
+            entries.sort();
+            entries.dedup();
+            (Some(entries), None, None)
+        }
+        ReadTarget::Search(field, value) => {
+            let salt = keyfile::random_salt();
+            let search = Search {
+                field,
+                value: field.commit(&salt, &value),
+            };
+            let openings = SearchOpenings {
+                search: Opening::new(salt, value),
+            };
+            (None, Some(search), Some(openings))
+        }
+    };
     let event = SealedRead {
         agency: request.agency,
         case_ref: request.case_ref,
         country: request.country,
-        entries: Some(entries),
+        entries,
         key: request.key.key_ref().clone(),
         kind: SealedReadKind::Only,
         legal_basis: request.legal_basis,
@@ -173,12 +218,12 @@ pub(crate) async fn read_sealed(
         read_at: Timestamp::from_system_time(std::time::SystemTime::now()),
         recipient,
         request_id: request.request_id,
-        search: None,
+        search,
     };
     let submission = ReadSubmission {
         signature: sign(&event, request.key),
         event,
-        openings: None,
+        openings,
     };
     let answer = client
         .post_raw("/v1/sealed/read", serde_json::to_vec(&submission)?)

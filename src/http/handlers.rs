@@ -18,7 +18,7 @@ use huella_core::event::Openings;
 use huella_core::event::Submission;
 use huella_core::keylog::SignedRegistryEvent;
 use huella_core::proof::Receipt;
-use huella_core::sealed::ReadSubmission;
+use huella_core::sealed::{ReadSubmission, SearchOpenings};
 
 use crate::http::Limits;
 use crate::http::connections::Reserved;
@@ -125,12 +125,12 @@ pub(crate) async fn sealed_read(
     let body = self::body(&app, body)?;
     let read: ReadSubmission = huella_core::canonical::parse(&body)
         .map_err(|e| ApiError::bad_request("malformed", format!("sealed read: {e}")))?;
-    if read.event.search.is_some() {
+    if read.event.search.is_some() && app.ledger.blind_key().is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             "not_implemented",
-            "search reads come with the blind index (issue #15, in progress); list the entries \
-             to read under \"entries\"",
+            "this log keeps no blind index, so it cannot search; list the entries to read \
+             under \"entries\"",
         ));
     }
     let recipient = read.event.recipient;
@@ -176,20 +176,68 @@ fn disclose(app: &App, receipt: &Receipt) -> Result<Disclosure, ApiError> {
             "its entry does not parse as a sealed read".into(),
         ));
     };
-    let mut entries = Vec::new();
-    if let Some(listed) = &read.event.entries {
-        for index in listed {
-            let index = index.get();
-            let leaf = snapshot.leaf(index)?;
-            let inclusion = snapshot.inclusion(index, Some(checkpoint.size))?;
-            let opening = app
+    let opening_of = |index: u64| -> Result<Openings, ApiError> {
+        let bytes = app
+            .ledger
+            .store()
+            .opening(index)
+            .map_err(|e| unavailable(e.to_string()))?
+            .ok_or_else(|| unavailable(format!("entry {index} has no openings")))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| unavailable(format!("the openings of entry {index}: {e}")))
+    };
+    // The entries read: those listed, or those the blind index finds for the value searched
+    // for, each checked against its own opening.
+    let mut search = None;
+    let indices: Vec<(u64, Option<Openings>)> = match (&read.event.entries, &read.event.search) {
+        (Some(listed), _) => listed.iter().map(|i| (i.get(), None)).collect(),
+        (None, Some(wanted)) => {
+            let stored = app
                 .ledger
                 .store()
-                .opening(index)
+                .opening(receipt.index)
                 .map_err(|e| unavailable(e.to_string()))?
-                .ok_or_else(|| unavailable(format!("entry {index} has no openings")))?;
-            let openings: Openings = serde_json::from_slice(&opening)
-                .map_err(|e| unavailable(format!("the openings of entry {index}: {e}")))?;
+                .unwrap_or_default();
+            let Ok(Some(SearchOpenings { search: opening })) =
+                serde_json::from_slice::<Option<SearchOpenings>>(&stored)
+            else {
+                return Err(unavailable(
+                    "the searched value's opening is not stored".into(),
+                ));
+            };
+            let key = app
+                .ledger
+                .blind_key()
+                .ok_or_else(|| unavailable("the log keeps no blind index".into()))?;
+            let mut found = Vec::new();
+            for index in app
+                .ledger
+                .store()
+                .blind_lookup(&key.tag(wanted.field, &opening.value))
+                .map_err(|e| unavailable(e.to_string()))?
+            {
+                if index >= receipt.index {
+                    continue;
+                }
+                let openings = opening_of(index)?;
+                if crate::blind::value(&openings, wanted.field).value == opening.value {
+                    found.push((index, Some(openings)));
+                }
+            }
+            search = Some(opening);
+            found
+        }
+        (None, None) => Vec::new(),
+    };
+    let mut entries = Vec::new();
+    {
+        for (index, openings) in indices {
+            let leaf = snapshot.leaf(index)?;
+            let inclusion = snapshot.inclusion(index, Some(checkpoint.size))?;
+            let openings = match openings {
+                Some(openings) => openings,
+                None => opening_of(index)?,
+            };
             entries.push(DisclosedEntry {
                 index,
                 leaf: String::from_utf8(leaf)
@@ -203,6 +251,7 @@ fn disclose(app: &App, receipt: &Receipt) -> Result<Disclosure, ApiError> {
         checkpoint: receipt.checkpoint.clone(),
         entries,
         read_receipt: receipt.clone(),
+        search,
     })
 }
 

@@ -57,6 +57,9 @@ pub struct Options {
     /// files, no memory) is retried, before they get 503 and writes are refused until the
     /// store takes writes again.
     pub write_retry: Duration,
+    /// The blind index's key: with it, every access entry's searchable values are indexed
+    /// (and search reads work); without it, none are.
+    pub blind_key: Option<crate::blind::BlindKey>,
 }
 
 /// RateLimit bounds one agency's submissions: a token bucket that refills at `per_second`
@@ -81,6 +84,7 @@ impl Default for Options {
             checkpoint_copy: None,
             rate_limit: None,
             write_retry: Duration::from_secs(5),
+            blind_key: None,
         }
     }
 }

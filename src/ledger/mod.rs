@@ -102,6 +102,8 @@ pub struct Ledger {
     log_key: VerifierKey,
     /// Operational metrics, shared with the sequencer and the HTTP layer.
     metrics: Arc<Metrics>,
+    /// The blind index's key, if the log keeps one.
+    blind_key: Option<crate::blind::BlindKey>,
 }
 
 impl Ledger {
@@ -124,6 +126,9 @@ impl Ledger {
             recovery::write_copy(path, &recovered.published.note).map_err(|e| {
                 StoreError::io(format!("writing the checkpoint copy {}", path.display()), e)
             })?;
+        }
+        if let Some(key) = &options.blind_key {
+            recovery::build_blind_index(store.as_ref(), key, recovered.published.size)?;
         }
         let log_key = signer.verifier();
         let metrics = Arc::new(Metrics::new());
@@ -171,6 +176,7 @@ impl Ledger {
             store,
             log_key,
             metrics,
+            blind_key: options.blind_key.clone(),
         })
     }
 
@@ -209,6 +215,11 @@ impl Ledger {
     /// keys is the registry of keys as of the published checkpoint.
     pub fn keys(&self) -> Arc<KeyRegistry> {
         self.reader.published().keys.clone()
+    }
+
+    /// blind_key is the blind index's key, if the log keeps one.
+    pub fn blind_key(&self) -> Option<&crate::blind::BlindKey> {
+        self.blind_key.as_ref()
     }
 
     /// metrics are the ledger's operational metrics.

@@ -363,6 +363,40 @@ pub(crate) fn recover(
     })
 }
 
+/// build_blind_index indexes the access entries the blind index does not cover yet (all of
+/// them, for a log written without one), from their stored openings, in durable chunks, so
+/// that an interrupted build resumes where it stopped.
+pub(crate) fn build_blind_index(
+    store: &dyn Store,
+    key: &crate::blind::BlindKey,
+    size: u64,
+) -> Result<(), StartError> {
+    const CHUNK: u64 = 10_000;
+    let mut at = store.blind_upto()?;
+    if at >= size {
+        return Ok(());
+    }
+    tracing::info!("building the blind index of entries {at}..{size}");
+    while at < size {
+        let end = (at + CHUNK).min(size);
+        let mut records = Vec::new();
+        for index in at..end {
+            let Some(bytes) = store.opening(index)? else {
+                continue;
+            };
+            // Only access entries have the three searchable openings; other entries' records
+            // (a registry event's `{}`, a search's opening) do not parse as such.
+            if let Ok(openings) = serde_json::from_slice::<huella_core::event::Openings>(&bytes) {
+                records.extend(key.records(index, &openings));
+            }
+        }
+        store.add_blind(&records, end)?;
+        at = end;
+    }
+    tracing::info!("built the blind index up to {size}");
+    Ok(())
+}
+
 /// replay_registry rebuilds the registry of keys as of `size`: the trust root's, with every
 /// registry entry the store holds below `size` applied in order, each checked again.
 pub(crate) fn replay_registry(

@@ -468,6 +468,9 @@ impl Sequencer {
                         head,
                         admitted.signed().clone(),
                     );
+                    if let Some(key) = &self.options.blind_key {
+                        out.blind.extend(key.records(index, admitted.openings()));
+                    }
                     // Invariant: openings hold only strings, which always serialize.
                     let openings =
                         serde_json::to_vec(admitted.openings()).expect("openings serialize");
@@ -533,6 +536,9 @@ impl Sequencer {
         };
         out.checkpoint_size = size;
         out.checkpoint = note.clone().into_bytes();
+        if self.options.blind_key.is_some() {
+            out.blind_upto = Some(size);
+        }
         // 3 to 5. Tree hashes, records, flush: the store does them in this order.
         let started = Instant::now();
         if let Err(e) = self.commit(&out) {

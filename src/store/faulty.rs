@@ -258,6 +258,24 @@ impl Store for FaultyStore {
             .collect())
     }
 
+    fn blind_lookup(&self, tag: &[u8; 32]) -> Result<Vec<u64>, StoreError> {
+        Ok(guard(&self.live).blind_lookup(tag))
+    }
+
+    fn blind_upto(&self) -> Result<u64, StoreError> {
+        Ok(guard(&self.live).blind_upto)
+    }
+
+    fn add_blind(&self, records: &[([u8; 32], u64)], upto: u64) -> Result<(), StoreError> {
+        self.failing("adding blind-index records (injected)")?;
+        for state in [&self.live, &self.disk] {
+            let mut state = guard(state);
+            state.blind.extend(records.iter().copied());
+            state.blind_upto = upto;
+        }
+        Ok(())
+    }
+
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(guard(&self.live).openings.get(&index).cloned())
     }

@@ -23,6 +23,8 @@ pub(crate) struct MemoryState {
     pub(crate) openings: BTreeMap<u64, Vec<u8>>,
     pub(crate) requests: BTreeMap<Vec<u8>, u64>,
     pub(crate) checkpoints: BTreeMap<u64, Vec<u8>>,
+    pub(crate) blind: std::collections::BTreeSet<([u8; 32], u64)>,
+    pub(crate) blind_upto: u64,
 }
 
 impl MemoryState {
@@ -53,6 +55,18 @@ impl MemoryState {
         }
         self.checkpoints
             .insert(batch.checkpoint_size, batch.checkpoint.clone());
+        self.blind.extend(batch.blind.iter().copied());
+        if let Some(upto) = batch.blind_upto {
+            self.blind_upto = upto;
+        }
+    }
+
+    /// blind_lookup lists the entries under a tag.
+    pub(crate) fn blind_lookup(&self, tag: &[u8; 32]) -> Vec<u64> {
+        self.blind
+            .range((*tag, 0)..=(*tag, u64::MAX))
+            .map(|(_, i)| *i)
+            .collect()
     }
 
     /// opened is what a store opened on this state would hold: tree hashes past those of
@@ -165,6 +179,21 @@ impl Store for MemoryStore {
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(_, i)| *i)
             .collect())
+    }
+
+    fn blind_lookup(&self, tag: &[u8; 32]) -> Result<Vec<u64>, StoreError> {
+        Ok(self.state().blind_lookup(tag))
+    }
+
+    fn blind_upto(&self) -> Result<u64, StoreError> {
+        Ok(self.state().blind_upto)
+    }
+
+    fn add_blind(&self, records: &[([u8; 32], u64)], upto: u64) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.blind.extend(records.iter().copied());
+        state.blind_upto = upto;
+        Ok(())
     }
 
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -238,6 +238,11 @@ pub struct Batch {
     pub request_keys: Vec<Vec<u8>>,
     /// New stored Merkle hashes, by stored hash index.
     pub hashes: Vec<(u64, Hash)>,
+    /// Blind-index records of the batch's access entries: (tag, entry index), each tag an
+    /// HMAC of a searchable field and its value under the server's blind-index key.
+    pub blind: Vec<([u8; 32], u64)>,
+    /// With a blind index, the size up to which it covers the log after the batch.
+    pub blind_upto: Option<u64>,
     /// Tree size after the batch.
     pub checkpoint_size: u64,
     /// The signed checkpoint for that size.
@@ -264,6 +269,15 @@ pub trait Store: HashReader + Send + Sync + 'static {
     /// request_indices finds every entry logged for a request key that starts with
     /// `prefix` (the registry events, at start-up), in no particular order.
     fn request_indices(&self, prefix: &[u8]) -> Result<Vec<u64>, StoreError>;
+    /// blind_lookup lists the entries indexed under a blind-index tag, ascending.
+    fn blind_lookup(&self, tag: &[u8; 32]) -> Result<Vec<u64>, StoreError>;
+    /// blind_upto is the size up to which the blind index covers the log (0 for a log that
+    /// never had one).
+    fn blind_upto(&self) -> Result<u64, StoreError>;
+    /// add_blind adds blind-index records for entries the log already holds, durably, and
+    /// records that the index now covers the log up to `upto` (start-up builds the index of
+    /// a log written without one this way).
+    fn add_blind(&self, records: &[([u8; 32], u64)], upto: u64) -> Result<(), StoreError>;
     /// opening returns the stored openings of an entry (for operators; never served).
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// repair makes the store usable again after a failed commit, once the fault has cleared;

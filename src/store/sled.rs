@@ -30,6 +30,8 @@ fn from_be(bytes: &[u8]) -> Result<u64, StoreError> {
 /// | `O` | entry index | openings (personal data: kept apart from the public records, erasable) |
 /// | `R` | agency, 0x00, request id | entry index |
 /// | `C` | tree size | signed checkpoint |
+/// | `B` | blind-index tag (32 bytes), entry index | empty: the entry's field has the value the tag stands for |
+/// | `M` | `blind` | the size up to which the blind index covers the log |
 ///
 /// One tree lets a batch's records go in as one atomic `apply_batch`: sled's multi-tree
 /// transactions, which five trees needed, cost more CPU than the writes themselves.
@@ -76,6 +78,17 @@ const HASH: u8 = b'H';
 const OPENING: u8 = b'O';
 const REQUEST: u8 = b'R';
 const CHECKPOINT: u8 = b'C';
+const BLIND: u8 = b'B';
+/// BLIND_UPTO is the key of the size the blind index covers.
+const BLIND_UPTO: &[u8] = b"Mblind";
+
+fn blind_key(tag: &[u8; 32], index: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(41);
+    k.push(BLIND);
+    k.extend_from_slice(tag);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
 
 /// key is a record key: its prefix, then the big-endian number.
 fn key(prefix: u8, n: u64) -> [u8; 9] {
@@ -243,6 +256,12 @@ impl Store for SledStore {
             writes.insert(&key(OPENING, index), batch.openings[i].as_slice());
             writes.insert(request_key(&batch.request_keys[i]), &be(index));
         }
+        for (tag, index) in &batch.blind {
+            writes.insert(blind_key(tag, *index), &[]);
+        }
+        if let Some(upto) = batch.blind_upto {
+            writes.insert(BLIND_UPTO, &be(upto));
+        }
         writes.insert(
             &key(CHECKPOINT, batch.checkpoint_size),
             batch.checkpoint.as_slice(),
@@ -267,6 +286,12 @@ impl Store for SledStore {
         }
         for request in &batch.request_keys {
             open.log.get(request_key(request))?;
+        }
+        for (tag, index) in &batch.blind {
+            open.log.get(blind_key(tag, *index))?;
+        }
+        if batch.blind_upto.is_some() {
+            open.log.get(BLIND_UPTO)?;
         }
         open.log.get(key(CHECKPOINT, batch.checkpoint_size))?;
         // Durable once flush returns: sled fsyncs its log here.
@@ -331,6 +356,35 @@ impl Store for SledStore {
             .scan_prefix(request_key(prefix))
             .map(|kv| from_be(&kv?.1))
             .collect()
+    }
+
+    fn blind_lookup(&self, tag: &[u8; 32]) -> Result<Vec<u64>, StoreError> {
+        let mut prefix = vec![BLIND];
+        prefix.extend_from_slice(tag);
+        self.current()?
+            .log
+            .scan_prefix(prefix)
+            .map(|kv| from_be(&kv?.0[33..]))
+            .collect()
+    }
+
+    fn blind_upto(&self) -> Result<u64, StoreError> {
+        self.current()?
+            .log
+            .get(BLIND_UPTO)?
+            .map_or(Ok(0), |v| from_be(&v))
+    }
+
+    fn add_blind(&self, records: &[([u8; 32], u64)], upto: u64) -> Result<(), StoreError> {
+        let open = self.current()?;
+        let mut writes = sled::Batch::default();
+        for (tag, index) in records {
+            writes.insert(blind_key(tag, *index), &[]);
+        }
+        writes.insert(BLIND_UPTO, &be(upto));
+        open.log.apply_batch(writes)?;
+        open.db.flush()?;
+        Ok(())
     }
 
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -482,6 +536,7 @@ mod tests {
                 hashes: Vec::new(),
                 checkpoint_size: start + n,
                 checkpoint: format!("checkpoint {}", start + n).into_bytes(),
+                ..Batch::default()
             };
             for i in start..start + n {
                 let leaf = format!("leaf {i}").into_bytes();
@@ -674,6 +729,7 @@ mod tests {
             hashes,
             checkpoint_size: 4,
             checkpoint: b"checkpoint 4".to_vec(),
+            ..Batch::default()
         };
         let err = sled.commit(&batch).unwrap_err();
         assert!(

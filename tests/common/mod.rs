@@ -135,6 +135,13 @@ impl TestLog {
     ) -> TestLog {
         let (_, registry) = agencies();
         let clock = Arc::new(ManualClock::new(NOW));
+        // The test log keeps a blind index, under a fixed key.
+        let options = Options {
+            blind_key: options
+                .blind_key
+                .or(Some(huella::blind::BlindKey::new([77; 32]))),
+            ..options
+        };
         let ledger = Arc::new(
             Ledger::open(store, log_signer(), trust.clone(), clock.clone(), options).unwrap(),
         );

@@ -17,12 +17,13 @@
 use std::collections::BTreeSet;
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::commitment::Opening;
 use crate::entry::{Entry, Leaf};
 use crate::event::Openings;
 use crate::keys::VerifierKey;
 use crate::merkle::{Hash, record_hash, verify_inclusion};
 use crate::proof::Receipt;
-use crate::sealed::{SealedRead, SignedEntry, Target};
+use crate::sealed::{SealedRead, SearchField, SignedEntry, Target};
 
 /// DisclosedEntry is one entry read: its leaf, its openings, and its inclusion proof in the
 /// disclosure's checkpoint.
@@ -49,6 +50,10 @@ pub struct Disclosure {
     pub entries: Vec<DisclosedEntry>,
     /// The receipt of the read entry itself.
     pub read_receipt: Receipt,
+    /// For a search, the opening of the value searched for (it opens the read's search
+    /// commitment, and each entry disclosed has that value in the field searched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<Opening>,
 }
 
 /// DisclosureError says what in a disclosure does not check.
@@ -163,7 +168,36 @@ impl Disclosure {
                     });
                 }
             }
-            Ok(Target::Search(_)) => {}
+            Ok(Target::Search(search)) => {
+                let opening = self.search.as_ref().ok_or_else(|| {
+                    DisclosureError::Read(
+                        "a search's disclosure carries the opening of the value searched for"
+                            .into(),
+                    )
+                })?;
+                if !search.opens(opening) {
+                    return Err(DisclosureError::Read(
+                        "the searched value's opening does not open the read's search commitment"
+                            .into(),
+                    ));
+                }
+                for disclosed in &self.entries {
+                    let value = match search.field {
+                        SearchField::Subject => &disclosed.openings.subject,
+                        SearchField::RecordRef => &disclosed.openings.record_ref,
+                        SearchField::RequestingUser => &disclosed.openings.requesting_user,
+                    };
+                    if value.value != opening.value {
+                        return Err(DisclosureError::Entry {
+                            index: disclosed.index,
+                            why: format!(
+                                "its {} is not the value searched for",
+                                search.field.name()
+                            ),
+                        });
+                    }
+                }
+            }
             Err(e) => return Err(DisclosureError::Read(e.to_string())),
         }
         Ok(Verified {

@@ -626,3 +626,20 @@ async fn a_log_without_a_blind_index_is_indexed_at_start() {
     );
     log.stop().await;
 }
+
+/// A recipient key nothing can be sealed to (the all-zero X25519 point) is refused before
+/// the read is logged: a logged read always gets its disclosure.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_to_a_key_nothing_can_be_sealed_to_is_refused_before_it_is_logged() {
+    let log = start().await;
+    let size = log.checkpoint().await.size;
+    let body = submission(read(&auditor(), &[1], Recipient([0; 32])), &auditor());
+    let (status, answer, _) = post(&log, &body).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (422, Some("bad_recipient")),
+        "{answer}"
+    );
+    assert_eq!(log.checkpoint().await.size, size);
+    log.stop().await;
+}

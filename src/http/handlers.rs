@@ -134,6 +134,15 @@ pub(crate) async fn sealed_read(
         ));
     }
     let recipient = read.event.recipient;
+    // A key nothing can be sealed to (a low-order point) is refused before the read is
+    // logged, not after: a logged read must get its disclosure.
+    crate::hpke::seal(&recipient, b"", b"").map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_recipient",
+            format!("recipient: nothing can be sealed to this X25519 key ({e})"),
+        )
+    })?;
     let submitted = app.ledger.appender().submit_read(read).await?;
     let receipt = submitted.receipt;
     let disclosure = disclose(&app, &receipt)?;

@@ -18,7 +18,7 @@ use huella_core::event::Openings;
 use huella_core::event::Submission;
 use huella_core::keylog::SignedRegistryEvent;
 use huella_core::proof::Receipt;
-use huella_core::sealed::{ReadSubmission, SearchOpenings};
+use huella_core::sealed::{ErasureSubmission, ReadSubmission, SearchOpenings};
 
 use crate::http::Limits;
 use crate::http::connections::Reserved;
@@ -243,15 +243,24 @@ fn disclose(app: &App, receipt: &Receipt) -> Result<Disclosure, ApiError> {
         for (index, openings) in indices {
             let leaf = snapshot.leaf(index)?;
             let inclusion = snapshot.inclusion(index, Some(checkpoint.size))?;
-            let openings = match openings {
-                Some(openings) => openings,
-                None => opening_of(index)?,
+            // An entry erased before the read says so, and by which order.
+            let erased_by = app
+                .ledger
+                .store()
+                .erased_by(index)
+                .map_err(|e| unavailable(e.to_string()))?
+                .filter(|&by| by < receipt.index);
+            let openings = match (openings, erased_by) {
+                (_, Some(_)) => None,
+                (Some(openings), None) => Some(openings),
+                (None, None) => Some(opening_of(index)?),
             };
             entries.push(DisclosedEntry {
                 index,
                 leaf: String::from_utf8(leaf)
                     .map_err(|_| unavailable(format!("entry {index} is not UTF-8")))?,
                 openings,
+                erased_by,
                 inclusion_proof: inclusion.proof,
             });
         }
@@ -262,6 +271,35 @@ fn disclose(app: &App, receipt: &Receipt) -> Result<Disclosure, ApiError> {
         read_receipt: receipt.clone(),
         search,
     })
+}
+
+/// sealed_erase takes an erasure authority's signed order (`POST /v1/sealed/erase`), logs
+/// it, and once it is durable destroys the openings it names, for good.
+pub(crate) async fn sealed_erase(
+    State(app): State<App>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = self::body(&app, body)?;
+    let order: ErasureSubmission = huella_core::canonical::parse(&body)
+        .map_err(|e| ApiError::bad_request("malformed", format!("erasure order: {e}")))?;
+    if order.event.search.is_some() && app.ledger.blind_key().is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "this log keeps no blind index, so it cannot search; list the entries to erase",
+        ));
+    }
+    let (submitted, erased) = app.ledger.appender().submit_erasure(order).await?;
+    let status = if submitted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        axum::Json(serde_json::json!({"receipt": submitted.receipt, "erased": erased})),
+    )
+        .into_response())
 }
 
 pub(crate) async fn checkpoint(State(app): State<App>) -> Response {

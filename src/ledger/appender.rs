@@ -23,13 +23,16 @@ use tokio::sync::oneshot;
 use crate::ledger::clock::Clock;
 use crate::ledger::reader::{LogReader, ReadError};
 use crate::ledger::sequencer::{
-    Accepted, Claim, Item, Pending, Shared, already_logged, lock, read_request_key,
-    registry_request_key, request_key,
+    Accepted, Claim, Item, Pending, Shared, already_logged, erasure_request_key, lock,
+    read_request_key, registry_request_key, request_key,
 };
 use crate::metrics::Metrics;
 use crate::store::Store;
 use huella_core::entry::Leaf;
-use huella_core::sealed::{ReadSubmission, SealedError, SealedReadError, Target, admit_read};
+use huella_core::sealed::{
+    Erasure, ErasureSubmission, ReadSubmission, SealedError, SealedReadError, SearchOpenings,
+    Target, admit_erasure, admit_read,
+};
 
 /// Options tune the ledger; the defaults suit a single server.
 #[derive(Clone, Debug)]
@@ -160,6 +163,8 @@ pub struct Appender {
     store: Arc<dyn Store>,
     /// The trust root: registrars, and the holders events may name.
     trust: Arc<TrustRoot>,
+    /// The blind index's key, to find what a search erasure names.
+    blind_key: Option<crate::blind::BlindKey>,
     /// Time source for admission.
     clock: Arc<dyn Clock>,
     /// Admission window.
@@ -208,6 +213,7 @@ impl Appender {
         Appender {
             store: parts.store,
             trust: parts.trust,
+            blind_key: options.blind_key.clone(),
             clock: parts.clock,
             window: options.window,
             shared: parts.shared,
@@ -308,6 +314,68 @@ impl Appender {
             .enqueue(Item::SealedRead(read), request_key, &agency)
             .await?;
         self.receipt(accepted)
+    }
+
+    /// submit_erasure checks an erasure order ([`admit_erasure`]: role `erasure_authority`,
+    /// signature, window, target, openings; every entry it lists an access entry the log
+    /// holds), waits until its entry is durable, then destroys the openings it names, and
+    /// returns its receipt and the entries erased. A retry of a logged order finishes it.
+    pub async fn submit_erasure(
+        &self,
+        order: ErasureSubmission,
+    ) -> Result<(Submitted, Vec<u64>), SubmitError> {
+        let published = self.reader.published();
+        admit_erasure(
+            &order,
+            &published.keys,
+            published.size,
+            self.clock.now_millis(),
+            self.window,
+        )?;
+        if let Target::Entries(listed) = order
+            .event
+            .target(published.size)
+            .map_err(SealedReadError::from)?
+        {
+            for index in listed {
+                self.check_access(index.get())?;
+            }
+        }
+        let request_key = erasure_request_key(&order.event);
+        let agency = order.event.agency.to_string();
+        let accepted = self
+            .enqueue(Item::Erasure(order.clone()), request_key, &agency)
+            .await?;
+        let erased = carry_out_erasure(
+            self.store.as_ref(),
+            self.blind_key.as_ref(),
+            accepted.index,
+            &order.event,
+            order.openings.as_ref(),
+        )
+        .map_err(|e| SubmitError::Unavailable(format!(
+            "the erasure is logged at index {}, but destroying the openings failed ({e}); retry it to finish",
+            accepted.index
+        )))?;
+        Ok((self.receipt(accepted)?, erased))
+    }
+
+    /// check_access refuses an index that is not an access entry the log holds.
+    fn check_access(&self, index: u64) -> Result<(), SubmitError> {
+        let leaf = self
+            .store
+            .leaves(index, 1)
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        if leaf
+            .first()
+            .is_some_and(|l| matches!(Leaf::parse(l), Ok(Leaf::Access(_))))
+        {
+            return Ok(());
+        }
+        Err(SealedReadError::Target(SealedError::Entries(format!(
+            "entry {index} is not an access entry: it holds no sealed data"
+        )))
+        .into())
     }
 
     /// receipt reads the receipt of an accepted entry.
@@ -529,4 +597,61 @@ impl Drop for Appender {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// carry_out_erasure destroys the openings (and blind-index records) of every access entry
+/// the order logged at `by` names, that are not destroyed yet: the listed entries, or those
+/// before it whose searched field has the value of `search`. A search's own opening, kept
+/// beside the order until now, is destroyed last. Returns the entries erased now or before
+/// by this order.
+pub(crate) fn carry_out_erasure(
+    store: &dyn Store,
+    blind: Option<&crate::blind::BlindKey>,
+    by: u64,
+    order: &Erasure,
+    search: Option<&SearchOpenings>,
+) -> Result<Vec<u64>, crate::store::StoreError> {
+    let targets: Vec<u64> = match (&order.entries, &order.search, search, blind) {
+        (Some(listed), _, _, _) => listed.iter().map(|i| i.get()).collect(),
+        (None, Some(wanted), Some(opening), Some(key)) => {
+            let mut found = Vec::new();
+            for index in store.blind_lookup(&key.tag(wanted.field, &opening.search.value))? {
+                if index < by {
+                    found.push(index);
+                }
+            }
+            found
+        }
+        _ => Vec::new(),
+    };
+    let mut erased = Vec::new();
+    for index in targets {
+        if let Some(earlier) = store.erased_by(index)? {
+            if earlier == by {
+                erased.push(index);
+            }
+            continue;
+        }
+        let Some(bytes) = store.opening(index)? else {
+            continue;
+        };
+        let Ok(openings) = serde_json::from_slice::<huella_core::event::Openings>(&bytes) else {
+            continue;
+        };
+        if let (Some(wanted), Some(opening)) = (&order.search, search)
+            && crate::blind::value(&openings, wanted.field).value != opening.search.value
+        {
+            continue;
+        }
+        let tags: Vec<[u8; 32]> = match blind {
+            Some(key) => key.records(index, &openings).map(|(tag, _)| tag).to_vec(),
+            None => Vec::new(),
+        };
+        store.erase(index, &tags, by)?;
+        erased.push(index);
+    }
+    if order.search.is_some() && store.erased_by(by)?.is_none() {
+        store.erase(by, &[], by)?;
+    }
+    Ok(erased)
 }

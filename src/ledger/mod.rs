@@ -130,6 +130,12 @@ impl Ledger {
         if let Some(key) = &options.blind_key {
             recovery::build_blind_index(store.as_ref(), key, recovered.published.size)?;
         }
+        // An order logged before a crash, its openings not all destroyed yet: finish it.
+        recovery::finish_erasures(
+            store.as_ref(),
+            options.blind_key.as_ref(),
+            recovered.published.size,
+        )?;
         let log_key = signer.verifier();
         let metrics = Arc::new(Metrics::new());
         metrics.tree_size.set(recovered.published.size);

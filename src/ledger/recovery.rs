@@ -397,6 +397,48 @@ pub(crate) fn build_blind_index(
     Ok(())
 }
 
+/// finish_erasures carries out again every erasure order the store holds below `size`: each
+/// destroys what it names and is not destroyed yet, so an order logged just before a crash
+/// is finished at the next start.
+pub(crate) fn finish_erasures(
+    store: &dyn Store,
+    blind: Option<&crate::blind::BlindKey>,
+    size: u64,
+) -> Result<(), StartError> {
+    let mut orders = store.request_indices(crate::ledger::sequencer::ERASURE_REQUESTS)?;
+    orders.retain(|&i| i < size);
+    orders.sort_unstable();
+    for index in orders {
+        let leaf = store
+            .leaves(index, 1)?
+            .pop()
+            .ok_or(Inconsistency::MissingEntry(index))?;
+        let Ok(Leaf::Erasure(order)) = Leaf::parse(&leaf) else {
+            return Err(Inconsistency::RegistryReplay {
+                index,
+                error: "the entry stored for an erasure order is not one".into(),
+            }
+            .into());
+        };
+        let search = match store.opening(index)? {
+            Some(bytes) => {
+                serde_json::from_slice::<Option<huella_core::sealed::SearchOpenings>>(&bytes)
+                    .ok()
+                    .flatten()
+            }
+            None => None,
+        };
+        crate::ledger::appender::carry_out_erasure(
+            store,
+            blind,
+            index,
+            &order.event,
+            search.as_ref(),
+        )?;
+    }
+    Ok(())
+}
+
 /// replay_registry rebuilds the registry of keys as of `size`: the trust root's, with every
 /// registry entry the store holds below `size` applied in order, each checked again.
 pub(crate) fn replay_registry(

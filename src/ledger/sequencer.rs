@@ -14,7 +14,7 @@ use huella_core::event::{EventSignature, SignedEvent};
 use huella_core::keylog::{KeyRegistry, RegistryEvent, Role, SignedRegistryEvent};
 use huella_core::keys::SignerKey;
 use huella_core::merkle::{Frontier, Hash, record_hash};
-use huella_core::sealed::{ReadSubmission, SealedRead, SignedEntry};
+use huella_core::sealed::{Erasure, ErasureSubmission, ReadSubmission, SealedRead, SignedEntry};
 use huella_core::trust::TrustRoot;
 use huella_core::values::{Count, Timestamp};
 use tokio::sync::oneshot;
@@ -66,6 +66,8 @@ pub(crate) enum Item {
     /// An auditor's sealed read, checked like a submission ([`admit_read`]); the
     /// sequencer checks the key again at its index.
     SealedRead(ReadSubmission),
+    /// An erasure authority's order, checked like a read ([`admit_erasure`]).
+    Erasure(ErasureSubmission),
 }
 
 impl Item {
@@ -75,6 +77,7 @@ impl Item {
             Item::Access(a) => Claim::Access(a.signed()),
             Item::Registry(r) => Claim::Registry(&r.event),
             Item::SealedRead(r) => Claim::SealedRead(&r.event, &r.signature),
+            Item::Erasure(e) => Claim::Erasure(&e.event, &e.signature),
         }
     }
 }
@@ -88,6 +91,8 @@ pub(crate) enum Claim<'a> {
     Registry(&'a RegistryEvent),
     /// A sealed read and its signature.
     SealedRead(&'a SealedRead, &'a EventSignature),
+    /// An erasure order and its signature.
+    Erasure(&'a Erasure, &'a EventSignature),
 }
 
 impl Claim<'_> {
@@ -98,6 +103,7 @@ impl Claim<'_> {
             (Claim::Access(a), Leaf::Access(e)) => e.signed_event() == *a,
             (Claim::Registry(r), Leaf::Registry(e)) => e.event == *r,
             (Claim::SealedRead(r, s), Leaf::SealedRead(e)) => e.event == *r && e.signature == *s,
+            (Claim::Erasure(r, s), Leaf::Erasure(e)) => e.event == *r && e.signature == *s,
             _ => false,
         }
     }
@@ -111,6 +117,11 @@ impl Claim<'_> {
                 "entry {index} holds another event under this registry event's key"
             )),
             Claim::SealedRead(r, _) => SubmitError::Conflict {
+                index,
+                agency: r.agency.to_string(),
+                request_id: r.request_id.to_string(),
+            },
+            Claim::Erasure(r, _) => SubmitError::Conflict {
                 index,
                 agency: r.agency.to_string(),
                 request_id: r.request_id.to_string(),
@@ -139,6 +150,19 @@ pub(crate) fn read_request_key(read: &SealedRead) -> Vec<u8> {
     key.extend_from_slice(read.agency.as_str().as_bytes());
     key.push(0);
     key.extend_from_slice(read.request_id.as_str().as_bytes());
+    key
+}
+
+/// ERASURE_REQUESTS starts the request key of every erasure order: 0x00, `erase`, 0x00;
+/// then the agency, 0x00, its request id. Start-up finds every order by this prefix.
+pub(crate) const ERASURE_REQUESTS: &[u8] = b"\0erase\0";
+
+/// erasure_request_key identifies an erasure order for idempotency.
+pub(crate) fn erasure_request_key(order: &Erasure) -> Vec<u8> {
+    let mut key = ERASURE_REQUESTS.to_vec();
+    key.extend_from_slice(order.agency.as_str().as_bytes());
+    key.push(0);
+    key.extend_from_slice(order.request_id.as_str().as_bytes());
     key
 }
 
@@ -498,6 +522,31 @@ impl Sequencer {
                     // The searched value's opening, stored apart like an access event's.
                     // Invariant: openings hold only strings, which always serialize.
                     let openings = serde_json::to_vec(&read.openings).expect("openings serialize");
+                    (entry.to_leaf(), openings)
+                }
+                Item::Erasure(order) => {
+                    let e = &order.event;
+                    if let Err(refused) = keys.may_sign_for(
+                        &e.key,
+                        Role::ErasureAuthority,
+                        (&e.agency, &e.country),
+                        &e.ordered_at,
+                        &integrated_at,
+                    ) {
+                        let _ = reply.send(Err(SubmitError::Read(refused.into())));
+                        continue;
+                    }
+                    let entry = SignedEntry {
+                        event: order.event.clone(),
+                        index: count,
+                        integrated_at: integrated_at.clone(),
+                        prev: head,
+                        signature: order.signature,
+                    };
+                    // A search's value is kept, sealed, only until the order is carried
+                    // out: the erasure then destroys it too (see `Appender::erase`).
+                    // Invariant: openings hold only strings, which always serialize.
+                    let openings = serde_json::to_vec(&order.openings).expect("openings serialize");
                     (entry.to_leaf(), openings)
                 }
                 Item::Registry(signed) => {

@@ -276,6 +276,18 @@ impl Store for FaultyStore {
         Ok(())
     }
 
+    fn erase(&self, index: u64, blind: &[[u8; 32]], by: u64) -> Result<(), StoreError> {
+        self.failing("erasing openings (injected)")?;
+        for state in [&self.live, &self.disk] {
+            guard(state).erase(index, blind, by);
+        }
+        Ok(())
+    }
+
+    fn erased_by(&self, index: u64) -> Result<Option<u64>, StoreError> {
+        Ok(guard(&self.live).erased.get(&index).copied())
+    }
+
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(guard(&self.live).openings.get(&index).cloned())
     }

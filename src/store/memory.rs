@@ -25,6 +25,7 @@ pub(crate) struct MemoryState {
     pub(crate) checkpoints: BTreeMap<u64, Vec<u8>>,
     pub(crate) blind: std::collections::BTreeSet<([u8; 32], u64)>,
     pub(crate) blind_upto: u64,
+    pub(crate) erased: BTreeMap<u64, u64>,
 }
 
 impl MemoryState {
@@ -59,6 +60,15 @@ impl MemoryState {
         if let Some(upto) = batch.blind_upto {
             self.blind_upto = upto;
         }
+    }
+
+    /// erase drops an entry's openings and blind records, and notes the erasure.
+    pub(crate) fn erase(&mut self, index: u64, blind: &[[u8; 32]], by: u64) {
+        self.openings.remove(&index);
+        for tag in blind {
+            self.blind.remove(&(*tag, index));
+        }
+        self.erased.insert(index, by);
     }
 
     /// blind_lookup lists the entries under a tag.
@@ -194,6 +204,15 @@ impl Store for MemoryStore {
         state.blind.extend(records.iter().copied());
         state.blind_upto = upto;
         Ok(())
+    }
+
+    fn erase(&self, index: u64, blind: &[[u8; 32]], by: u64) -> Result<(), StoreError> {
+        self.state().erase(index, blind, by);
+        Ok(())
+    }
+
+    fn erased_by(&self, index: u64) -> Result<Option<u64>, StoreError> {
+        Ok(self.state().erased.get(&index).copied())
     }
 
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -27,6 +27,7 @@ use huella_core::merkle::{Hash, HashReader};
 pub mod faulty;
 pub mod hash_file;
 pub mod memory;
+pub mod opening_keys;
 pub mod sled;
 
 pub use faulty::{Fault, FaultyStore, STEPS, Step};
@@ -278,6 +279,12 @@ pub trait Store: HashReader + Send + Sync + 'static {
     /// records that the index now covers the log up to `upto` (start-up builds the index of
     /// a log written without one this way).
     fn add_blind(&self, records: &[([u8; 32], u64)], upto: u64) -> Result<(), StoreError>;
+    /// erase destroys entry `index`'s openings for good, and its blind-index records (`blind`,
+    /// the tags of its values), and records that the erasure at index `by` did it. Durable
+    /// when it returns.
+    fn erase(&self, index: u64, blind: &[[u8; 32]], by: u64) -> Result<(), StoreError>;
+    /// erased_by is the index of the erasure that destroyed an entry's openings, if one did.
+    fn erased_by(&self, index: u64) -> Result<Option<u64>, StoreError>;
     /// opening returns the stored openings of an entry (for operators; never served).
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// repair makes the store usable again after a failed commit, once the fault has cleared;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use huella_core::merkle::{Hash, HashReader, TreeError};
 
 use crate::store::hash_file::{HASH_FILE, HashFile};
+use crate::store::opening_keys::{self, OPENING_KEYS_FILE, OpeningKeys};
 use crate::store::{Batch, Corruption, Step, StepHook, Store, StoreError};
 
 fn be(n: u64) -> [u8; 8] {
@@ -32,6 +33,10 @@ fn from_be(bytes: &[u8]) -> Result<u64, StoreError> {
 /// | `C` | tree size | signed checkpoint |
 /// | `B` | blind-index tag (32 bytes), entry index | empty: the entry's field has the value the tag stands for |
 /// | `M` | `blind` | the size up to which the blind index covers the log |
+/// | `E` | entry index | the index of the erasure entry that destroyed its openings |
+///
+/// Openings are sealed, each under its own key, kept in [`OPENING_KEYS_FILE`]
+/// ([`crate::store::opening_keys`]); erasing one destroys its key in place.
 ///
 /// One tree lets a batch's records go in as one atomic `apply_batch`: sled's multi-tree
 /// transactions, which five trees needed, cost more CPU than the writes themselves.
@@ -67,6 +72,8 @@ struct Open {
     log: sled::Tree,
     /// Every stored tree hash, by stored hash index.
     hashes: HashFile,
+    /// Every entry's openings key.
+    keys: OpeningKeys,
 }
 
 /// Key prefixes; see [`SledStore`].
@@ -79,6 +86,7 @@ const OPENING: u8 = b'O';
 const REQUEST: u8 = b'R';
 const CHECKPOINT: u8 = b'C';
 const BLIND: u8 = b'B';
+const ERASED: u8 = b'E';
 /// BLIND_UPTO is the key of the size the blind index covers.
 const BLIND_UPTO: &[u8] = b"Mblind";
 
@@ -189,7 +197,13 @@ impl Open {
                 Ok((number(&k)?, leaf.to_vec()))
             }))
         })?;
-        Ok(Open { db, log, hashes })
+        let keys = OpeningKeys::open(&dir.join(OPENING_KEYS_FILE))?;
+        Ok(Open {
+            db,
+            log,
+            hashes,
+            keys,
+        })
     }
 }
 
@@ -248,12 +262,27 @@ impl Store for SledStore {
         // make them durable before sled can make the batch's entries durable.
         let end = batch.start + batch.leaves.len() as u64;
         open.hashes.write(batch.start, end, &batch.hashes)?;
+        // Each entry's openings under a fresh key of its own, the keys durable before sled
+        // can make the sealed openings durable.
+        let mut keys = Vec::with_capacity(batch.leaves.len());
+        for _ in 0..batch.leaves.len() {
+            keys.push(crate::keyfile::random_bytes().map_err(|e| {
+                StoreError::io(
+                    "drawing an openings key",
+                    std::io::Error::other(e.to_string()),
+                )
+            })?);
+        }
+        open.keys.write(batch.start, &keys)?;
         self.step(Step::AfterTreeHashes)?;
         let mut writes = sled::Batch::default();
         for (i, leaf) in batch.leaves.iter().enumerate() {
             let index = batch.start + i as u64;
             writes.insert(&key(LEAF, index), leaf.as_slice());
-            writes.insert(&key(OPENING, index), batch.openings[i].as_slice());
+            writes.insert(
+                &key(OPENING, index),
+                opening_keys::seal(&keys[i], index, &batch.openings[i]),
+            );
             writes.insert(request_key(&batch.request_keys[i]), &be(index));
         }
         for (tag, index) in &batch.blind {
@@ -388,11 +417,42 @@ impl Store for SledStore {
     }
 
     fn opening(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .current()?
+        let open = self.current()?;
+        let Some(record) = open.log.get(key(OPENING, index))? else {
+            return Ok(None);
+        };
+        if record.first() != Some(&opening_keys::SEALED) {
+            // A log of an earlier version kept its openings in clear.
+            return Ok(Some(record.to_vec()));
+        }
+        match open.keys.read(index)? {
+            Some(k) => Ok(Some(opening_keys::open(&k, index, &record)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn erase(&self, index: u64, blind: &[[u8; 32]], by: u64) -> Result<(), StoreError> {
+        let open = self.current()?;
+        // The key first, in place: from here on the sealed openings are noise, wherever sled
+        // keeps copies of them.
+        open.keys.erase(&[index])?;
+        let mut writes = sled::Batch::default();
+        writes.remove(&key(OPENING, index));
+        for tag in blind {
+            writes.remove(blind_key(tag, index));
+        }
+        writes.insert(&key(ERASED, index), &be(by));
+        open.log.apply_batch(writes)?;
+        open.db.flush()?;
+        Ok(())
+    }
+
+    fn erased_by(&self, index: u64) -> Result<Option<u64>, StoreError> {
+        self.current()?
             .log
-            .get(key(OPENING, index))?
-            .map(|v| v.to_vec()))
+            .get(key(ERASED, index))?
+            .map(|v| from_be(&v))
+            .transpose()
     }
 
     /// repair first checks that the disk takes a write and an fsync again, of as much as a

@@ -34,8 +34,12 @@ pub struct DisclosedEntry {
     pub index: u64,
     /// The leaf, exactly as logged (RFC 8785 JSON).
     pub leaf: String,
-    /// The openings of its four commitments.
-    pub openings: Openings,
+    /// The openings of its four commitments; absent once erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openings: Option<Openings>,
+    /// The index of the erasure order that destroyed its openings, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_by: Option<u64>,
     /// Its inclusion proof in the tree of the disclosure's checkpoint, leaf first.
     pub inclusion_proof: Vec<Hash>,
 }
@@ -150,10 +154,17 @@ impl Disclosure {
                 &checkpoint.root,
             )
             .map_err(|e| fail(format!("inclusion proof: {e}")))?;
-            disclosed
-                .openings
-                .check(&entry.event)
-                .map_err(|e| fail(e.to_string()))?;
+            match (&disclosed.openings, disclosed.erased_by) {
+                (Some(openings), None) => openings
+                    .check(&entry.event)
+                    .map_err(|e| fail(e.to_string()))?,
+                (None, Some(by)) if by > index => {}
+                _ => {
+                    return Err(fail(
+                        "give either its openings or the erasure that destroyed them".into(),
+                    ));
+                }
+            }
             entries.push(entry);
         }
         let read_index = read.index.get();
@@ -182,10 +193,16 @@ impl Disclosure {
                     ));
                 }
                 for disclosed in &self.entries {
+                    let Some(openings) = &disclosed.openings else {
+                        return Err(DisclosureError::Entry {
+                            index: disclosed.index,
+                            why: "a search disclosed an entry without its openings".into(),
+                        });
+                    };
                     let value = match search.field {
-                        SearchField::Subject => &disclosed.openings.subject,
-                        SearchField::RecordRef => &disclosed.openings.record_ref,
-                        SearchField::RequestingUser => &disclosed.openings.requesting_user,
+                        SearchField::Subject => &openings.subject,
+                        SearchField::RecordRef => &openings.record_ref,
+                        SearchField::RequestingUser => &openings.requesting_user,
                     };
                     if value.value != opening.value {
                         return Err(DisclosureError::Entry {

@@ -527,8 +527,8 @@ pub enum SealedReadError {
     /// opening given for a read of listed entries.
     #[error("{0}")]
     Opening(&'static str),
-    /// `read_at` is outside the admission window.
-    #[error("read_at {read_at} is {detail}")]
+    /// `read_at` (or an order's `ordered_at`) is outside the admission window.
+    #[error("{read_at} is {detail}")]
     OutOfWindow {
         /// The time the read claims.
         read_at: String,
@@ -563,32 +563,87 @@ pub fn admit_read(
     {
         return Err(SealedReadError::BadSignature(event.key.to_string()));
     }
-    let at = event.read_at.unix_millis();
-    let detail = if at.saturating_add(window.max_age_millis) < now_millis {
-        Some(format!(
-            "{} s in the past; the log accepts up to {} s",
-            (now_millis - at) / 1000,
-            window.max_age_millis / 1000
-        ))
-    } else if at > now_millis.saturating_add(window.max_future_millis) {
-        Some(format!(
-            "{} s in the future; the log accepts up to {} s",
-            (at - now_millis) / 1000,
-            window.max_future_millis / 1000
-        ))
-    } else {
-        None
-    };
-    if let Some(detail) = detail {
-        return Err(SealedReadError::OutOfWindow {
-            read_at: event.read_at.to_string(),
-            detail,
-        });
+    check_window(&event.read_at, "read_at", now_millis, window)?;
+    check_openings(event.target(size)?, &submission.openings)
+}
+
+/// ErasureSubmission is the body of `POST /v1/sealed/erase`: the signed order, and for a
+/// search the opening of the value searched for.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureSubmission {
+    /// The order, as the authority signed it.
+    pub event: Erasure,
+    /// For a search, the opening of the searched value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openings: Option<SearchOpenings>,
+    /// The authority's signature over [`Erasure::signing_bytes`].
+    pub signature: EventSignature,
+}
+
+/// admit_erasure runs on an erasure order the checks [`admit_read`] runs on a read, with
+/// the role `erasure_authority` and `ordered_at` as its time.
+pub fn admit_erasure(
+    submission: &ErasureSubmission,
+    keys: &crate::keylog::KeyRegistry,
+    size: u64,
+    now_millis: u64,
+    window: crate::admission::Window,
+) -> Result<(), SealedReadError> {
+    let event = &submission.event;
+    let record = keys.may_sign_for(
+        &event.key,
+        crate::keylog::Role::ErasureAuthority,
+        (&event.agency, &event.country),
+        &event.ordered_at,
+        &Timestamp::from_unix_millis(now_millis),
+    )?;
+    if !record
+        .key
+        .verify(&event.signing_bytes(), &submission.signature.0)
+    {
+        return Err(SealedReadError::BadSignature(event.key.to_string()));
     }
-    match (event.target(size)?, &submission.openings) {
+    check_window(&event.ordered_at, "ordered_at", now_millis, window)?;
+    check_openings(event.target(size)?, &submission.openings)
+}
+
+fn check_window(
+    at: &Timestamp,
+    name: &'static str,
+    now_millis: u64,
+    window: crate::admission::Window,
+) -> Result<(), SealedReadError> {
+    let millis = at.unix_millis();
+    let detail = if millis.saturating_add(window.max_age_millis) < now_millis {
+        format!(
+            "{} s in the past; the log accepts up to {} s",
+            (now_millis - millis) / 1000,
+            window.max_age_millis / 1000
+        )
+    } else if millis > now_millis.saturating_add(window.max_future_millis) {
+        format!(
+            "{} s in the future; the log accepts up to {} s",
+            (millis - now_millis) / 1000,
+            window.max_future_millis / 1000
+        )
+    } else {
+        return Ok(());
+    };
+    Err(SealedReadError::OutOfWindow {
+        read_at: format!("{name} {at}"),
+        detail,
+    })
+}
+
+fn check_openings(
+    target: Target<'_>,
+    openings: &Option<SearchOpenings>,
+) -> Result<(), SealedReadError> {
+    match (target, openings) {
         (Target::Entries(_), None) => Ok(()),
         (Target::Entries(_), Some(_)) => Err(SealedReadError::Opening(
-            "a read of listed entries carries no openings",
+            "an order or read of listed entries carries no openings",
         )),
         (Target::Search(_), None) => Err(SealedReadError::Opening(
             "a search carries the opening of the value searched for, under openings.search",

@@ -1,0 +1,353 @@
+//! Issue #15: erasure. An erasure authority's signed order is logged, and once it is durable
+//! the openings it names are destroyed for good: no byte of the data directory reveals an
+//! erased value, raw, base64 or hex; reads say which order erased them; the log verifies.
+
+mod common;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use common::{NOW, TestLog, agencies, log_signer};
+use huella::http::Limits;
+use huella::ledger::Options;
+use huella_core::commitment::{Opening, Salt};
+use huella_core::disclosure::Disclosure;
+use huella_core::event::Openings;
+use huella_core::keylog::{RegistryEvent, Role, SignedRegistryEvent};
+use huella_core::keys::{KeyName, SignerKey};
+use huella_core::proof::Receipt;
+use huella_core::sealed::{
+    Erasure, ErasureKind, ErasureSubmission, ReadSubmission, SealedRead, SealedReadKind, Search,
+    SearchField, SearchOpenings, sign,
+};
+use huella_core::trust::{LogId, Registrars, TrustRoot};
+use huella_core::values::{
+    AgencyId, Count, CountryCode, LegalBasis, Purpose, RequestId, Timestamp,
+};
+
+fn key(name: &str, seed: u8) -> SignerKey {
+    SignerKey::from_seed(KeyName::new(name).unwrap(), &[seed; 32])
+}
+
+fn registrar() -> SignerKey {
+    key("registrar.co.example", 101)
+}
+fn auditor() -> SignerKey {
+    key("procuraduria.co.example", 111)
+}
+fn authority() -> SignerKey {
+    key("sic.co.example", 112)
+}
+
+fn trust() -> TrustRoot {
+    TrustRoot {
+        log: LogId {
+            origin: log_signer().name().as_str().to_string(),
+            key: log_signer().verifier(),
+        },
+        countries: vec![Registrars {
+            country: CountryCode::new("CO").unwrap(),
+            registrars: vec![registrar().verifier()],
+            threshold: None,
+        }],
+        registry: agencies().1,
+    }
+}
+
+const PERSON: &str = "CO-CC-1077777777";
+
+fn sealed_with(n: u64, subject: &str) -> huella_core::event::Submission {
+    let (all, _) = agencies();
+    let now = Timestamp::from_unix_millis(NOW);
+    let (from, mut json) = huella::demo::sample_event(&all, 7, 2000 + n, &now);
+    json["subject"] = subject.into();
+    let plain: huella_core::event::PlainEvent = serde_json::from_value(json).unwrap();
+    plain
+        .seal(&all[from].key, now, huella::keyfile::random_salt)
+        .unwrap()
+}
+
+/// start starts a log on sled in `dir`: eight access events (0..8, the person's at 2 and
+/// 5), then the auditor's and the erasure authority's registrations (8, 9).
+async fn start(dir: &std::path::Path) -> TestLog {
+    let store = common::open_sled(&dir.join("db")).unwrap();
+    let options = Options {
+        batch_wait: std::time::Duration::from_millis(1),
+        checkpoint_copy: Some(dir.join("checkpoint")),
+        ..Options::default()
+    };
+    let log = TestLog::start_trusted(Arc::new(store), Limits::default(), options, trust()).await;
+    for n in 0..8 {
+        let subject = if n == 2 || n == 5 {
+            PERSON.to_string()
+        } else {
+            format!("CO-CC-10{n:08}")
+        };
+        log.client.submit(&sealed_with(n, &subject)).await.unwrap();
+    }
+    for (agency, role, signer) in [
+        ("CO-PROCURADURIA", Role::Auditor, auditor()),
+        ("CO-SIC", Role::ErasureAuthority, authority()),
+    ] {
+        let register = RegistryEvent::KeyRegister {
+            agency: AgencyId::new(agency).unwrap(),
+            country: CountryCode::new("CO").unwrap(),
+            role,
+            key: signer.verifier(),
+            valid_from: Timestamp::from_unix_millis(NOW - 86_400_000),
+        };
+        log.client
+            .submit_registry(&SignedRegistryEvent::sign(register, &[&registrar()]))
+            .await
+            .unwrap();
+    }
+    log
+}
+
+fn order(
+    signer: &SignerKey,
+    agency: &str,
+    entries: Option<Vec<u64>>,
+    search: Option<Search>,
+) -> Erasure {
+    Erasure {
+        agency: AgencyId::new(agency).unwrap(),
+        country: CountryCode::new("CO").unwrap(),
+        entries: entries.map(|e| e.into_iter().map(|i| Count::new(i).unwrap()).collect()),
+        key: signer.key_ref().clone(),
+        kind: ErasureKind::Only,
+        legal_basis: LegalBasis::new("Ley 1581 de 2012, art. 15").unwrap(),
+        order_ref: RequestId::new("SIC-ORD-9").unwrap(),
+        ordered_at: Timestamp::from_unix_millis(NOW),
+        request_id: RequestId::new("SIC-ERASE-1").unwrap(),
+        search,
+    }
+}
+
+async fn post(log: &TestLog, path: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let response = log
+        .http
+        .post(log.url(path))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// every_byte reads every file under `dir`.
+fn every_byte(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                files.push((path.display().to_string(), bytes));
+            }
+        }
+    }
+    files
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_destroys_the_openings_for_good_and_the_log_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = start(dir.path()).await;
+    // What will be erased: every personal value of the person's two entries.
+    let mut values = Vec::new();
+    for index in [2, 5] {
+        let openings: Openings =
+            serde_json::from_slice(&log.ledger.store().opening(index).unwrap().unwrap()).unwrap();
+        for opening in [
+            &openings.subject,
+            &openings.requesting_user,
+            &openings.record_ref,
+            &openings.query,
+        ] {
+            values.push(opening.value.clone());
+        }
+    }
+    // Each entry's openings are sealed under its own key, kept in a flat file beside sled's.
+    let keys_file = dir.path().join("db").join("opening-keys");
+    let slot =
+        |index: usize| std::fs::read(&keys_file).unwrap()[index * 32..index * 32 + 32].to_vec();
+    assert_ne!(slot(2), vec![0; 32]);
+    assert_ne!(slot(5), vec![0; 32]);
+    // An auditor may not order an erasure.
+    let salt = Salt([3; 32]);
+    let search = Search {
+        field: SearchField::Subject,
+        value: SearchField::Subject.commit(&salt, PERSON),
+    };
+    let by_auditor = order(&auditor(), "CO-PROCURADURIA", None, Some(search));
+    let body = ErasureSubmission {
+        signature: sign(&by_auditor, &auditor()),
+        event: by_auditor,
+        openings: Some(SearchOpenings {
+            search: Opening::new(Salt([3; 32]), PERSON),
+        }),
+    };
+    let (status, answer) = post(&log, "/v1/sealed/erase", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("unauthorized_key")),
+        "{answer}"
+    );
+    // The erasure authority orders every entry about the person erased.
+    let erasure = order(&authority(), "CO-SIC", None, Some(search));
+    let body = ErasureSubmission {
+        signature: sign(&erasure, &authority()),
+        event: erasure,
+        openings: Some(SearchOpenings {
+            search: Opening::new(Salt([3; 32]), PERSON),
+        }),
+    };
+    let (status, answer) = post(&log, "/v1/sealed/erase", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["erased"], serde_json::json!([2, 5]));
+    let receipt: Receipt = serde_json::from_value(answer["receipt"].clone()).unwrap();
+    let by = receipt.index;
+    assert_eq!(by, 10);
+    for index in [2, 5] {
+        assert_eq!(log.ledger.store().opening(index).unwrap(), None);
+        assert_eq!(log.ledger.store().erased_by(index).unwrap(), Some(by));
+    }
+    // The order's own search value is destroyed too, once carried out.
+    assert_eq!(log.ledger.store().opening(by).unwrap(), None);
+    // Their keys are destroyed in place: whatever copies of the sealed openings sled keeps
+    // are noise now.
+    assert_eq!(slot(2), vec![0; 32]);
+    assert_eq!(slot(5), vec![0; 32]);
+    assert_ne!(slot(3), vec![0; 32]);
+    // Other entries keep theirs.
+    assert!(log.ledger.store().opening(3).unwrap().is_some());
+
+    // No byte of the data directory reveals an erased value, raw, base64 or hex.
+    let files = every_byte(dir.path());
+    assert!(files.iter().any(|(name, _)| name.ends_with("opening-keys")));
+    for value in &values {
+        let forms = [
+            value.as_bytes().to_vec(),
+            base64::engine::general_purpose::STANDARD
+                .encode(value)
+                .into_bytes(),
+            value
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into_bytes(),
+        ];
+        for (name, bytes) in &files {
+            for form in &forms {
+                assert!(!contains(bytes, form), "{value:?} found in {name}");
+            }
+        }
+    }
+
+    // A read of an erased entry says which order erased it; the disclosure verifies.
+    let (private, recipient) = huella::hpke::keypair();
+    let read = SealedRead {
+        agency: AgencyId::new("CO-PROCURADURIA").unwrap(),
+        case_ref: RequestId::new("PGN-1").unwrap(),
+        country: CountryCode::new("CO").unwrap(),
+        entries: Some(vec![Count::new(2).unwrap(), Count::new(3).unwrap()]),
+        key: auditor().key_ref().clone(),
+        kind: SealedReadKind::Only,
+        legal_basis: LegalBasis::new("Ley 1581 de 2012, art. 17").unwrap(),
+        purpose: Purpose::new("oversight_audit").unwrap(),
+        read_at: Timestamp::from_unix_millis(NOW),
+        recipient,
+        request_id: RequestId::new("PGN-READ-1").unwrap(),
+        search: None,
+    };
+    let body = ReadSubmission {
+        signature: sign(&read, &auditor()),
+        event: read,
+        openings: None,
+    };
+    let (status, answer) = post(&log, "/v1/sealed/read", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(status, 201, "{answer}");
+    let receipt: Receipt = serde_json::from_value(answer["read_receipt"].clone()).unwrap();
+    let sealed: huella::hpke::Sealed =
+        serde_json::from_value(answer["disclosure"].clone()).unwrap();
+    let plaintext = huella::hpke::open(&private, &sealed, &receipt.leaf_hash.0).unwrap();
+    let disclosure: Disclosure = serde_json::from_slice(&plaintext).unwrap();
+    disclosure.verify(&log.log_key).unwrap();
+    assert_eq!(disclosure.entries[0].erased_by, Some(by));
+    assert!(disclosure.entries[0].openings.is_none());
+    assert!(disclosure.entries[1].openings.is_some());
+
+    // Every leaf, hash, signature and checkpoint still verifies; the erasure is counted.
+    let (_, summary) = log.check_log().await;
+    assert_eq!(summary.erasures_by_agency["CO-SIC"], 1);
+    assert_eq!(summary.sealed_reads_by_agency["CO-PROCURADURIA"], 1);
+    // A retry of the order gets its receipt; a search order already carried out has nothing
+    // left to find (the erased entries left the blind index), so it lists none.
+    let (status, again) = post(
+        &log,
+        "/v1/sealed/erase",
+        serde_json::to_vec(&body_again(&search)).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["receipt"]["index"], by);
+    assert_eq!(again["erased"], serde_json::json!([]));
+    log.stop().await;
+}
+
+fn body_again(search: &Search) -> ErasureSubmission {
+    let erasure = order(&authority(), "CO-SIC", None, Some(*search));
+    ErasureSubmission {
+        signature: sign(&erasure, &authority()),
+        event: erasure,
+        openings: Some(SearchOpenings {
+            search: Opening::new(Salt([3; 32]), PERSON),
+        }),
+    }
+}
+
+/// An order of listed entries, and its refusals.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_of_listed_entries_erases_exactly_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = start(dir.path()).await;
+    let size = log.checkpoint().await.size;
+    // A registry entry holds no sealed data.
+    let wrong = order(&authority(), "CO-SIC", Some(vec![8]), None);
+    let body = ErasureSubmission {
+        signature: sign(&wrong, &authority()),
+        event: wrong,
+        openings: None,
+    };
+    let (status, answer) = post(&log, "/v1/sealed/erase", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (422, Some("bad_target")),
+        "{answer}"
+    );
+    assert_eq!(log.checkpoint().await.size, size);
+    let listed = order(&authority(), "CO-SIC", Some(vec![1, 4]), None);
+    let body = ErasureSubmission {
+        signature: sign(&listed, &authority()),
+        event: listed,
+        openings: None,
+    };
+    let (status, answer) = post(&log, "/v1/sealed/erase", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["erased"], serde_json::json!([1, 4]));
+    for index in 0..8 {
+        let gone = log.ledger.store().opening(index).unwrap().is_none();
+        assert_eq!(gone, index == 1 || index == 4, "entry {index}");
+    }
+    log.check_log().await;
+    log.stop().await;
+}

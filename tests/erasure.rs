@@ -351,3 +351,56 @@ async fn an_order_of_listed_entries_erases_exactly_those() {
     log.check_log().await;
     log.stop().await;
 }
+
+/// `huella sealed erase` signs and submits an order as the registered authority.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_orders_an_erasure() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = start(dir.path()).await;
+    let keys = tempfile::tempdir().unwrap();
+    let path = |name: &str| keys.path().join(name).to_str().unwrap().to_string();
+    huella::keyfile::write_signer(&keys.path().join("sic.key"), &authority()).unwrap();
+    huella::keyfile::write_signer(&keys.path().join("pgn.key"), &auditor()).unwrap();
+    log.clock.set(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    );
+    let args = |key: &str| {
+        vec![
+            "sealed".to_string(),
+            "erase".into(),
+            "--url".into(),
+            log.base.clone(),
+            "--key".into(),
+            path(key),
+            "--entries".into(),
+            "6".into(),
+            "--order-ref".into(),
+            "SIC-2026-4".into(),
+            "--legal-basis".into(),
+            "Ley 1581 de 2012, art. 15".into(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::run_huella(&refs)
+    };
+    let out = run(args("pgn.key"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("registered as \"auditor\", not erasure_authority")
+    );
+    let out = run(args("sic.key"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["erased"], serde_json::json!([6]));
+    assert_eq!(log.ledger.store().opening(6).unwrap(), None);
+    log.stop().await;
+}

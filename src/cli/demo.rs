@@ -199,6 +199,8 @@ pub async fn run(args: DemoArgs) -> CliResult {
     // Each country's auditor reads two entries' sealed data: each read is logged first, and
     // its disclosure comes back sealed to a key made for it, verified, and saved.
     let reads = sealed_reads(&ledger, &client, &oversight, &args.data).await?;
+    // Colombia's erasure authority orders one entry's sealed data destroyed for good.
+    let erasure = erase_one(&ledger, &client, &oversight).await?;
     let published = ledger.published();
     println!();
     println!("Huella demo log is running.");
@@ -258,6 +260,11 @@ pub async fn run(args: DemoArgs) -> CliResult {
             "    huella-verify disclosure verify {} --log-key {}",
             path.display(),
             args.data.join("log.key.pub").display()
+        );
+    }
+    if let Some((agency, index, by)) = &erasure {
+        println!(
+            "  erasure ordered by {agency}, logged at index {by}: entry {index}'s openings are destroyed for good; a read of it says \"erased_by\": {by}"
         );
     }
     println!(
@@ -372,4 +379,57 @@ async fn sealed_reads(
         reads.push((agency.to_string(), verified.read.index.get(), entries, path));
     }
     Ok(reads)
+}
+
+/// erase_one has the first demo erasure authority order the openings of the fifth access
+/// entry destroyed, and returns the authority, the entry and the order's index.
+async fn erase_one(
+    ledger: &crate::ledger::Ledger,
+    client: &Client,
+    oversight: &[(AgencyId, CountryCode, Role, SignerKey)],
+) -> Result<Option<(String, u64, u64)>, Box<dyn std::error::Error>> {
+    let size = ledger.published().size;
+    let Some(index) = ledger
+        .store()
+        .leaves(0, size.min(64))?
+        .iter()
+        .zip(0..)
+        .filter(|(leaf, _)| matches!(Leaf::parse(leaf), Ok(Leaf::Access(_))))
+        .map(|(_, i)| i)
+        .nth(4)
+    else {
+        return Ok(None);
+    };
+    let Some((agency, country, _, key)) = oversight
+        .iter()
+        .find(|(_, _, role, _)| *role == Role::ErasureAuthority)
+    else {
+        return Ok(None);
+    };
+    let event = huella_core::sealed::Erasure {
+        agency: agency.clone(),
+        country: country.clone(),
+        entries: Some(vec![Count::new(index)?]),
+        key: key.key_ref().clone(),
+        kind: huella_core::sealed::ErasureKind::Only,
+        legal_basis: LegalBasis::new("Ley 1581 de 2012, art. 15 (demo)")?,
+        order_ref: RequestId::new(format!("{agency}-DEMO-ORDER"))?,
+        ordered_at: Timestamp::from_system_time(std::time::SystemTime::now()),
+        request_id: crate::cli::sealed::fresh_request_id()?,
+        search: None,
+    };
+    let submission = huella_core::sealed::ErasureSubmission {
+        signature: huella_core::sealed::sign(&event, key),
+        event,
+        openings: None,
+    };
+    let answer: serde_json::Value = serde_json::from_slice(
+        &client
+            .post_raw("/v1/sealed/erase", serde_json::to_vec(&submission)?)
+            .await?,
+    )?;
+    let by = answer["receipt"]["index"]
+        .as_u64()
+        .ok_or("the log's answer to the erasure has no receipt")?;
+    Ok(Some((agency.to_string(), index, by)))
 }

@@ -28,6 +28,46 @@ pub enum SealedCommand {
     /// --record-ref, --requesting-user), as a registered auditor; the read is logged first,
     /// and the disclosure, sealed to a key made for this read, verified and written to --out.
     Read(ReadArgs),
+    /// Order the openings of listed entries, or of every entry with a value, destroyed for
+    /// good, as a registered erasure authority; the order is logged first.
+    Erase(EraseArgs),
+}
+
+/// Arguments of `huella sealed erase`.
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["entries", "subject", "record_ref", "requesting_user"])))]
+pub struct EraseArgs {
+    /// Base URL of the ledger.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The authority's signer key file (a key registered with role `erasure_authority`).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The entries to erase, by index: `3,17,42` (at most 1,000).
+    #[arg(long, value_delimiter = ',')]
+    pub entries: Vec<u64>,
+    /// Erase every entry whose `subject` is this value.
+    #[arg(long, value_name = "VALUE")]
+    pub subject: Option<String>,
+    /// Erase every entry whose `record_ref` is this value.
+    #[arg(long, value_name = "VALUE")]
+    pub record_ref: Option<String>,
+    /// Erase every entry whose `requesting_user` is this value.
+    #[arg(long, value_name = "VALUE")]
+    pub requesting_user: Option<String>,
+    /// The order's reference.
+    #[arg(long)]
+    pub order_ref: String,
+    /// The instrument and article that order the erasure.
+    #[arg(long)]
+    pub legal_basis: String,
+    /// Your own id for this order (default: one made up); a retry with the same id and
+    /// order is the same order.
+    #[arg(long)]
+    pub request_id: Option<String>,
+    /// Connection options.
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// Arguments of `huella sealed read`.
@@ -80,9 +120,12 @@ pub struct ReadArgs {
     pub client: ClientArgs,
 }
 
-/// run reads, verifies and saves.
+/// run reads (verifies and saves) or erases.
 pub async fn run(command: SealedCommand) -> CliResult {
-    let SealedCommand::Read(args) = command;
+    let args = match command {
+        SealedCommand::Read(args) => args,
+        SealedCommand::Erase(args) => return erase(args).await,
+    };
     let key: SignerKey = keyfile::read_signer(&args.key)?;
     let client = args.client.client(&args.url)?;
     // The auditor's agency and country, as the log registered its key.
@@ -252,4 +295,96 @@ pub(crate) async fn read_sealed(
         return Err("the read the log logged is not the one submitted".into());
     }
     Ok((disclosure, verified))
+}
+
+/// registered finds `key`'s agency and country in the log's registry, and checks its role.
+async fn registered(
+    client: &huella_verify::client::Client,
+    key: &SignerKey,
+    role: &str,
+) -> Result<(AgencyId, CountryCode), Box<dyn std::error::Error>> {
+    let keys: serde_json::Value = client.get_json("/v1/keys").await?;
+    let id = key.key_ref().to_string();
+    let record = keys["keys"]
+        .as_array()
+        .and_then(|all| all.iter().find(|k| k["key_id"] == id.as_str()))
+        .ok_or_else(|| format!("key {id} is not registered in the log"))?;
+    if record["role"] != role {
+        return Err(format!("key {id} is registered as {}, not {role}", record["role"]).into());
+    }
+    Ok((
+        AgencyId::new(record["agency"].as_str().unwrap_or_default())?,
+        CountryCode::new(record["country"].as_str().unwrap_or_default())?,
+    ))
+}
+
+/// erase signs and submits an erasure order and prints its receipt and what it erased.
+async fn erase(args: EraseArgs) -> CliResult {
+    let key: SignerKey = keyfile::read_signer(&args.key)?;
+    let client = args.client.client(&args.url)?;
+    let (agency, country) = registered(&client, &key, "erasure_authority").await?;
+    let mut openings = None;
+    let mut search = None;
+    let mut entries = None;
+    match (&args.subject, &args.record_ref, &args.requesting_user) {
+        (None, None, None) => {
+            let mut listed: Vec<Count> = args
+                .entries
+                .iter()
+                .map(|&i| Count::new(i))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--entries: {e}"))?;
+            listed.sort();
+            listed.dedup();
+            entries = Some(listed);
+        }
+        (subject, record_ref, user) => {
+            let (field, value) = match (subject, record_ref, user) {
+                (Some(v), _, _) => (SearchField::Subject, v),
+                (_, Some(v), _) => (SearchField::RecordRef, v),
+                (_, _, Some(v)) => (SearchField::RequestingUser, v),
+                _ => unreachable!("one of the three is given"),
+            };
+            let salt = keyfile::random_salt();
+            search = Some(Search {
+                field,
+                value: field.commit(&salt, value),
+            });
+            openings = Some(SearchOpenings {
+                search: Opening::new(salt, value.clone()),
+            });
+        }
+    }
+    let event = huella_core::sealed::Erasure {
+        agency,
+        country,
+        entries,
+        key: key.key_ref().clone(),
+        kind: huella_core::sealed::ErasureKind::Only,
+        legal_basis: LegalBasis::new(&args.legal_basis)
+            .map_err(|e| format!("--legal-basis: {e}"))?,
+        order_ref: RequestId::new(&args.order_ref).map_err(|e| format!("--order-ref: {e}"))?,
+        ordered_at: Timestamp::from_system_time(std::time::SystemTime::now()),
+        request_id: match &args.request_id {
+            Some(id) => RequestId::new(id).map_err(|e| format!("--request-id: {e}"))?,
+            None => fresh_request_id()?,
+        },
+        search,
+    };
+    let submission = huella_core::sealed::ErasureSubmission {
+        signature: sign(&event, &key),
+        event,
+        openings,
+    };
+    let answer: serde_json::Value = serde_json::from_slice(
+        &client
+            .post_raw("/v1/sealed/erase", serde_json::to_vec(&submission)?)
+            .await?,
+    )?;
+    eprintln!(
+        "the erasure order is logged at index {}; the openings of entries {} are destroyed",
+        answer["receipt"]["index"], answer["erased"]
+    );
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
 }

@@ -8,9 +8,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 
 /// EXTRA_ENTRIES is how many entries a new demo log holds besides its access events: twelve
 /// registry events (eight registrations: four agencies, two auditors, two erasure
-/// authorities; a rotation: register and retire; a revocation: register and revoke) and two
-/// sealed reads, one by each country's auditor.
-pub const EXTRA_ENTRIES: u64 = 14;
+/// authorities; a rotation: register and retire; a revocation: register and revoke), two
+/// sealed reads, one by each country's auditor, and one erasure order.
+pub const EXTRA_ENTRIES: u64 = 15;
 
 /// DemoProcess is a running `huella demo`.
 pub struct DemoProcess {

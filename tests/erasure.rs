@@ -404,3 +404,53 @@ async fn the_command_line_orders_an_erasure() {
     assert_eq!(log.ledger.store().opening(6).unwrap(), None);
     log.stop().await;
 }
+
+/// Retention: the log destroys the openings of entries accessed before a time, logs a
+/// retention notice signed by its own key naming the range, and the log still verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_purges_old_openings_and_logs_a_signed_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = start(dir.path()).await;
+    let size = log.checkpoint().await.size;
+    // Nothing accessed before the day before: nothing to purge.
+    let early = Timestamp::from_unix_millis(NOW - 86_400_000);
+    assert_eq!(
+        log.ledger.appender().retain(early, 100_000).await.unwrap(),
+        None
+    );
+    // Everything accessed before the day after: all of it.
+    log.clock.set(NOW + 2 * 86_400_000);
+    let late = Timestamp::from_unix_millis(NOW + 86_400_000);
+    let (first, last, notice) = log
+        .ledger
+        .appender()
+        .retain(late.clone(), 100_000)
+        .await
+        .unwrap()
+        .unwrap();
+    // The range ends at the last access entry (7): the registrations after it hold nothing.
+    assert_eq!((first, last, notice), (0, 7, size));
+    for index in 0..8 {
+        assert_eq!(
+            log.ledger.store().opening(index).unwrap(),
+            None,
+            "entry {index}"
+        );
+        assert_eq!(log.ledger.store().erased_by(index).unwrap(), Some(notice));
+    }
+    // Nothing more to purge, until more entries.
+    assert_eq!(
+        log.ledger.appender().retain(late, 100_000).await.unwrap(),
+        None
+    );
+    let leaf = log.ledger.store().leaves(notice, 1).unwrap().remove(0);
+    let huella_core::entry::Leaf::Retention(entry) =
+        huella_core::entry::Leaf::parse(&leaf).unwrap()
+    else {
+        panic!("not a retention notice");
+    };
+    assert!(entry.verify(&log.log_key));
+    let (_, summary) = log.check_log().await;
+    assert_eq!(summary.retention_notices, 1);
+    log.stop().await;
+}

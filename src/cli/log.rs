@@ -84,6 +84,60 @@ pub struct LogArgs {
     /// beyond it, a large read answers 503 busy.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub response_mb: usize,
+    /// Destroy the openings of entries accessed longer ago than this (`365d`, `12h`, `90m`,
+    /// `30s`), as an erasure does, logging a retention notice signed by the log key for each
+    /// range purged; without it, openings are kept until an erasure order.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub retention: Option<Duration>,
+    /// How often the retention task runs, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub retention_every: u64,
+}
+
+/// parse_duration reads `<number><unit>`, the unit `d`, `h`, `m` or `s`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let usage = || format!("{text:?}: give a number and a unit, d, h, m or s: 365d");
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let seconds = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(usage()),
+    };
+    let n: u64 = number.parse().map_err(|_| usage())?;
+    Ok(Duration::from_secs(n.saturating_mul(seconds)))
+}
+
+/// spawn_retention runs the retention task every `--retention-every` seconds, if
+/// `--retention` is given.
+pub fn spawn_retention(ledger: &Arc<Ledger>, args: &LogArgs) {
+    let Some(retention) = args.retention else {
+        return;
+    };
+    let every = Duration::from_secs(args.retention_every.max(1));
+    let ledger = ledger.clone();
+    eprintln!(
+        "huella: destroying the openings of entries accessed more than {} s ago, every {} s",
+        retention.as_secs(),
+        every.as_secs()
+    );
+    tokio::spawn(async move {
+        loop {
+            let now = std::time::SystemTime::now();
+            let before = huella_core::values::Timestamp::from_system_time(
+                now.checked_sub(retention).unwrap_or(std::time::UNIX_EPOCH),
+            );
+            match ledger.appender().retain(before.clone(), 100_000).await {
+                Ok(Some((first, last, notice))) => tracing::info!(
+                    "retention: purged the openings of entries {first}..={last} accessed before {before}; notice at index {notice}"
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("retention: {e}"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
 }
 
 /// DEFAULT_ORIGIN names a log whose key is created without `--origin`.
@@ -235,4 +289,19 @@ pub fn http_limits(args: &LogArgs) -> Result<Limits, String> {
         response_bytes: args.response_mb.max(1).saturating_mul(1 << 20),
         ..Limits::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn retention_durations_read_as_documented() {
+        assert_eq!(parse_duration("365d").unwrap().as_secs(), 365 * 86_400);
+        assert_eq!(parse_duration("12h").unwrap().as_secs(), 12 * 3_600);
+        assert_eq!(parse_duration("30s").unwrap().as_secs(), 30);
+        assert!(parse_duration("1y").is_err());
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("").is_err());
+    }
 }

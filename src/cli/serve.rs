@@ -69,6 +69,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
     );
     println!("{}", ledger.log_key());
     let limits = http_limits(&args.log)?;
+    crate::cli::log::spawn_retention(&ledger, &args.log);
     http::serve(
         listener,
         http::router(ledger.clone(), limits),

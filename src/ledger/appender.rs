@@ -23,16 +23,18 @@ use tokio::sync::oneshot;
 use crate::ledger::clock::Clock;
 use crate::ledger::reader::{LogReader, ReadError};
 use crate::ledger::sequencer::{
-    Accepted, Claim, Item, Pending, Shared, already_logged, erasure_request_key, lock,
-    read_request_key, registry_request_key, request_key,
+    Accepted, Claim, Item, Pending, RETENTION_REQUESTS, Shared, already_logged,
+    erasure_request_key, lock, read_request_key, registry_request_key, request_key,
+    retention_request_key,
 };
 use crate::metrics::Metrics;
 use crate::store::Store;
 use huella_core::entry::Leaf;
 use huella_core::sealed::{
-    Erasure, ErasureSubmission, ReadSubmission, SealedError, SealedReadError, SearchOpenings,
-    Target, admit_erasure, admit_read,
+    Erasure, ErasureSubmission, ReadSubmission, Retention, SealedError, SealedReadError,
+    SearchOpenings, Target, admit_erasure, admit_read,
 };
+use huella_core::values::Count;
 
 /// Options tune the ledger; the defaults suit a single server.
 #[derive(Clone, Debug)]
@@ -360,6 +362,71 @@ impl Appender {
         Ok((self.receipt(accepted)?, erased))
     }
 
+    /// retain destroys the openings of access entries accessed before `before`, from the
+    /// first entry no retention notice covers yet, in index order, up to the first entry
+    /// accessed at or after it (or `most` entries): it logs a retention notice naming the
+    /// range, signed by the log key, and once that is durable destroys them as an erasure
+    /// does. Returns the range purged, if any.
+    pub async fn retain(
+        &self,
+        before: huella_core::values::Timestamp,
+        most: u64,
+    ) -> Result<Option<(u64, u64, u64)>, SubmitError> {
+        let unavailable = |e: crate::store::StoreError| SubmitError::Unavailable(e.to_string());
+        let size = self.reader.published().size;
+        let first = retention_next(self.store.as_ref()).map_err(unavailable)?;
+        let mut last = None;
+        let mut at = first;
+        'scan: while at < size && at - first < most {
+            let page = self
+                .store
+                .leaves(at, 1000.min(size - at))
+                .map_err(unavailable)?;
+            if page.is_empty() {
+                break;
+            }
+            for leaf in &page {
+                if at - first >= most {
+                    break 'scan;
+                }
+                // The range ends at the last access entry accessed before `before`; other
+                // entries (registry events, reads, notices) hold nothing to purge.
+                if let Ok(Leaf::Access(entry)) = Leaf::parse(leaf) {
+                    if entry.event.accessed_at.unix_millis() >= before.unix_millis() {
+                        break 'scan;
+                    }
+                    last = Some(at);
+                }
+                at += 1;
+            }
+        }
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        let notice = Retention {
+            before,
+            first: Count::new(first).map_err(|e| SubmitError::Unavailable(e.to_string()))?,
+            kind: huella_core::sealed::RetentionKind::Only,
+            last: Count::new(last).map_err(|e| SubmitError::Unavailable(e.to_string()))?,
+        };
+        let request_key = retention_request_key(&notice);
+        let accepted = self
+            .enqueue(
+                Item::Retention(notice.clone()),
+                request_key,
+                "retention notices",
+            )
+            .await?;
+        carry_out_retention(
+            self.store.as_ref(),
+            self.blind_key.as_ref(),
+            accepted.index,
+            &notice,
+        )
+        .map_err(unavailable)?;
+        Ok(Some((first, last, accepted.index)))
+    }
+
     /// check_access refuses an index that is not an access entry the log holds.
     fn check_access(&self, index: u64) -> Result<(), SubmitError> {
         let leaf = self
@@ -654,4 +721,53 @@ pub(crate) fn carry_out_erasure(
         store.erase(by, &[], by)?;
     }
     Ok(erased)
+}
+
+/// retention_next is the first index no retention notice covers: one past the last notice's
+/// range, or 0.
+pub(crate) fn retention_next(store: &dyn Store) -> Result<u64, crate::store::StoreError> {
+    let mut next = 0;
+    for index in store.request_indices(RETENTION_REQUESTS)? {
+        if let Some(leaf) = store.leaves(index, 1)?.pop()
+            && let Ok(Leaf::Retention(notice)) = Leaf::parse(&leaf)
+        {
+            next = next.max(notice.event.last.get() + 1);
+        }
+    }
+    Ok(next)
+}
+
+/// carry_out_retention destroys, as an erasure does (recorded as by the notice at `by`),
+/// the openings of the access entries in the notice's range accessed before its `before`,
+/// not destroyed yet.
+pub(crate) fn carry_out_retention(
+    store: &dyn Store,
+    blind: Option<&crate::blind::BlindKey>,
+    by: u64,
+    notice: &Retention,
+) -> Result<(), crate::store::StoreError> {
+    let (first, last) = (notice.first.get(), notice.last.get());
+    let leaves = store.leaves(first, last - first + 1)?;
+    for (leaf, index) in leaves.iter().zip(first..) {
+        let Ok(Leaf::Access(entry)) = Leaf::parse(leaf) else {
+            continue;
+        };
+        if entry.event.accessed_at.unix_millis() >= notice.before.unix_millis()
+            || store.erased_by(index)?.is_some()
+        {
+            continue;
+        }
+        let Some(bytes) = store.opening(index)? else {
+            continue;
+        };
+        let Ok(openings) = serde_json::from_slice::<huella_core::event::Openings>(&bytes) else {
+            continue;
+        };
+        let tags: Vec<[u8; 32]> = match blind {
+            Some(key) => key.records(index, &openings).map(|(tag, _)| tag).to_vec(),
+            None => Vec::new(),
+        };
+        store.erase(index, &tags, by)?;
+    }
+    Ok(())
 }

@@ -436,6 +436,16 @@ pub(crate) fn finish_erasures(
             search.as_ref(),
         )?;
     }
+    // And every retention notice.
+    let mut notices = store.request_indices(crate::ledger::sequencer::RETENTION_REQUESTS)?;
+    notices.retain(|&i| i < size);
+    for index in notices {
+        if let Some(leaf) = store.leaves(index, 1)?.pop()
+            && let Ok(Leaf::Retention(notice)) = Leaf::parse(&leaf)
+        {
+            crate::ledger::appender::carry_out_retention(store, blind, index, &notice.event)?;
+        }
+    }
     Ok(())
 }
 

@@ -14,7 +14,9 @@ use huella_core::event::{EventSignature, SignedEvent};
 use huella_core::keylog::{KeyRegistry, RegistryEvent, Role, SignedRegistryEvent};
 use huella_core::keys::SignerKey;
 use huella_core::merkle::{Frontier, Hash, record_hash};
-use huella_core::sealed::{Erasure, ErasureSubmission, ReadSubmission, SealedRead, SignedEntry};
+use huella_core::sealed::{
+    Erasure, ErasureSubmission, ReadSubmission, Retention, SealedRead, SignedEntry,
+};
 use huella_core::trust::TrustRoot;
 use huella_core::values::{Count, Timestamp};
 use tokio::sync::oneshot;
@@ -68,6 +70,8 @@ pub(crate) enum Item {
     SealedRead(ReadSubmission),
     /// An erasure authority's order, checked like a read ([`admit_erasure`]).
     Erasure(ErasureSubmission),
+    /// The log's own retention notice, which the sequencer signs with the log key.
+    Retention(Retention),
 }
 
 impl Item {
@@ -78,6 +82,7 @@ impl Item {
             Item::Registry(r) => Claim::Registry(&r.event),
             Item::SealedRead(r) => Claim::SealedRead(&r.event, &r.signature),
             Item::Erasure(e) => Claim::Erasure(&e.event, &e.signature),
+            Item::Retention(r) => Claim::Retention(r),
         }
     }
 }
@@ -93,6 +98,8 @@ pub(crate) enum Claim<'a> {
     SealedRead(&'a SealedRead, &'a EventSignature),
     /// An erasure order and its signature.
     Erasure(&'a Erasure, &'a EventSignature),
+    /// A retention notice.
+    Retention(&'a Retention),
 }
 
 impl Claim<'_> {
@@ -104,6 +111,7 @@ impl Claim<'_> {
             (Claim::Registry(r), Leaf::Registry(e)) => e.event == *r,
             (Claim::SealedRead(r, s), Leaf::SealedRead(e)) => e.event == *r && e.signature == *s,
             (Claim::Erasure(r, s), Leaf::Erasure(e)) => e.event == *r && e.signature == *s,
+            (Claim::Retention(r), Leaf::Retention(e)) => e.event == *r,
             _ => false,
         }
     }
@@ -126,6 +134,9 @@ impl Claim<'_> {
                 agency: r.agency.to_string(),
                 request_id: r.request_id.to_string(),
             },
+            Claim::Retention(_) => SubmitError::Unavailable(format!(
+                "entry {index} holds another event under this retention notice's key"
+            )),
         }
     }
 }
@@ -163,6 +174,17 @@ pub(crate) fn erasure_request_key(order: &Erasure) -> Vec<u8> {
     key.extend_from_slice(order.agency.as_str().as_bytes());
     key.push(0);
     key.extend_from_slice(order.request_id.as_str().as_bytes());
+    key
+}
+
+/// RETENTION_REQUESTS starts the request key of every retention notice: 0x00, `retention`,
+/// 0x00, then the first index purged. Start-up finds every notice by this prefix.
+pub(crate) const RETENTION_REQUESTS: &[u8] = b"\0retention\0";
+
+/// retention_request_key identifies a retention notice by the first index it purges.
+pub(crate) fn retention_request_key(notice: &Retention) -> Vec<u8> {
+    let mut key = RETENTION_REQUESTS.to_vec();
+    key.extend_from_slice(&notice.first.get().to_be_bytes());
     key
 }
 
@@ -548,6 +570,16 @@ impl Sequencer {
                     // Invariant: openings hold only strings, which always serialize.
                     let openings = serde_json::to_vec(&order.openings).expect("openings serialize");
                     (entry.to_leaf(), openings)
+                }
+                Item::Retention(notice) => {
+                    let entry = SignedEntry {
+                        signature: huella_core::sealed::sign(notice, &self.signer),
+                        event: notice.clone(),
+                        index: count,
+                        integrated_at: integrated_at.clone(),
+                        prev: head,
+                    };
+                    (entry.to_leaf(), b"null".to_vec())
                 }
                 Item::Registry(signed) => {
                     let next = changed.get_or_insert_with(|| (*self.keys).clone());

@@ -33,9 +33,51 @@ pub enum SealedCommand {
     Erase(EraseArgs),
 }
 
+/// TargetArgs say what a read or an erasure order covers: listed entries, or every entry
+/// whose field has a value. A searched value is personal data: the event carries only a
+/// commitment to it, and its opening goes to the log beside the event, never into it.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// The entries, by index: `3,17,42` (at most 1,000).
+    #[arg(long, value_delimiter = ',')]
+    pub entries: Vec<u64>,
+    /// Every entry about this person: whose `subject` is this value (for a read, a data
+    /// subject's access request).
+    #[arg(long, value_name = "VALUE")]
+    pub subject: Option<String>,
+    /// Every entry whose `record_ref` is this value.
+    #[arg(long, value_name = "VALUE")]
+    pub record_ref: Option<String>,
+    /// Every entry whose `requesting_user` (the officer) is this value.
+    #[arg(long, value_name = "VALUE")]
+    pub requesting_user: Option<String>,
+}
+
+impl TargetArgs {
+    /// target is what the flags ask for.
+    fn target(&self) -> Result<ReadTarget, String> {
+        Ok(
+            match (&self.subject, &self.record_ref, &self.requesting_user) {
+                (Some(value), _, _) => ReadTarget::Search(SearchField::Subject, value.clone()),
+                (_, Some(value), _) => ReadTarget::Search(SearchField::RecordRef, value.clone()),
+                (_, _, Some(value)) => {
+                    ReadTarget::Search(SearchField::RequestingUser, value.clone())
+                }
+                _ => ReadTarget::Entries(
+                    self.entries
+                        .iter()
+                        .map(|&i| Count::new(i))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| format!("--entries: {e}"))?,
+                ),
+            },
+        )
+    }
+}
+
 /// Arguments of `huella sealed erase`.
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["entries", "subject", "record_ref", "requesting_user"])))]
 pub struct EraseArgs {
     /// Base URL of the ledger.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -43,18 +85,9 @@ pub struct EraseArgs {
     /// The authority's signer key file (a key registered with role `erasure_authority`).
     #[arg(long)]
     pub key: PathBuf,
-    /// The entries to erase, by index: `3,17,42` (at most 1,000).
-    #[arg(long, value_delimiter = ',')]
-    pub entries: Vec<u64>,
-    /// Erase every entry whose `subject` is this value.
-    #[arg(long, value_name = "VALUE")]
-    pub subject: Option<String>,
-    /// Erase every entry whose `record_ref` is this value.
-    #[arg(long, value_name = "VALUE")]
-    pub record_ref: Option<String>,
-    /// Erase every entry whose `requesting_user` is this value.
-    #[arg(long, value_name = "VALUE")]
-    pub requesting_user: Option<String>,
+    /// What to erase.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// The order's reference.
     #[arg(long)]
     pub order_ref: String,
@@ -72,7 +105,6 @@ pub struct EraseArgs {
 
 /// Arguments of `huella sealed read`.
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["entries", "subject", "record_ref", "requesting_user"])))]
 pub struct ReadArgs {
     /// Base URL of the ledger.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -80,20 +112,9 @@ pub struct ReadArgs {
     /// The auditor's signer key file (a key registered with role `auditor`).
     #[arg(long)]
     pub key: PathBuf,
-    /// The entries to read, by index: `3,17,42` (at most 1,000).
-    #[arg(long, value_delimiter = ',')]
-    pub entries: Vec<u64>,
-    /// Read every entry about this person: whose `subject` is this value (a data subject's
-    /// access request). The value is personal data: the read carries only a commitment to
-    /// it, and its opening goes to the log beside the read, never into it.
-    #[arg(long, value_name = "VALUE")]
-    pub subject: Option<String>,
-    /// Read every entry whose `record_ref` is this value.
-    #[arg(long, value_name = "VALUE")]
-    pub record_ref: Option<String>,
-    /// Read every entry whose `requesting_user` (the officer) is this value.
-    #[arg(long, value_name = "VALUE")]
-    pub requesting_user: Option<String>,
+    /// What to read.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// The case this read is for.
     #[arg(long)]
     pub case_ref: String,
@@ -129,15 +150,7 @@ pub async fn run(command: SealedCommand) -> CliResult {
     let key: SignerKey = keyfile::read_signer(&args.key)?;
     let client = args.client.client(&args.url)?;
     // The auditor's agency and country, as the log registered its key.
-    let keys: serde_json::Value = client.get_json("/v1/keys").await?;
-    let id = key.key_ref().to_string();
-    let record = keys["keys"]
-        .as_array()
-        .and_then(|all| all.iter().find(|k| k["key_id"] == id.as_str()))
-        .ok_or_else(|| format!("key {id} is not registered in the log at {}", args.url))?;
-    if record["role"] != "auditor" {
-        return Err(format!("key {id} is registered as {}, not auditor", record["role"]).into());
-    }
+    let (agency, country, keys) = registered(&client, &key, "auditor").await?;
     let log_key = match &args.log_key {
         Some(text) => huella_verify::cli::parse_log_key(text)?,
         None => {
@@ -151,23 +164,11 @@ pub async fn run(command: SealedCommand) -> CliResult {
         Some(id) => RequestId::new(id).map_err(|e| format!("--request-id: {e}"))?,
         None => fresh_request_id()?,
     };
-    let target = match (&args.subject, &args.record_ref, &args.requesting_user) {
-        (Some(value), _, _) => ReadTarget::Search(SearchField::Subject, value.clone()),
-        (_, Some(value), _) => ReadTarget::Search(SearchField::RecordRef, value.clone()),
-        (_, _, Some(value)) => ReadTarget::Search(SearchField::RequestingUser, value.clone()),
-        _ => ReadTarget::Entries(
-            args.entries
-                .iter()
-                .map(|&i| Count::new(i))
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("--entries: {e}"))?,
-        ),
-    };
     let request = ReadRequest {
         key: &key,
-        agency: AgencyId::new(record["agency"].as_str().unwrap_or_default())?,
-        country: CountryCode::new(record["country"].as_str().unwrap_or_default())?,
-        target,
+        agency,
+        country,
+        target: args.target.target()?,
         case_ref: RequestId::new(&args.case_ref).map_err(|e| format!("--case-ref: {e}"))?,
         purpose: Purpose::new(&args.purpose).map_err(|e| format!("--purpose: {e}"))?,
         legal_basis: LegalBasis::new(&args.legal_basis)
@@ -214,7 +215,32 @@ pub(crate) enum ReadTarget {
     Search(SearchField, String),
 }
 
-/// fresh_request_id makes up a request id for a read.
+impl ReadTarget {
+    /// encode is the target as an event carries it (`entries`, or `search` with a fresh salt)
+    /// and the opening of a searched value, sent beside the event.
+    fn encode(self) -> (Option<Vec<Count>>, Option<Search>, Option<SearchOpenings>) {
+        match self {
+            ReadTarget::Entries(mut entries) => {
+                entries.sort();
+                entries.dedup();
+                (Some(entries), None, None)
+            }
+            ReadTarget::Search(field, value) => {
+                let salt = keyfile::random_salt();
+                let search = Search {
+                    field,
+                    value: field.commit(&salt, &value),
+                };
+                let openings = SearchOpenings {
+                    search: Opening::new(salt, value),
+                };
+                (None, Some(search), Some(openings))
+            }
+        }
+    }
+}
+
+/// fresh_request_id makes up a request id for a read or an order.
 pub(crate) fn fresh_request_id() -> Result<RequestId, Box<dyn std::error::Error>> {
     let random = keyfile::random_bytes()?;
     Ok(RequestId::new(format!(
@@ -231,24 +257,7 @@ pub(crate) async fn read_sealed(
     log_key: &huella_core::keys::VerifierKey,
 ) -> Result<(Disclosure, huella_core::disclosure::Verified), Box<dyn std::error::Error>> {
     let (private, recipient) = crate::hpke::keypair();
-    let (entries, search, openings) = match request.target {
-        ReadTarget::Entries(mut entries) => {
-            entries.sort();
-            entries.dedup();
-            (Some(entries), None, None)
-        }
-        ReadTarget::Search(field, value) => {
-            let salt = keyfile::random_salt();
-            let search = Search {
-                field,
-                value: field.commit(&salt, &value),
-            };
-            let openings = SearchOpenings {
-                search: Opening::new(salt, value),
-            };
-            (None, Some(search), Some(openings))
-        }
-    };
+    let (entries, search, openings) = request.target.encode();
     let event = SealedRead {
         agency: request.agency,
         case_ref: request.case_ref,
@@ -297,12 +306,13 @@ pub(crate) async fn read_sealed(
     Ok((disclosure, verified))
 }
 
-/// registered finds `key`'s agency and country in the log's registry, and checks its role.
+/// registered finds `key`'s agency and country in the log's registry (`GET /v1/keys`, also
+/// returned), and checks its role.
 async fn registered(
     client: &huella_verify::client::Client,
     key: &SignerKey,
     role: &str,
-) -> Result<(AgencyId, CountryCode), Box<dyn std::error::Error>> {
+) -> Result<(AgencyId, CountryCode, serde_json::Value), Box<dyn std::error::Error>> {
     let keys: serde_json::Value = client.get_json("/v1/keys").await?;
     let id = key.key_ref().to_string();
     let record = keys["keys"]
@@ -312,49 +322,17 @@ async fn registered(
     if record["role"] != role {
         return Err(format!("key {id} is registered as {}, not {role}", record["role"]).into());
     }
-    Ok((
-        AgencyId::new(record["agency"].as_str().unwrap_or_default())?,
-        CountryCode::new(record["country"].as_str().unwrap_or_default())?,
-    ))
+    let agency = AgencyId::new(record["agency"].as_str().unwrap_or_default())?;
+    let country = CountryCode::new(record["country"].as_str().unwrap_or_default())?;
+    Ok((agency, country, keys))
 }
 
 /// erase signs and submits an erasure order and prints its receipt and what it erased.
 async fn erase(args: EraseArgs) -> CliResult {
     let key: SignerKey = keyfile::read_signer(&args.key)?;
     let client = args.client.client(&args.url)?;
-    let (agency, country) = registered(&client, &key, "erasure_authority").await?;
-    let mut openings = None;
-    let mut search = None;
-    let mut entries = None;
-    match (&args.subject, &args.record_ref, &args.requesting_user) {
-        (None, None, None) => {
-            let mut listed: Vec<Count> = args
-                .entries
-                .iter()
-                .map(|&i| Count::new(i))
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("--entries: {e}"))?;
-            listed.sort();
-            listed.dedup();
-            entries = Some(listed);
-        }
-        (subject, record_ref, user) => {
-            let (field, value) = match (subject, record_ref, user) {
-                (Some(v), _, _) => (SearchField::Subject, v),
-                (_, Some(v), _) => (SearchField::RecordRef, v),
-                (_, _, Some(v)) => (SearchField::RequestingUser, v),
-                _ => unreachable!("one of the three is given"),
-            };
-            let salt = keyfile::random_salt();
-            search = Some(Search {
-                field,
-                value: field.commit(&salt, value),
-            });
-            openings = Some(SearchOpenings {
-                search: Opening::new(salt, value.clone()),
-            });
-        }
-    }
+    let (agency, country, _) = registered(&client, &key, "erasure_authority").await?;
+    let (entries, search, openings) = args.target.target()?.encode();
     let event = huella_core::sealed::Erasure {
         agency,
         country,

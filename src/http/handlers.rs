@@ -74,6 +74,29 @@ fn body(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiErro
     })
 }
 
+/// created is the status of an append: 201 for a new entry, 200 for a retry of one.
+fn created(new: bool) -> StatusCode {
+    if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// searchable refuses a search when the log keeps no blind index.
+fn searchable(app: &App, search: bool, what: &str) -> Result<(), ApiError> {
+    if search && app.ledger.blind_key().is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            format!(
+                "this log keeps no blind index, so it cannot search; list the entries to {what}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn text(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
@@ -86,11 +109,7 @@ pub(crate) async fn submit(
     let body = self::body(&app, body)?;
     let submission = Submission::parse(&body)?;
     let submitted = app.ledger.appender().submit(submission).await?;
-    let status = if submitted.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = created(submitted.created);
     let response = (status, axum::Json(submitted.receipt)).into_response();
     app.ledger
         .metrics()
@@ -108,11 +127,7 @@ pub(crate) async fn submit_registry(
     let signed: SignedRegistryEvent = huella_core::canonical::parse(&body)
         .map_err(|e| ApiError::bad_request("malformed", format!("registry event: {e}")))?;
     let submitted = app.ledger.appender().submit_registry(signed).await?;
-    let status = if submitted.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = created(submitted.created);
     Ok((status, axum::Json(submitted.receipt)).into_response())
 }
 
@@ -125,14 +140,7 @@ pub(crate) async fn sealed_read(
     let body = self::body(&app, body)?;
     let read: ReadSubmission = huella_core::canonical::parse(&body)
         .map_err(|e| ApiError::bad_request("malformed", format!("sealed read: {e}")))?;
-    if read.event.search.is_some() && app.ledger.blind_key().is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            "this log keeps no blind index, so it cannot search; list the entries to read \
-             under \"entries\"",
-        ));
-    }
+    searchable(&app, read.event.search.is_some(), "read under \"entries\"")?;
     let recipient = read.event.recipient;
     // A key nothing can be sealed to (a low-order point) is refused before the read is
     // logged, not after: a logged read must get its disclosure.
@@ -150,11 +158,7 @@ pub(crate) async fn sealed_read(
     let plaintext = serde_json::to_vec(&disclosure).expect("a disclosure serializes");
     let sealed = crate::hpke::seal(&recipient, &receipt.leaf_hash.0, &plaintext)
         .map_err(|e| ApiError::bad_request("bad_recipient", format!("recipient: {e}")))?;
-    let status = if submitted.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = created(submitted.created);
     Ok((
         status,
         axum::Json(serde_json::json!({"read_receipt": receipt, "disclosure": sealed})),
@@ -282,19 +286,9 @@ pub(crate) async fn sealed_erase(
     let body = self::body(&app, body)?;
     let order: ErasureSubmission = huella_core::canonical::parse(&body)
         .map_err(|e| ApiError::bad_request("malformed", format!("erasure order: {e}")))?;
-    if order.event.search.is_some() && app.ledger.blind_key().is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            "this log keeps no blind index, so it cannot search; list the entries to erase",
-        ));
-    }
+    searchable(&app, order.event.search.is_some(), "erase")?;
     let (submitted, erased) = app.ledger.appender().submit_erasure(order).await?;
-    let status = if submitted.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = created(submitted.created);
     Ok((
         status,
         axum::Json(serde_json::json!({"receipt": submitted.receipt, "erased": erased})),

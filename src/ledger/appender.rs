@@ -294,20 +294,7 @@ impl Appender {
             .map_err(SealedReadError::from)?
         {
             for index in listed {
-                let leaf = self
-                    .store
-                    .leaves(index.get(), 1)
-                    .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
-                let access = leaf
-                    .first()
-                    .is_some_and(|l| matches!(Leaf::parse(l), Ok(Leaf::Access(_))));
-                if !access {
-                    return Err(SealedReadError::Target(SealedError::Entries(format!(
-                        "entry {} is not an access entry: it holds no sealed data",
-                        index.get()
-                    )))
-                    .into());
-                }
+                self.check_access(index.get())?;
             }
         }
         let request_key = read_request_key(&read.event);
@@ -699,23 +686,15 @@ pub(crate) fn carry_out_erasure(
             }
             continue;
         }
-        let Some(bytes) = store.opening(index)? else {
-            continue;
+        let matches = |openings: &huella_core::event::Openings| match (&order.search, search) {
+            (Some(wanted), Some(opening)) => {
+                crate::blind::value(openings, wanted.field).value == opening.search.value
+            }
+            _ => true,
         };
-        let Ok(openings) = serde_json::from_slice::<huella_core::event::Openings>(&bytes) else {
-            continue;
-        };
-        if let (Some(wanted), Some(opening)) = (&order.search, search)
-            && crate::blind::value(&openings, wanted.field).value != opening.search.value
-        {
-            continue;
+        if erase_entry(store, blind, index, by, matches)? {
+            erased.push(index);
         }
-        let tags: Vec<[u8; 32]> = match blind {
-            Some(key) => key.records(index, &openings).map(|(tag, _)| tag).to_vec(),
-            None => Vec::new(),
-        };
-        store.erase(index, &tags, by)?;
-        erased.push(index);
     }
     if order.search.is_some() && store.erased_by(by)?.is_none() {
         store.erase(by, &[], by)?;
@@ -757,17 +736,33 @@ pub(crate) fn carry_out_retention(
         {
             continue;
         }
-        let Some(bytes) = store.opening(index)? else {
-            continue;
-        };
-        let Ok(openings) = serde_json::from_slice::<huella_core::event::Openings>(&bytes) else {
-            continue;
-        };
-        let tags: Vec<[u8; 32]> = match blind {
-            Some(key) => key.records(index, &openings).map(|(tag, _)| tag).to_vec(),
-            None => Vec::new(),
-        };
-        store.erase(index, &tags, by)?;
+        erase_entry(store, blind, index, by, |_| true)?;
     }
     Ok(())
+}
+
+/// erase_entry destroys an access entry's openings and blind-index records, recorded as by
+/// the entry at `by`, if it still has openings and `matches` them. Returns whether it did.
+fn erase_entry(
+    store: &dyn Store,
+    blind: Option<&crate::blind::BlindKey>,
+    index: u64,
+    by: u64,
+    matches: impl Fn(&huella_core::event::Openings) -> bool,
+) -> Result<bool, crate::store::StoreError> {
+    let Some(bytes) = store.opening(index)? else {
+        return Ok(false);
+    };
+    let Ok(openings) = serde_json::from_slice::<huella_core::event::Openings>(&bytes) else {
+        return Ok(false);
+    };
+    if !matches(&openings) {
+        return Ok(false);
+    }
+    let tags: Vec<[u8; 32]> = match blind {
+        Some(key) => key.records(index, &openings).map(|(tag, _)| tag).to_vec(),
+        None => Vec::new(),
+    };
+    store.erase(index, &tags, by)?;
+    Ok(true)
 }

@@ -550,21 +550,21 @@ pub fn admit_read(
     window: crate::admission::Window,
 ) -> Result<(), SealedReadError> {
     let event = &submission.event;
-    let record = keys.may_sign_for(
-        &event.key,
-        crate::keylog::Role::Auditor,
-        (&event.agency, &event.country),
-        &event.read_at,
-        &Timestamp::from_unix_millis(now_millis),
-    )?;
-    if !record
-        .key
-        .verify(&event.signing_bytes(), &submission.signature.0)
-    {
-        return Err(SealedReadError::BadSignature(event.key.to_string()));
-    }
-    check_window(&event.read_at, "read_at", now_millis, window)?;
-    check_openings(event.target(size)?, &submission.openings)
+    admit_signed(
+        Signed {
+            key: &event.key,
+            role: crate::keylog::Role::Auditor,
+            principal: (&event.agency, &event.country),
+            at: (&event.read_at, "read_at"),
+            message: &event.signing_bytes(),
+            signature: &submission.signature,
+            target: event.target(size),
+            openings: &submission.openings,
+        },
+        keys,
+        now_millis,
+        window,
+    )
 }
 
 /// ErasureSubmission is the body of `POST /v1/sealed/erase`: the signed order, and for a
@@ -591,21 +591,56 @@ pub fn admit_erasure(
     window: crate::admission::Window,
 ) -> Result<(), SealedReadError> {
     let event = &submission.event;
+    admit_signed(
+        Signed {
+            key: &event.key,
+            role: crate::keylog::Role::ErasureAuthority,
+            principal: (&event.agency, &event.country),
+            at: (&event.ordered_at, "ordered_at"),
+            message: &event.signing_bytes(),
+            signature: &submission.signature,
+            target: event.target(size),
+            openings: &submission.openings,
+        },
+        keys,
+        now_millis,
+        window,
+    )
+}
+
+/// Signed is what [`admit_signed`] checks of a read or an erasure order.
+struct Signed<'a> {
+    key: &'a KeyRef,
+    role: crate::keylog::Role,
+    principal: (&'a AgencyId, &'a CountryCode),
+    /// The event's time, and its field's name for messages.
+    at: (&'a Timestamp, &'static str),
+    message: &'a [u8],
+    signature: &'a EventSignature,
+    target: Result<Target<'a>, SealedError>,
+    openings: &'a Option<SearchOpenings>,
+}
+
+/// admit_signed runs the checks a read and an erasure order share, in the order the API
+/// applies them: key (role, principal, validity), signature, time window, target, openings.
+fn admit_signed(
+    signed: Signed<'_>,
+    keys: &crate::keylog::KeyRegistry,
+    now_millis: u64,
+    window: crate::admission::Window,
+) -> Result<(), SealedReadError> {
     let record = keys.may_sign_for(
-        &event.key,
-        crate::keylog::Role::ErasureAuthority,
-        (&event.agency, &event.country),
-        &event.ordered_at,
+        signed.key,
+        signed.role,
+        signed.principal,
+        signed.at.0,
         &Timestamp::from_unix_millis(now_millis),
     )?;
-    if !record
-        .key
-        .verify(&event.signing_bytes(), &submission.signature.0)
-    {
-        return Err(SealedReadError::BadSignature(event.key.to_string()));
+    if !record.key.verify(signed.message, &signed.signature.0) {
+        return Err(SealedReadError::BadSignature(signed.key.to_string()));
     }
-    check_window(&event.ordered_at, "ordered_at", now_millis, window)?;
-    check_openings(event.target(size)?, &submission.openings)
+    check_window(signed.at.0, signed.at.1, now_millis, window)?;
+    check_openings(signed.target?, signed.openings)
 }
 
 fn check_window(

@@ -81,3 +81,21 @@ pub fn value(openings: &Openings, field: SearchField) -> &huella_core::commitmen
         SearchField::RequestingUser => Field::RequestingUser,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A known answer computed apart, with Python's `hmac` module:
+    /// `hmac.new(bytes([77]*32), b"huella/blind/v1\n" + b"subject" + b"\x00" +
+    /// b"CO-CC-1012345678", hashlib.sha256).hexdigest()`.
+    #[test]
+    fn a_tag_is_the_documented_hmac() {
+        let tag = BlindKey::new([77; 32]).tag(SearchField::Subject, "CO-CC-1012345678");
+        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "6b0474e6edd06ade6b3e8393ecb1f4e695f4fa7d2b626042526b47ffef1b94a6"
+        );
+    }
+}

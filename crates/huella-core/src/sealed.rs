@@ -421,6 +421,38 @@ mod tests {
         );
     }
 
+    /// The erasure order's and the retention notice's signed forms, written out by hand
+    /// from format.md §16.2 and §16.3.
+    #[test]
+    fn erasures_and_retention_notices_sign_their_tagged_canonical_json() {
+        let erasure = Erasure {
+            agency: AgencyId::new("CO-SIC").unwrap(),
+            country: CountryCode::new("CO").unwrap(),
+            entries: Some(vec![Count::new(4).unwrap()]),
+            key: KeyRef::parse("sic.co.example+0a1b2c3d").unwrap(),
+            kind: ErasureKind::Only,
+            legal_basis: LegalBasis::new("Ley 1581 de 2012, art. 15").unwrap(),
+            order_ref: RequestId::new("SIC-ORD-9").unwrap(),
+            ordered_at: Timestamp::parse("2026-11-23T20:00:00Z").unwrap(),
+            request_id: RequestId::new("SIC-ERASE-1").unwrap(),
+            search: None,
+        };
+        assert_eq!(
+            String::from_utf8(erasure.signing_bytes()).unwrap(),
+            "huella/erasure/v1\n{\"agency\":\"CO-SIC\",\"country\":\"CO\",\"entries\":[4],\"key\":\"sic.co.example+0a1b2c3d\",\"kind\":\"erasure\",\"legal_basis\":\"Ley 1581 de 2012, art. 15\",\"order_ref\":\"SIC-ORD-9\",\"ordered_at\":\"2026-11-23T20:00:00Z\",\"request_id\":\"SIC-ERASE-1\"}"
+        );
+        let notice = Retention {
+            before: Timestamp::parse("2025-11-23T00:00:00Z").unwrap(),
+            first: Count::new(0).unwrap(),
+            kind: RetentionKind::Only,
+            last: Count::new(9).unwrap(),
+        };
+        assert_eq!(
+            String::from_utf8(notice.signing_bytes()).unwrap(),
+            "huella/retention/v1\n{\"before\":\"2025-11-23T00:00:00Z\",\"first\":0,\"kind\":\"retention\",\"last\":9}"
+        );
+    }
+
     #[test]
     fn a_target_is_a_bounded_ascending_list_of_earlier_entries_or_a_search() {
         let salt = Salt([1; 32]);

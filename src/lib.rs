@@ -26,6 +26,7 @@
 //! - [`hpke`]: sealing disclosures to their auditor (RFC 9180).
 //! - [`blind`]: the blind index that search reads use (HMAC tags, a key kept on the server).
 //! - [`demo`]: demo agencies and realistic demo events.
+//! - [`failpoint`]: named places where a debug build stops, for tests that kill it there.
 //! - [`cli`]: the `huella` command line, one file per subcommand (the load generator and the
 //!   machine-limits probe among them); `main.rs` only calls [`cli::main`].
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@
 pub mod blind;
 pub mod cli;
 pub mod demo;
+pub mod failpoint;
 pub mod hpke;
 pub mod http;
 pub mod keyfile;

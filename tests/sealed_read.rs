@@ -643,3 +643,154 @@ async fn a_read_to_a_key_nothing_can_be_sealed_to_is_refused_before_it_is_logged
     assert_eq!(log.checkpoint().await.size, size);
     log.stop().await;
 }
+
+/// Serve is `huella serve` on a demo data directory, killed when dropped.
+struct Serve {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Serve {
+    /// start serves `data` on a free port, stopping at `failpoint` if given, and waits
+    /// until it answers `/healthz`.
+    async fn start(data: &std::path::Path, failpoint: Option<&str>) -> Serve {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_huella"));
+        command
+            .args(["serve", "--data"])
+            .arg(data)
+            .arg("--trust")
+            .arg(data.join("trust.json"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("HUELLA_FAILPOINT")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(name) = failpoint {
+            command.env("HUELLA_FAILPOINT", name);
+        }
+        let serve = Serve {
+            child: command.spawn().unwrap(),
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..600 {
+            if let Ok(r) = reqwest::get(format!("{}/healthz", serve.base)).await {
+                if r.status() == 200 {
+                    return serve;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("huella serve did not answer /healthz within a minute");
+    }
+
+    async fn size(&self, log_key: &huella_core::keys::VerifierKey) -> u64 {
+        let note = reqwest::get(format!("{}/checkpoint", self.base))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        huella_core::checkpoint::open(&note, log_key)
+            .unwrap()
+            .0
+            .size
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A read logs first and discloses second: the server is killed after the read's entry is
+/// durable and before it answers (the debug build stops there when `HUELLA_FAILPOINT` says
+/// so). The auditor gets nothing, yet the read is in the log after the restart; the same
+/// read sent again gets its disclosure, and no second entry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_killed_between_its_entry_and_its_answer_is_in_the_log() {
+    huella_verify::client::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    common::demo::DemoProcess::start(&data, 6).stop();
+    let log_key = huella::keyfile::read_signer(&data.join("log.key"))
+        .unwrap()
+        .verifier();
+    let auditor = huella::keyfile::read_signer(&data.join("auditors/CO-PROCURADURIA.key")).unwrap();
+    let (private, recipient) = huella::hpke::keypair();
+    let mut event = read(&auditor, &[9], recipient);
+    event.read_at = Timestamp::from_system_time(std::time::SystemTime::now());
+    event.request_id = RequestId::new("PGN-READ-KILLED").unwrap();
+    let body = serde_json::to_vec(&submission(event.clone(), &auditor)).unwrap();
+    let send = |base: String, body: Vec<u8>| async move {
+        reqwest::Client::new()
+            .post(format!("{base}/v1/sealed/read"))
+            .header("content-type", "application/json")
+            .body(body)
+            .timeout(std::time::Duration::from_secs(120))
+            .send()
+            .await
+    };
+
+    let mut serve = Serve::start(&data, Some(huella::failpoint::SEALED_READ_AFTER_APPEND)).await;
+    let before = serve.size(&log_key).await;
+    let pending = tokio::spawn(send(serve.base.clone(), body.clone()));
+    let mut logged = false;
+    for _ in 0..600 {
+        if serve.size(&log_key).await == before + 1 {
+            logged = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(logged, "the read's entry was never published");
+    // The entry is durable and published, and the answer has not left.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !pending.is_finished(),
+        "the server answered past the failpoint"
+    );
+    serve.kill();
+    let answer = pending.await.unwrap();
+    assert!(answer.is_err(), "the auditor got an answer: {answer:?}");
+
+    // After the restart the read is entry `before`, exactly as signed.
+    let serve = Serve::start(&data, None).await;
+    assert_eq!(serve.size(&log_key).await, before + 1);
+    let leaf = reqwest::get(format!("{}/v1/entries/{before}", serve.base))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let Leaf::SealedRead(logged) = Leaf::parse(&leaf).unwrap() else {
+        panic!("entry {before} is not a sealed read");
+    };
+    assert_eq!(logged.event, event);
+
+    // The same read again: the same entry, now with its disclosure; nothing new logged.
+    let answer = send(serve.base.clone(), body).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer: serde_json::Value = answer.json().await.unwrap();
+    let receipt: Receipt = serde_json::from_value(answer["read_receipt"].clone()).unwrap();
+    assert_eq!(receipt.index, before);
+    let sealed: huella::hpke::Sealed =
+        serde_json::from_value(answer["disclosure"].clone()).unwrap();
+    let plaintext = huella::hpke::open(&private, &sealed, &receipt.leaf_hash.0).unwrap();
+    let disclosure: Disclosure = serde_json::from_slice(&plaintext).unwrap();
+    let verified = disclosure.verify(&log_key).unwrap();
+    assert_eq!(verified.read.event, event);
+    assert_eq!(disclosure.entries.len(), 1);
+    assert_eq!(disclosure.entries[0].index, 9);
+    assert_eq!(serve.size(&log_key).await, before + 1);
+}

@@ -152,6 +152,7 @@ pub(crate) async fn sealed_read(
         )
     })?;
     let submitted = app.ledger.appender().submit_read(read).await?;
+    crate::failpoint::stop_if_named(crate::failpoint::SEALED_READ_AFTER_APPEND).await;
     let receipt = submitted.receipt;
     let disclosure = disclose(&app, &receipt)?;
     // Invariant: a disclosure holds only strings and numbers, which always serialize.

@@ -644,75 +644,6 @@ async fn a_read_to_a_key_nothing_can_be_sealed_to_is_refused_before_it_is_logged
     log.stop().await;
 }
 
-/// Serve is `huella serve` on a demo data directory, killed when dropped.
-struct Serve {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Serve {
-    /// start serves `data` on a free port, stopping at `failpoint` if given, and waits
-    /// until it answers `/healthz`.
-    async fn start(data: &std::path::Path, failpoint: Option<&str>) -> Serve {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_huella"));
-        command
-            .args(["serve", "--data"])
-            .arg(data)
-            .arg("--trust")
-            .arg(data.join("trust.json"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env_remove("HUELLA_FAILPOINT")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        if let Some(name) = failpoint {
-            command.env("HUELLA_FAILPOINT", name);
-        }
-        let serve = Serve {
-            child: command.spawn().unwrap(),
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..600 {
-            if let Ok(r) = reqwest::get(format!("{}/healthz", serve.base)).await {
-                if r.status() == 200 {
-                    return serve;
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("huella serve did not answer /healthz within a minute");
-    }
-
-    async fn size(&self, log_key: &huella_core::keys::VerifierKey) -> u64 {
-        let note = reqwest::get(format!("{}/checkpoint", self.base))
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        huella_core::checkpoint::open(&note, log_key)
-            .unwrap()
-            .0
-            .size
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A read logs first and discloses second: the server is killed after the read's entry is
 /// durable and before it answers (the debug build stops there when `HUELLA_FAILPOINT` says
 /// so). The auditor gets nothing, yet the read is in the log after the restart; the same
@@ -742,7 +673,8 @@ async fn a_read_killed_between_its_entry_and_its_answer_is_in_the_log() {
             .await
     };
 
-    let mut serve = Serve::start(&data, Some(huella::failpoint::SEALED_READ_AFTER_APPEND)).await;
+    let mut serve =
+        common::serve::Serve::start(&data, Some(huella::failpoint::SEALED_READ_AFTER_APPEND)).await;
     let before = serve.size(&log_key).await;
     let pending = tokio::spawn(send(serve.base.clone(), body.clone()));
     let mut logged = false;
@@ -765,7 +697,7 @@ async fn a_read_killed_between_its_entry_and_its_answer_is_in_the_log() {
     assert!(answer.is_err(), "the auditor got an answer: {answer:?}");
 
     // After the restart the read is entry `before`, exactly as signed.
-    let serve = Serve::start(&data, None).await;
+    let serve = common::serve::Serve::start(&data, None).await;
     assert_eq!(serve.size(&log_key).await, before + 1);
     let leaf = reqwest::get(format!("{}/v1/entries/{before}", serve.base))
         .await

@@ -187,6 +187,7 @@ pub fn open_log(
         max_batch: args.max_batch.max(1),
         batch_wait: Duration::from_millis(args.batch_wait_ms),
         checkpoint_copy: Some(data.join("checkpoint")),
+        stats_snapshot: Some(data.join("stats.json")),
         window: Window {
             max_age_millis: args.max_age.saturating_mul(1000),
             max_future_millis: args.max_future.saturating_mul(1000),

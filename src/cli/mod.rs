@@ -1,11 +1,14 @@
-//! The `huella` command line, one file per subcommand. `verify`, `monitor`, `export` and
-//! `receipt verify` are the verifier's own ([`huella_verify::cli`]): the same flags, output
-//! and exit codes as the `huella-verify` binary.
+//! The `huella` command line, one file per subcommand. `verify`, `monitor`, `export`,
+//! `receipt verify`, `disclosure verify` and `stats` are the verifier's own
+//! ([`huella_verify::cli`]): the same flags, output and exit codes as the `huella-verify`
+//! binary.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use huella_verify::cli::{DisclosureCommand, ExportArgs, MonitorArgs, ReceiptCommand, VerifyArgs};
+use huella_verify::cli::{
+    DisclosureCommand, ExportArgs, MonitorArgs, ReceiptCommand, StatsArgs, VerifyArgs,
+};
 
 // One module per subcommand, private: the load generator (`bench`) and the machine-limits
 // probe (`limits`) are tools of the command line, not part of the library's API.
@@ -59,6 +62,8 @@ pub enum Command {
     /// Disclosures of sealed reads: verify one offline.
     #[command(subcommand)]
     Disclosure(DisclosureCommand),
+    /// Statistics of a log, computed from a copy just verified (as `huella-verify stats`).
+    Stats(StatsArgs),
     /// Read sealed data as an auditor: the read is logged first, then disclosed, sealed to you.
     #[command(subcommand)]
     Sealed(sealed::SealedCommand),
@@ -92,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => huella_verify::cli::run(Verifier::Export(args)),
         Command::Receipt(command) => huella_verify::cli::run(Verifier::Receipt(command)),
         Command::Disclosure(command) => huella_verify::cli::run(Verifier::Disclosure(command)),
+        Command::Stats(args) => huella_verify::cli::run(Verifier::Stats(args)),
         Command::Sealed(command) => runtime().and_then(|rt| rt.block_on(sealed::run(command))),
         Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
         Command::Limits(args) => limits::run(args),

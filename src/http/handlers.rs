@@ -320,6 +320,19 @@ pub(crate) struct PageParams {
     limit: Option<String>,
 }
 
+/// stats answers a statistics query over the published entries (`GET /v1/stats`), from the
+/// index the log keeps up to date as it appends.
+pub(crate) async fn stats(
+    State(app): State<App>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let pairs = query(q)?;
+    let wanted =
+        huella_core::stats::Query::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|e| ApiError::bad_request("bad_query", e.to_string()))?;
+    Ok(axum::Json(app.ledger.stats(&wanted).to_json()).into_response())
+}
+
 pub(crate) async fn entries(
     State(app): State<App>,
     q: Result<Query<PageParams>, QueryRejection>,

@@ -65,6 +65,9 @@ pub struct Options {
     /// The blind index's key: with it, every access entry's searchable values are indexed
     /// (and search reads work); without it, none are.
     pub blind_key: Option<crate::blind::BlindKey>,
+    /// Where the statistics index keeps its snapshot (a cache: start-up counts only the
+    /// entries after it); `None` counts the whole log at every start.
+    pub stats_snapshot: Option<PathBuf>,
 }
 
 /// RateLimit bounds one agency's submissions: a token bucket that refills at `per_second`
@@ -90,6 +93,7 @@ impl Default for Options {
             rate_limit: None,
             write_retry: Duration::from_secs(5),
             blind_key: None,
+            stats_snapshot: None,
         }
     }
 }

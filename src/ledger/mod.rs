@@ -84,6 +84,7 @@ pub mod clock;
 pub mod reader;
 pub mod recovery;
 pub mod sequencer;
+pub(crate) mod stats;
 
 pub use appender::{Appender, Options, RateLimit, SubmitError, Submitted};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -104,6 +105,8 @@ pub struct Ledger {
     metrics: Arc<Metrics>,
     /// The blind index's key, if the log keeps one.
     blind_key: Option<crate::blind::BlindKey>,
+    /// Statistics of the published entries.
+    stats: Arc<stats::Stats>,
 }
 
 impl Ledger {
@@ -136,6 +139,11 @@ impl Ledger {
             options.blind_key.as_ref(),
             recovered.published.size,
         )?;
+        let stats = Arc::new(stats::Stats::build(
+            store.as_ref(),
+            recovered.published.size,
+            options.stats_snapshot.clone(),
+        )?);
         let log_key = signer.verifier();
         let metrics = Arc::new(Metrics::new());
         metrics.tree_size.set(recovered.published.size);
@@ -158,6 +166,7 @@ impl Ledger {
             last_integrated: recovered.last_integrated,
             options: options.clone(),
             metrics: metrics.clone(),
+            stats: stats.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
@@ -183,7 +192,14 @@ impl Ledger {
             log_key,
             metrics,
             blind_key: options.blind_key.clone(),
+            stats,
         })
+    }
+
+    /// stats answers a statistics query over the published entries
+    /// ([`huella_core::stats`]), from the index the sequencer keeps up to date.
+    pub fn stats(&self, query: &huella_core::stats::Query) -> huella_core::stats::Table {
+        self.stats.query(query)
     }
 
     /// appender admits submissions and returns their receipts.

@@ -17,6 +17,7 @@ use huella_core::merkle::{Frontier, Hash, record_hash};
 use huella_core::sealed::{
     Erasure, ErasureSubmission, ReadSubmission, Retention, SealedRead, SignedEntry,
 };
+use huella_core::stats::Facts;
 use huella_core::trust::TrustRoot;
 use huella_core::values::{Count, Timestamp};
 use tokio::sync::oneshot;
@@ -244,6 +245,8 @@ pub(crate) struct Sequencer {
     pub(crate) options: Options,
     /// Where batch sizes and commit times are counted.
     pub(crate) metrics: Arc<Metrics>,
+    /// The statistics index, which counts each batch once it is published.
+    pub(crate) stats: Arc<super::stats::Stats>,
 }
 
 /// What one waiting request will be told once the batch is durable.
@@ -298,6 +301,8 @@ impl Sequencer {
                 wait = FIRST_RETRY;
             }
         }
+        // Closed: keep the statistics for the next start.
+        self.stats.save(self.store.as_ref());
     }
 
     /// failure says why writes are refused, if they are.
@@ -347,6 +352,7 @@ impl Sequencer {
         self.head = recovered.head;
         self.last_integrated = recovered.last_integrated;
         self.keys = recovered.published.keys.clone();
+        self.stats.catch_up(self.store.as_ref(), size)?;
         self.metrics.tree_size.set(size);
         *self
             .shared
@@ -453,6 +459,8 @@ impl Sequencer {
         };
         let mut in_batch: HashMap<Vec<u8>, (usize, Item)> = HashMap::new();
         let mut replies = Vec::new();
+        // What statistics count of each new entry, in order.
+        let mut batch_facts = Vec::new();
         // The registry as this batch changes it, if it does.
         let mut changed: Option<KeyRegistry> = None;
         for Pending {
@@ -495,7 +503,7 @@ impl Sequencer {
             // by an entry logged since its admission (even earlier in this batch) is refused,
             // as a verifier replaying the log would refuse it.
             let keys = changed.as_ref().unwrap_or(&self.keys);
-            let (leaf, openings) = match &item {
+            let (leaf, openings, facts) = match &item {
                 Item::Access(admitted) => {
                     let event = &admitted.signed().event;
                     if let Err(e) = keys.may_sign_for(
@@ -520,7 +528,7 @@ impl Sequencer {
                     // Invariant: openings hold only strings, which always serialize.
                     let openings =
                         serde_json::to_vec(admitted.openings()).expect("openings serialize");
-                    (entry.to_leaf(), openings)
+                    (entry.to_leaf(), openings, Facts::of_access(&entry))
                 }
                 Item::SealedRead(read) => {
                     let e = &read.event;
@@ -544,7 +552,7 @@ impl Sequencer {
                     // The searched value's opening, stored apart like an access event's.
                     // Invariant: openings hold only strings, which always serialize.
                     let openings = serde_json::to_vec(&read.openings).expect("openings serialize");
-                    (entry.to_leaf(), openings)
+                    (entry.to_leaf(), openings, Facts::of_sealed_read(&entry))
                 }
                 Item::Erasure(order) => {
                     let e = &order.event;
@@ -569,7 +577,7 @@ impl Sequencer {
                     // out: the erasure then destroys it too (see `Appender::erase`).
                     // Invariant: openings hold only strings, which always serialize.
                     let openings = serde_json::to_vec(&order.openings).expect("openings serialize");
-                    (entry.to_leaf(), openings)
+                    (entry.to_leaf(), openings, Facts::of_erasure(&entry))
                 }
                 Item::Retention(notice) => {
                     let entry = SignedEntry {
@@ -579,7 +587,11 @@ impl Sequencer {
                         integrated_at: integrated_at.clone(),
                         prev: head,
                     };
-                    (entry.to_leaf(), b"null".to_vec())
+                    (
+                        entry.to_leaf(),
+                        b"null".to_vec(),
+                        Facts::of_retention(&entry),
+                    )
                 }
                 Item::Registry(signed) => {
                     let next = changed.get_or_insert_with(|| (*self.keys).clone());
@@ -590,7 +602,7 @@ impl Sequencer {
                     let entry =
                         RegistryEntry::new(count, integrated_at.clone(), head, signed.clone());
                     // A registry event holds no personal data: nothing sealed.
-                    (entry.to_leaf(), b"{}".to_vec())
+                    (entry.to_leaf(), b"{}".to_vec(), Facts::of_registry(&entry))
                 }
             };
             in_batch.insert(request_key.clone(), (position, item));
@@ -599,6 +611,7 @@ impl Sequencer {
             out.leaves.push(leaf);
             out.openings.push(openings);
             out.request_keys.push(request_key);
+            batch_facts.push(facts);
             replies.push((reply, Reply::New(position)));
         }
         if out.leaves.is_empty() {
@@ -650,6 +663,7 @@ impl Sequencer {
             note: note.clone(),
             keys: self.keys.clone(),
         });
+        self.stats.add(&batch_facts, &self.store);
         // 7. Answer (step 6, publishing, is just above).
         for (reply, kind) in replies {
             let (position, created) = match kind {

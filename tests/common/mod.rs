@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod demo;
+pub mod serve;
 pub mod tmpfs;
 
 use std::sync::Arc;

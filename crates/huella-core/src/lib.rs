@@ -27,6 +27,8 @@
 //! - [`checkpoint`]: C2SP tlog-checkpoints, the log's signed tree heads.
 //! - [`proof`]: C2SP tlog-proofs and the JSON receipts agencies keep.
 //! - [`verify`]: the streaming whole-log audit, and the summary it counts.
+//! - [`stats`]: counts of entries by their public fields and days, which the log and the
+//!   verifier compute alike.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -45,6 +47,7 @@ pub mod proof;
 pub mod quiet;
 pub mod registry;
 pub mod sealed;
+pub mod stats;
 pub mod trust;
 pub mod values;
 pub mod verify;

@@ -505,6 +505,8 @@ pub struct Auditor {
     timelines: HashMap<KeyRef, BTreeMap<u64, Day>>,
     /// The registry entries checked, by index: what a monitor saves to resume.
     registry_entries: Vec<(u64, Vec<u8>)>,
+    /// Statistics of the entries checked, when asked for ([`Auditor::with_stats`]).
+    stats: Option<crate::stats::Cube>,
 }
 
 impl Auditor {
@@ -518,7 +520,21 @@ impl Auditor {
             summary: Summary::default(),
             timelines: HashMap::new(),
             registry_entries: Vec::new(),
+            stats: None,
         }
+    }
+
+    /// with_stats also counts every entry checked into a statistics cube
+    /// ([`crate::stats`]), from the start of the log.
+    pub fn with_stats(mut self) -> Auditor {
+        self.stats = Some(crate::stats::Cube::default());
+        self
+    }
+
+    /// stats is the statistics cube of the entries checked, if [`Auditor::with_stats`]
+    /// asked for one.
+    pub fn stats(&self) -> Option<&crate::stats::Cube> {
+        self.stats.as_ref()
     }
 
     /// resume continues after a verified prefix: its frontier, last leaf hash, and the
@@ -779,6 +795,9 @@ impl Auditor {
         self.frontier.append(leaf_hash);
         self.prev = leaf_hash;
         self.summary.count(&leaf);
+        if let Some(stats) = &mut self.stats {
+            stats.add_leaf(&leaf);
+        }
         Ok(leaf)
     }
 

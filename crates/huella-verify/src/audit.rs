@@ -175,6 +175,9 @@ pub struct Verified {
     pub served: Option<ServedChecks>,
     /// Seconds the audit took.
     pub seconds: f64,
+    /// Statistics of every entry verified, when [`verify_log_counting`] asked for them.
+    #[serde(skip)]
+    pub stats: Option<huella_core::stats::Cube>,
 }
 
 /// verify_log runs a full audit of `source` against `log_key`, with the trust root the user
@@ -187,6 +190,19 @@ pub async fn verify_log(
     trusted: Option<Trusted>,
     sampling: &Sampling,
     quiet: bool,
+) -> Result<Verified, AuditError> {
+    verify_log_counting(source, log_key, trusted, sampling, quiet, false).await
+}
+
+/// verify_log_counting is [`verify_log`] that, with `count`, also counts every entry it
+/// verifies into a statistics cube ([`Verified::stats`]).
+pub async fn verify_log_counting(
+    source: &Source,
+    log_key: &VerifierKey,
+    trusted: Option<Trusted>,
+    sampling: &Sampling,
+    quiet: bool,
+    count: bool,
 ) -> Result<Verified, AuditError> {
     let started = Instant::now();
     let note = source.checkpoint().await?;
@@ -210,6 +226,9 @@ pub async fn verify_log(
         }
     };
     let mut auditor = Auditor::new(Arc::new(trust));
+    if count {
+        auditor = auditor.with_stats();
+    }
     let sampling = match source {
         Source::Http(_) => *sampling,
         Source::Bundle(_) => Sampling::off(),
@@ -243,6 +262,7 @@ pub async fn verify_log(
         summary,
         served,
         seconds: started.elapsed().as_secs_f64(),
+        stats: auditor.stats().cloned(),
     })
 }
 

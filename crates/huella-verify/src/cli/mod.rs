@@ -1,5 +1,5 @@
-//! The `huella-verify` command line: `verify`, `export`, `receipt verify` and `monitor`, one
-//! file per subcommand. The `huella` binary embeds the same subcommands, so both take the
+//! The `huella-verify` command line: `verify`, `export`, `receipt verify`, `monitor`,
+//! `disclosure verify` and `stats`, one file per subcommand. The `huella` binary embeds the same subcommands, so both take the
 //! same flags, print the same output and exit with the same codes: 0 verified, 1 failed
 //! verification (or a monitor alert), 2 usage or I/O error.
 
@@ -19,12 +19,14 @@ pub mod disclosure;
 pub mod export;
 pub mod monitor;
 pub mod receipt;
+pub mod stats;
 pub mod verify;
 
 pub use disclosure::{DisclosureCommand, DisclosureVerifyArgs};
 pub use export::ExportArgs;
 pub use monitor::MonitorArgs;
 pub use receipt::{ReceiptCommand, ReceiptVerifyArgs};
+pub use stats::StatsArgs;
 pub use verify::VerifyArgs;
 
 /// huella-verify: check a Huella log from outside, trusting nothing but the log's public key.
@@ -53,6 +55,9 @@ pub enum Command {
     /// Disclosures of sealed reads.
     #[command(subcommand)]
     Disclosure(DisclosureCommand),
+    /// Statistics of a log (counts by agency, country, category, purpose, outcome, kind,
+    /// day, month, year), computed from a copy just verified.
+    Stats(StatsArgs),
 }
 
 /// ClientArgs are the connection options every subcommand that talks to a log takes.
@@ -129,6 +134,7 @@ pub fn run(command: Command) -> CliResult {
             Command::Export(args) => export::run(args).await,
             Command::Receipt(ReceiptCommand::Verify(args)) => receipt::run(args).await,
             Command::Disclosure(DisclosureCommand::Verify(args)) => disclosure::run(args).await,
+            Command::Stats(args) => stats::run(args).await,
         }
     })
 }

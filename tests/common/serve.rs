@@ -1,0 +1,82 @@
+//! `huella serve` as a process on a data directory `huella demo` made (its trust root in
+//! `trust.json`), on a free port; killed when dropped.
+
+/// Serve is `huella serve` on a demo data directory, killed when dropped.
+pub struct Serve {
+    child: std::process::Child,
+    /// Its base URL.
+    pub base: String,
+}
+
+impl Serve {
+    /// start serves `data` on a free port, stopping at `failpoint` if given, and waits
+    /// until it answers `/healthz`.
+    pub async fn start(data: &std::path::Path, failpoint: Option<&str>) -> Serve {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_huella"));
+        command
+            .args(["serve", "--data"])
+            .arg(data)
+            .arg("--trust")
+            .arg(data.join("trust.json"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("HUELLA_FAILPOINT")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(name) = failpoint {
+            command.env("HUELLA_FAILPOINT", name);
+        }
+        let serve = Serve {
+            child: command.spawn().unwrap(),
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..600 {
+            if let Ok(r) = reqwest::get(format!("{}/healthz", serve.base)).await {
+                if r.status() == 200 {
+                    return serve;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("huella serve did not answer /healthz within a minute");
+    }
+
+    /// size is the size of the checkpoint it serves, opened with `log_key`.
+    pub async fn size(&self, log_key: &huella_core::keys::VerifierKey) -> u64 {
+        let note = reqwest::get(format!("{}/checkpoint", self.base))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        huella_core::checkpoint::open(&note, log_key)
+            .unwrap()
+            .0
+            .size
+    }
+
+    /// stop sends Ctrl-C (SIGINT) and waits for the process to exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+
+    /// kill sends SIGKILL and reaps the process.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -333,6 +333,61 @@ pub(crate) async fn stats(
     Ok(axum::Json(app.ledger.stats(&wanted).to_json()).into_response())
 }
 
+/// search answers one page of a search over the published entries (`GET /v1/search`).
+pub(crate) async fn search(
+    State(app): State<App>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    use crate::ledger::search::{MAX_LIMIT, Order, Request};
+    let pairs = query(q)?;
+    let bad = |message: String| ApiError::bad_request("bad_query", message);
+    let (mut order, mut cursor, mut limit) = (Order::Newest, None, 20);
+    let mut rest = Vec::new();
+    for (name, value) in &pairs {
+        match name.as_str() {
+            "order" => {
+                order = match value.as_str() {
+                    "newest" => Order::Newest,
+                    "oldest" => Order::Oldest,
+                    _ => return Err(bad("order: want newest or oldest".into())),
+                }
+            }
+            "cursor" => cursor = Some(decimal("cursor", value)?),
+            "limit" => {
+                limit = decimal("limit", value)?;
+                if !(1..=MAX_LIMIT).contains(&limit) {
+                    return Err(bad(format!("limit: must be between 1 and {MAX_LIMIT}")));
+                }
+            }
+            "group_by" => {
+                return Err(bad(
+                    "group_by: a search does not group; see /v1/stats".into()
+                ));
+            }
+            _ => rest.push((name.as_str(), value.as_str())),
+        }
+    }
+    let wanted = huella_core::stats::Query::from_pairs(rest).map_err(|e| bad(e.to_string()))?;
+    let request = Request {
+        query: wanted,
+        order,
+        cursor,
+        limit,
+    };
+    let ledger = app.ledger.clone();
+    // Off the runtime's threads: a page may read up to `SCAN_BUDGET` leaves.
+    let page = tokio::task::spawn_blocking(move || ledger.search(&request))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the search stopped unexpectedly",
+            )
+        })??;
+    Ok(axum::Json(page).into_response())
+}
+
 pub(crate) async fn entries(
     State(app): State<App>,
     q: Result<Query<PageParams>, QueryRejection>,

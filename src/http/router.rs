@@ -15,7 +15,7 @@ use crate::http::connections::{Reserved, ResponseBudget};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::handlers::{
     App, checkpoint, consistency, entries, entry, healthz, inclusion, keys, metrics, readyz,
-    receipt, sealed_erase, sealed_read, stats, submit, submit_registry, trust,
+    receipt, sealed_erase, sealed_read, search, stats, submit, submit_registry, trust,
 };
 use crate::ledger::Ledger;
 
@@ -37,6 +37,7 @@ pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
         .route("/v1/sealed/read", post(sealed_read))
         .route("/v1/sealed/erase", post(sealed_erase))
         .route("/v1/stats", get(stats))
+        .route("/v1/search", get(search))
         .route("/v1/keys", get(keys))
         .route("/v1/trust", get(trust))
         .route("/healthz", get(healthz))

@@ -83,6 +83,7 @@ pub mod appender;
 pub mod clock;
 pub mod reader;
 pub mod recovery;
+pub mod search;
 pub mod sequencer;
 pub(crate) mod stats;
 
@@ -200,6 +201,19 @@ impl Ledger {
     /// ([`huella_core::stats`]), from the index the sequencer keeps up to date.
     pub fn stats(&self, query: &huella_core::stats::Query) -> huella_core::stats::Table {
         self.stats.query(query)
+    }
+
+    /// search answers one page of a search over the published entries ([`search`]).
+    pub fn search(&self, request: &search::Request) -> Result<search::Page, ReadError> {
+        let snapshot = self.reader.snapshot();
+        let (blocks, matches) = self.stats.blocks_matching(&request.query);
+        search::search(
+            snapshot.size(),
+            |first, count| snapshot.leaves(first, count),
+            &blocks,
+            matches,
+            request,
+        )
     }
 
     /// appender admits submissions and returns their receipts.

@@ -34,8 +34,10 @@ struct Snapshot {
     size: u64,
     /// The leaf hash of entry `size - 1` (absent when `size` is 0).
     last: Option<Hash>,
-    /// The cube's cells.
+    /// The cube's cells, by id.
     rows: Vec<Row>,
+    /// Per block of entries, the ids of the cells its entries fall in.
+    blocks: Vec<Vec<u32>>,
 }
 
 /// Stats is the statistics index shared by the sequencer (which adds) and readers.
@@ -131,12 +133,21 @@ impl Stats {
             .query(query)
     }
 
+    /// blocks_matching says which blocks of entries hold a match of `query`, and how many
+    /// entries match ([`Cube::blocks_matching`]).
+    pub(crate) fn blocks_matching(&self, query: &Query) -> (Vec<bool>, u64) {
+        self.cube
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .blocks_matching(query)
+    }
+
     /// save writes the snapshot, if there is one to write; a failure is logged, not fatal.
     pub(crate) fn save(&self, store: &dyn Store) {
         let Some(path) = &self.snapshot else { return };
-        let (size, rows) = {
+        let (size, rows, blocks) = {
             let cube = self.cube.read().unwrap_or_else(|p| p.into_inner());
-            (cube.size(), cube.rows())
+            (cube.size(), cube.rows(), cube.blocks().to_vec())
         };
         let last = match size.checked_sub(1).map(|i| store.leaves(i, 1)) {
             None => None,
@@ -148,6 +159,7 @@ impl Stats {
             size,
             last,
             rows,
+            blocks,
         };
         if let Err(e) = write(path, &snapshot) {
             tracing::warn!("writing the statistics snapshot {}: {e}", path.display());
@@ -181,7 +193,7 @@ fn load(store: &dyn Store, path: &Path, size: u64) -> Option<Cube> {
             if last != s.last {
                 "its last entry is not the log's".to_string()
             } else {
-                match Cube::from_rows(s.size, &s.rows) {
+                match Cube::from_parts(s.size, &s.rows, s.blocks) {
                     Ok(cube) => return Some(cube),
                     Err(e) => e,
                 }

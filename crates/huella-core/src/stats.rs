@@ -312,13 +312,23 @@ const INTEGRATED: usize = 10;
 /// Cell is one combination of values, each an index into the cube's strings.
 type Cell = [u32; 11];
 
+/// BLOCK is how many entries, in log order, one block of [`Cube::blocks`] covers.
+pub const BLOCK: u64 = 4096;
+
 /// Cube counts entries by every combination of their facts. [`Cube::add`] it entry by
 /// entry, in log order; [`Cube::query`] it as often as wanted.
+///
+/// It also keeps, per block of [`BLOCK`] entries, which cells the block's entries fall in:
+/// a search ([`Cube::blocks_matching`]) reads only the blocks that hold a matching entry.
 #[derive(Clone, Debug, Default)]
 pub struct Cube {
     strings: Vec<String>,
     ids: HashMap<String, u32>,
-    cells: HashMap<Cell, Totals>,
+    /// The cells, by id, with their totals.
+    cells: Vec<(Cell, Totals)>,
+    cell_ids: HashMap<Cell, u32>,
+    /// Per block, the ids of the cells its entries fall in.
+    blocks: Vec<Vec<u32>>,
     size: u64,
 }
 
@@ -372,8 +382,23 @@ impl Cube {
             hits: u64::from(outcome == Some(Outcome::Hit.as_str())),
             outcomes: u64::from(outcome.is_some()),
         };
-        self.cells.entry(cell).or_default().add(&totals);
+        let id = self.cell_id(cell);
+        self.cells[id as usize].1.add(&totals);
+        let block = (self.size / BLOCK) as usize;
+        if self.blocks.len() <= block {
+            self.blocks.push(Vec::new());
+        }
+        if !self.blocks[block].contains(&id) {
+            self.blocks[block].push(id);
+        }
         self.size += 1;
+    }
+
+    fn cell_id(&mut self, cell: Cell) -> u32 {
+        *self.cell_ids.entry(cell).or_insert_with(|| {
+            self.cells.push((cell, Totals::default()));
+            (self.cells.len() - 1) as u32
+        })
     }
 
     /// add_leaf counts one parsed leaf.
@@ -381,10 +406,10 @@ impl Cube {
         self.add(&Facts::of(leaf));
     }
 
-    /// rows are the cells in their portable form, sorted.
+    /// rows are the cells in their portable form, in id order (which [`Cube::blocks`]
+    /// refers to).
     pub fn rows(&self) -> Vec<Row> {
-        let mut rows: Vec<Row> = self
-            .cells
+        self.cells
             .iter()
             .map(|(cell, totals)| Row {
                 values: cell
@@ -393,13 +418,18 @@ impl Cube {
                     .collect(),
                 totals: *totals,
             })
-            .collect();
-        rows.sort_by(|a, b| a.values.cmp(&b.values));
-        rows
+            .collect()
     }
 
-    /// from_rows rebuilds a cube of `size` entries from its rows.
-    pub fn from_rows(size: u64, rows: &[Row]) -> Result<Cube, String> {
+    /// blocks are, per block of [`BLOCK`] entries, the ids (positions in [`Cube::rows`]) of
+    /// the cells its entries fall in.
+    pub fn blocks(&self) -> &[Vec<u32>] {
+        &self.blocks
+    }
+
+    /// from_parts rebuilds a cube of `size` entries from its rows and blocks, checking that
+    /// they fit together.
+    pub fn from_parts(size: u64, rows: &[Row], blocks: Vec<Vec<u32>>) -> Result<Cube, String> {
         let mut cube = Cube::default();
         for row in rows {
             if row.values.len() != 11 {
@@ -409,36 +439,93 @@ impl Cube {
             for (i, value) in row.values.iter().enumerate() {
                 cell[i] = cube.intern(value.as_deref());
             }
-            cube.cells.entry(cell).or_default().add(&row.totals);
+            if cube.cell_ids.contains_key(&cell) {
+                return Err("two rows have the same values".into());
+            }
+            let id = cube.cell_id(cell);
+            cube.cells[id as usize].1 = row.totals;
         }
-        let counted: u64 = cube.cells.values().map(|t| t.count).sum();
+        let counted: u64 = cube.cells.iter().map(|(_, t)| t.count).sum();
         if counted != size {
             return Err(format!("the rows count {counted} entries, not {size}"));
         }
+        if blocks.len() as u64 != size.div_ceil(BLOCK)
+            || blocks.iter().flatten().any(|&id| id as usize >= rows.len())
+        {
+            return Err("the blocks do not fit the rows".into());
+        }
+        cube.blocks = blocks;
         cube.size = size;
         Ok(cube)
     }
 
-    /// query answers `query` over every entry added.
-    pub fn query(&self, query: &Query) -> Table {
-        // Each filter as the set of string ids it allows (a value no entry has allows none).
-        let filters: Vec<(usize, Vec<u32>)> = query
+    /// prepare resolves a query's filters to string ids.
+    fn prepare<'q>(&self, query: &'q Query) -> Prepared<'q> {
+        Prepared {
+            // Each filter as the string ids it allows (a value no entry has allows none).
+            filters: query
+                .filters
+                .iter()
+                .map(|(field, values)| {
+                    (
+                        field.position(),
+                        values
+                            .iter()
+                            .filter_map(|v| self.ids.get(v.as_str()).copied())
+                            .collect(),
+                    )
+                })
+                .collect(),
+            time: match query.time {
+                TimeField::AccessedAt => ACCESSED,
+                TimeField::IntegratedAt => INTEGRATED,
+            },
+            from: query.from.as_deref(),
+            to: query.to.as_deref(),
+        }
+    }
+
+    /// cell_matches says whether a cell's entries match a prepared query.
+    fn cell_matches(&self, cell: &Cell, prepared: &Prepared<'_>) -> bool {
+        if !prepared
             .filters
             .iter()
-            .map(|(field, values)| {
-                (
-                    field.position(),
-                    values
-                        .iter()
-                        .filter_map(|v| self.ids.get(v.as_str()).copied())
-                        .collect(),
-                )
-            })
+            .all(|(position, allowed)| allowed.contains(&cell[*position]))
+        {
+            return false;
+        }
+        let day = self.string(cell[prepared.time]).unwrap_or_default();
+        !(prepared.from.is_some_and(|from| day < from) || prepared.to.is_some_and(|to| day > to))
+    }
+
+    /// blocks_matching says, per block of [`BLOCK`] entries, whether it holds an entry
+    /// that matches `query`'s filters and days, and counts the entries that match.
+    pub fn blocks_matching(&self, query: &Query) -> (Vec<bool>, u64) {
+        let prepared = self.prepare(query);
+        let matching: Vec<bool> = self
+            .cells
+            .iter()
+            .map(|(cell, _)| self.cell_matches(cell, &prepared))
             .collect();
-        let time = match query.time {
-            TimeField::AccessedAt => ACCESSED,
-            TimeField::IntegratedAt => INTEGRATED,
-        };
+        let count = self
+            .cells
+            .iter()
+            .zip(&matching)
+            .filter(|(_, m)| **m)
+            .map(|((_, t), _)| t.count)
+            .sum();
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|ids| ids.iter().any(|&id| matching[id as usize]))
+            .collect();
+        (blocks, count)
+    }
+
+    /// query answers `query` over every entry added.
+    pub fn query(&self, query: &Query) -> Table {
+        let prepared = self.prepare(query);
+        let time = prepared.time;
         let mut groups: HashMap<Vec<u32>, Totals> = HashMap::new();
         // Month and year ids of each day id met, made once per day.
         let mut periods: HashMap<u32, (String, String)> = HashMap::new();
@@ -446,18 +533,10 @@ impl Cube {
         let mut period_index: HashMap<String, u32> = HashMap::new();
         let mut total = Totals::default();
         for (cell, totals) in &self.cells {
-            if !filters
-                .iter()
-                .all(|(position, allowed)| allowed.contains(&cell[*position]))
-            {
+            if !self.cell_matches(cell, &prepared) {
                 continue;
             }
             let day = self.string(cell[time]).unwrap_or_default();
-            if query.from.as_deref().is_some_and(|from| day < from)
-                || query.to.as_deref().is_some_and(|to| day > to)
-            {
-                continue;
-            }
             let mut key = Vec::with_capacity(query.group_by.len());
             for dimension in &query.group_by {
                 key.push(match dimension {
@@ -524,6 +603,14 @@ impl Cube {
     }
 }
 
+/// Prepared is a query resolved against one cube's strings.
+struct Prepared<'q> {
+    filters: Vec<(usize, Vec<u32>)>,
+    time: usize,
+    from: Option<&'q str>,
+    to: Option<&'q str>,
+}
+
 /// Query is what a statistics request asks: groups, filters and a range of days.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query {
@@ -555,6 +642,21 @@ pub const MAX_GROUP_BY: usize = 12;
 pub const MAX_VALUES: usize = 100;
 
 impl Query {
+    /// matches says whether an entry with these facts matches the query's filters and days
+    /// (what a search returns; `group_by` plays no part).
+    pub fn matches(&self, facts: &Facts) -> bool {
+        let day = match self.time {
+            TimeField::AccessedAt => &facts.accessed_day,
+            TimeField::IntegratedAt => &facts.integrated_day,
+        };
+        self.filters.iter().all(|(field, values)| {
+            facts.values[field.position()]
+                .as_ref()
+                .is_some_and(|v| values.contains(v))
+        }) && !(self.from.as_ref().is_some_and(|from| day < from)
+            || self.to.as_ref().is_some_and(|to| day > to))
+    }
+
     /// from_pairs reads a query from its parameters (the query string of `GET /v1/stats`):
     /// `group_by` (a comma list of dimensions), `time` (`accessed_at` or `integrated_at`),
     /// `from` and `to` (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`, both ends included), and any
@@ -924,10 +1026,12 @@ mod tests {
     #[test]
     fn rows_rebuild_the_same_cube_and_csv_quotes() {
         let c = cube();
-        let again = Cube::from_rows(c.size(), &c.rows()).unwrap();
+        let again = Cube::from_parts(c.size(), &c.rows(), c.blocks().to_vec()).unwrap();
         let q = query("group_by=requesting_agency,day").unwrap();
         assert_eq!(c.query(&q), again.query(&q));
-        assert!(Cube::from_rows(4, &c.rows()).is_err());
+        assert!(Cube::from_parts(4, &c.rows(), c.blocks().to_vec()).is_err());
+        assert!(Cube::from_parts(c.size(), &c.rows(), vec![vec![9]]).is_err());
+        assert!(Cube::from_parts(c.size(), &c.rows(), vec![]).is_err());
         let mut c = Cube::default();
         let mut f = facts("A", "US", Some("hit"), "2026-11-01", 1);
         f.values[6] = Some("Ley 1581, art. \"17\"".into());

@@ -278,12 +278,109 @@ fn canonicalization(c: &mut Criterion) {
     group.finish();
 }
 
+/// A statistics cube of a year of demo accesses: `STATS_ENTRIES` entries (10,000,000 when
+/// measuring, 20,000 when `cargo test --benches` runs each benchmark once), spread evenly
+/// over 365 days, each with the public fields of one of 10,000 demo events.
+fn stats_cube() -> &'static huella_core::stats::Cube {
+    static CUBE: OnceLock<huella_core::stats::Cube> = OnceLock::new();
+    CUBE.get_or_init(|| {
+        let entries: u64 = if std::env::args().any(|a| a == "--bench") {
+            10_000_000
+        } else {
+            20_000
+        };
+        let agencies = fixed_agencies();
+        let now = Timestamp::from_unix_millis(NOW);
+        let field = |json: &serde_json::Value, name: &str| json[name].as_str().map(String::from);
+        let pool: Vec<huella_core::stats::Facts> = (0..10_000)
+            .map(|n| {
+                let (_, json) = huella::demo::sample_event(&agencies, 3, n, &now);
+                huella_core::stats::Facts {
+                    values: [
+                        field(&json, "requesting_agency"),
+                        field(&json, "requesting_country"),
+                        field(&json, "holder_agency"),
+                        field(&json, "holder_country"),
+                        field(&json, "category"),
+                        field(&json, "purpose"),
+                        field(&json, "legal_basis"),
+                        field(&json, "outcome"),
+                        Some("access".into()),
+                    ],
+                    accessed_day: String::new(),
+                    integrated_day: String::new(),
+                    records_returned: json["records_returned"].as_u64().unwrap_or(0),
+                }
+            })
+            .collect();
+        let days: Vec<String> = (0..365u64)
+            .map(|d| {
+                Timestamp::from_unix_millis(1_767_225_600_000 + d * 86_400_000).as_str()[..10]
+                    .to_string()
+            })
+            .collect();
+        let mut cube = huella_core::stats::Cube::default();
+        for i in 0..entries {
+            let mut facts = pool[(i % 10_000) as usize].clone();
+            let day = &days[(i * 365 / entries) as usize];
+            facts.accessed_day.clone_from(day);
+            facts.integrated_day.clone_from(day);
+            cube.add(&facts);
+        }
+        cube
+    })
+}
+
+fn stats(c: &mut Criterion) {
+    let cube = stats_cube();
+    println!(
+        "statistics cube: {} entries in {} cells",
+        cube.size(),
+        cube.cells()
+    );
+    let mut group = c.benchmark_group("stats");
+    for (name, query) in [
+        ("total", ""),
+        ("by_kind", "group_by=kind"),
+        (
+            "pair_by_month",
+            "group_by=requesting_country,holder_country,month&kind=access",
+        ),
+        (
+            "agency_purpose_outcome_one_month",
+            "group_by=requesting_agency,purpose,outcome&from=2026-03&to=2026-03",
+        ),
+        (
+            "fingerprints_by_day",
+            "group_by=day&category=biometric_fingerprint",
+        ),
+    ] {
+        let query = huella_core::stats::Query::from_pairs(
+            query
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.split_once('=').unwrap_or((p, ""))),
+        )
+        .expect("the benchmark's queries parse");
+        group.bench_function(BenchmarkId::new("query", name), |b| {
+            b.iter(|| cube.query(black_box(&query)))
+        });
+    }
+    let search = huella_core::stats::Query::from_pairs([("purpose", "criminal_investigation")])
+        .expect("parses");
+    group.bench_function("blocks_matching", |b| {
+        b.iter(|| cube.blocks_matching(black_box(&search)))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     hashing,
     append,
     proofs,
     signatures,
-    canonicalization
+    canonicalization,
+    stats
 );
 criterion_main!(benches);

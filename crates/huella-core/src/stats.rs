@@ -494,6 +494,9 @@ impl Cube {
         {
             return false;
         }
+        if prepared.from.is_none() && prepared.to.is_none() {
+            return true;
+        }
         let day = self.string(cell[prepared.time]).unwrap_or_default();
         !(prepared.from.is_some_and(|from| day < from) || prepared.to.is_some_and(|to| day > to))
     }
@@ -526,45 +529,50 @@ impl Cube {
     pub fn query(&self, query: &Query) -> Table {
         let prepared = self.prepare(query);
         let time = prepared.time;
-        let mut groups: HashMap<Vec<u32>, Totals> = HashMap::new();
-        // Month and year ids of each day id met, made once per day.
-        let mut periods: HashMap<u32, (String, String)> = HashMap::new();
+        let mut groups: HashMap<[u32; MAX_GROUP_BY], Totals> = HashMap::new();
+        // Per day id met, the ids of its month and year, made once per day; periods get ids
+        // past the cube's strings.
+        let mut periods: Vec<Option<(u32, u32)>> = vec![None; self.strings.len()];
         let mut period_ids: Vec<String> = Vec::new();
         let mut period_index: HashMap<String, u32> = HashMap::new();
+        let mut period_id = |text: &str, period_ids: &mut Vec<String>| -> u32 {
+            let next = (self.strings.len() + period_ids.len()) as u32;
+            *period_index.entry(text.to_string()).or_insert_with(|| {
+                period_ids.push(text.to_string());
+                next
+            })
+        };
         let mut total = Totals::default();
         for (cell, totals) in &self.cells {
             if !self.cell_matches(cell, &prepared) {
                 continue;
             }
-            let day = self.string(cell[time]).unwrap_or_default();
-            let mut key = Vec::with_capacity(query.group_by.len());
-            for dimension in &query.group_by {
-                key.push(match dimension {
+            let mut key = [0u32; MAX_GROUP_BY];
+            for (slot, dimension) in key.iter_mut().zip(&query.group_by) {
+                *slot = match dimension {
                     Dimension::Field(f) => cell[f.position()],
                     Dimension::Day => cell[time],
                     Dimension::Month | Dimension::Year => {
-                        let (month, year) = periods
-                            .entry(cell[time])
-                            .or_insert_with(|| {
-                                (
-                                    day.get(..7).unwrap_or_default().to_string(),
-                                    day.get(..4).unwrap_or_default().to_string(),
-                                )
-                            })
-                            .clone();
-                        let period = if *dimension == Dimension::Month {
+                        let day_id = cell[time];
+                        let (month, year) = match periods[day_id as usize] {
+                            Some(ids) => ids,
+                            None => {
+                                let day = self.string(day_id).unwrap_or_default();
+                                let ids = (
+                                    period_id(day.get(..7).unwrap_or_default(), &mut period_ids),
+                                    period_id(day.get(..4).unwrap_or_default(), &mut period_ids),
+                                );
+                                periods[day_id as usize] = Some(ids);
+                                ids
+                            }
+                        };
+                        if *dimension == Dimension::Month {
                             month
                         } else {
                             year
-                        };
-                        // Periods get ids past the cube's strings.
-                        let next = (self.strings.len() + period_ids.len()) as u32;
-                        *period_index.entry(period.clone()).or_insert_with(|| {
-                            period_ids.push(period);
-                            next
-                        })
+                        }
                     }
-                });
+                };
             }
             groups.entry(key).or_default().add(totals);
             total.add(totals);
@@ -581,7 +589,10 @@ impl Cube {
         let mut groups: Vec<Group> = groups
             .into_iter()
             .map(|(key, totals)| Group {
-                key: key.into_iter().map(name).collect(),
+                key: key[..query.group_by.len()]
+                    .iter()
+                    .map(|&id| name(id))
+                    .collect(),
                 totals,
             })
             .collect();

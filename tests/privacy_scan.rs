@@ -76,6 +76,13 @@ async fn no_public_path_reveals_a_personal_value() {
         "/v1/proofs/inclusion?index=0&tree_size=99999".into(),
         "/v1/receipts/99999".into(),
         "/v1/sealed/read".into(),
+        "/openapi.json".into(),
+        "/v1/stats?group_by=requesting_agency,requesting_country,holder_agency,holder_country,category,purpose,legal_basis,outcome,kind,day".into(),
+        "/v1/stats?group_by=month&time=integrated_at".into(),
+        "/v1/search?limit=100&order=oldest".into(),
+        "/v1/search?kind=access&limit=100".into(),
+        // A personal field is not a parameter: refused without echoing the value.
+        "/v1/stats?subject=CO-CC-1012345678".into(),
     ];
     for i in 0..size {
         paths.push(format!("/v1/entries/{i}"));

@@ -27,6 +27,16 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
+/// ErrorBody is every error response's JSON, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    /// Stable machine-readable code (docs/api.md, Errors).
+    error: String,
+    /// What was wrong, for people; never a personal value from the request.
+    message: String,
+}
+
 /// The error code of an error response, for the metrics layer to count.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ErrorCode(pub(crate) &'static str);

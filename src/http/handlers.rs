@@ -22,7 +22,7 @@ use huella_core::sealed::{ErasureSubmission, ReadSubmission, SearchOpenings};
 
 use crate::http::Limits;
 use crate::http::connections::Reserved;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::ledger::Ledger;
 
 #[derive(Clone)]
@@ -101,6 +101,14 @@ fn text(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
+#[utoipa::path(post, path = "/v1/entries", tag = "agencies",
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "A signed access event and the openings of its commitments (`#/components/schemas/Submission`, docs/format.md §5)."),
+    responses(
+        (status = 201, description = "logged and durable: the entry's receipt", body = serde_json::Value),
+        (status = 200, description = "a retry of a logged event: its original receipt", body = serde_json::Value),
+        (status = "4XX", description = "refused; `error` names why (docs/api.md, Errors); nothing changed", body = ErrorBody),
+        (status = 503, description = "busy or unavailable; `Retry-After` says when to retry", body = ErrorBody)))]
 pub(crate) async fn submit(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
@@ -119,6 +127,14 @@ pub(crate) async fn submit(
 }
 
 /// submit_registry takes a registry event signed by registrars (`POST /v1/registry`).
+#[utoipa::path(post, path = "/v1/registry", tag = "registrars",
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "A registry event (`key_register`, `key_retire`, `key_revoke`) signed by registrars (docs/format.md §15)."),
+    responses(
+        (status = 201, description = "logged: its receipt", body = serde_json::Value),
+        (status = 200, description = "a retry: the original receipt", body = serde_json::Value),
+        (status = "4XX", description = "refused; `error` names why", body = ErrorBody),
+        (status = 503, description = "busy or unavailable", body = ErrorBody)))]
 pub(crate) async fn submit_registry(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
@@ -133,6 +149,14 @@ pub(crate) async fn submit_registry(
 
 /// sealed_read takes an auditor's signed read (`POST /v1/sealed/read`), logs it, and only
 /// once its entry is durable answers with the disclosure, sealed to the read's recipient.
+#[utoipa::path(post, path = "/v1/sealed/read", tag = "oversight",
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "An auditor's signed sealed read (docs/format.md §16.1)."),
+    responses(
+        (status = 201, description = "logged, then disclosed: `read_receipt` and `disclosure` (HPKE-sealed to the read's recipient)", body = serde_json::Value),
+        (status = 200, description = "a retry of a logged read: disclosed again", body = serde_json::Value),
+        (status = "4XX", description = "refused; nothing logged or disclosed", body = ErrorBody),
+        (status = 503, description = "busy, unavailable, or logged but not yet disclosable (retry)", body = ErrorBody)))]
 pub(crate) async fn sealed_read(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
@@ -280,6 +304,14 @@ fn disclose(app: &App, receipt: &Receipt) -> Result<Disclosure, ApiError> {
 
 /// sealed_erase takes an erasure authority's signed order (`POST /v1/sealed/erase`), logs
 /// it, and once it is durable destroys the openings it names, for good.
+#[utoipa::path(post, path = "/v1/sealed/erase", tag = "oversight",
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "An erasure authority's signed order (docs/format.md §16.2)."),
+    responses(
+        (status = 201, description = "logged and carried out: its receipt and the entries erased", body = serde_json::Value),
+        (status = 200, description = "a retry: finished if it was not", body = serde_json::Value),
+        (status = "4XX", description = "refused; nothing changed", body = ErrorBody),
+        (status = 503, description = "busy or unavailable", body = ErrorBody)))]
 pub(crate) async fn sealed_erase(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
@@ -297,10 +329,18 @@ pub(crate) async fn sealed_erase(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/checkpoint", tag = "log",
+    responses((status = 200, description = "the latest signed checkpoint (C2SP tlog-checkpoint)", content_type = "text/plain", body = String)))]
 pub(crate) async fn checkpoint(State(app): State<App>) -> Response {
     text(app.ledger.published().note.to_string())
 }
 
+#[utoipa::path(get, path = "/v1/entries/{index}", tag = "log",
+    params(("index" = u64, Path, description = "the entry's index")),
+    responses(
+        (status = 200, description = "the leaf bytes exactly as hashed", content_type = "application/json", body = serde_json::Value),
+        (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
+        (status = 404, description = "not below the latest checkpoint's size", body = ErrorBody)))]
 pub(crate) async fn entry(
     State(app): State<App>,
     Path(index): Path<String>,
@@ -322,6 +362,16 @@ pub(crate) struct PageParams {
 
 /// stats answers a statistics query over the published entries (`GET /v1/stats`), from the
 /// index the log keeps up to date as it appends.
+#[utoipa::path(get, path = "/v1/stats", tag = "oversight",
+    params(
+        ("group_by" = Option<String>, Query, description = "comma list of requesting_agency, requesting_country, holder_agency, holder_country, category, purpose, legal_basis, outcome, kind, day, month, year"),
+        ("requesting_agency" = Option<String>, Query, description = "only these values (comma list); likewise requesting_country, holder_agency, holder_country, category, purpose, legal_basis, outcome, kind"),
+        ("time" = Option<String>, Query, description = "accessed_at (default) or integrated_at"),
+        ("from" = Option<String>, Query, description = "first day included: YYYY, YYYY-MM or YYYY-MM-DD (UTC)"),
+        ("to" = Option<String>, Query, description = "last day included")),
+    responses(
+        (status = 200, description = "the groups with count, records_returned, hits and hit_rate (docs/api.md)", body = serde_json::Value),
+        (status = 400, description = "bad input; the body names the problem", body = ErrorBody)))]
 pub(crate) async fn stats(
     State(app): State<App>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -334,6 +384,16 @@ pub(crate) async fn stats(
 }
 
 /// search answers one page of a search over the published entries (`GET /v1/search`).
+#[utoipa::path(get, path = "/v1/search", tag = "oversight",
+    params(
+        ("requesting_agency" = Option<String>, Query, description = "the filters, time, from and to of /v1/stats"),
+        ("order" = Option<String>, Query, description = "newest (default) or oldest"),
+        ("limit" = Option<u64>, Query, description = "1 to 100, default 20"),
+        ("cursor" = Option<u64>, Query, description = "the previous page's next_cursor")),
+    responses(
+        (status = 200, description = "a page of matching entries with links, and next_cursor", body = serde_json::Value),
+        (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
+        (status = 404, description = "cursor beyond the log", body = ErrorBody)))]
 pub(crate) async fn search(
     State(app): State<App>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -388,6 +448,15 @@ pub(crate) async fn search(
     Ok(axum::Json(page).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/entries", tag = "log",
+    params(
+        ("start" = Option<u64>, Query, description = "first index, default 0"),
+        ("limit" = Option<u64>, Query, description = "1 to 1000, default 100")),
+    responses(
+        (status = 200, description = "the leaves, one per line", content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
+        (status = 404, description = "start beyond the log", body = ErrorBody),
+        (status = 503, description = "busy: the response budget is full", body = ErrorBody)))]
 pub(crate) async fn entries(
     State(app): State<App>,
     q: Result<Query<PageParams>, QueryRejection>,
@@ -427,6 +496,14 @@ pub(crate) struct InclusionParams {
     tree_size: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/proofs/inclusion", tag = "log",
+    params(
+        ("index" = u64, Query, description = "the entry"),
+        ("tree_size" = Option<u64>, Query, description = "the tree size, default the latest")),
+    responses(
+        (status = 200, description = "the inclusion proof (docs/api.md)", body = serde_json::Value),
+        (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
+        (status = 404, description = "no such tree size", body = ErrorBody)))]
 pub(crate) async fn inclusion(
     State(app): State<App>,
     q: Result<Query<InclusionParams>, QueryRejection>,
@@ -453,6 +530,14 @@ pub(crate) struct ConsistencyParams {
     to: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/proofs/consistency", tag = "log",
+    params(
+        ("from" = u64, Query, description = "the smaller tree size"),
+        ("to" = Option<u64>, Query, description = "the larger, default the latest")),
+    responses(
+        (status = 200, description = "the consistency proof", body = serde_json::Value),
+        (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
+        (status = 404, description = "no such tree size", body = ErrorBody)))]
 pub(crate) async fn consistency(
     State(app): State<App>,
     q: Result<Query<ConsistencyParams>, QueryRejection>,
@@ -481,6 +566,14 @@ pub(crate) struct ReceiptParams {
     tree_size: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/receipts/{index}", tag = "log",
+    params(
+        ("index" = u64, Path, description = "the entry"),
+        ("tree_size" = Option<u64>, Query, description = "the checkpoint size, default the latest")),
+    responses(
+        (status = 200, description = "the entry's C2SP tlog-proof", content_type = "text/plain", body = String),
+        (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
+        (status = 404, description = "no such entry or tree size", body = ErrorBody)))]
 pub(crate) async fn receipt(
     State(app): State<App>,
     Path(index): Path<String>,
@@ -495,6 +588,8 @@ pub(crate) async fn receipt(
 
 /// keys is the registry as of the latest checkpoint (`GET /v1/keys`): every key ever
 /// registered, retired and revoked ones included, with where each change is logged.
+#[utoipa::path(get, path = "/v1/keys", tag = "log",
+    responses((status = 200, description = "the log's origin and key, every key ever registered with its role and validity, the registrars and the holders", body = serde_json::Value)))]
 pub(crate) async fn keys(State(app): State<App>) -> Response {
     let published = app.ledger.published();
     let trust = app.ledger.trust();
@@ -543,6 +638,8 @@ pub(crate) async fn keys(State(app): State<App>) -> Response {
 /// trust is the trust root the log runs with (`GET /v1/trust`), as its file holds it. A
 /// reader should take it from a source it trusts, not from here: `verify` uses it only
 /// without --trust, with a warning.
+#[utoipa::path(get, path = "/v1/trust", tag = "log",
+    responses((status = 200, description = "the trust root the log runs with (keys/README.md)", body = serde_json::Value)))]
 pub(crate) async fn trust(State(app): State<App>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
@@ -551,6 +648,8 @@ pub(crate) async fn trust(State(app): State<App>) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus/OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
 pub(crate) async fn metrics(State(app): State<App>) -> Response {
     (
         [(
@@ -564,6 +663,8 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
 
 /// healthz is liveness: the process runs and answers. Whether it can read and write is
 /// [`readyz`].
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "the process answers", body = String)))]
 pub(crate) async fn healthz(State(app): State<App>) -> Response {
     let size = app.ledger.published().size;
     axum::Json(serde_json::json!({"status": "ok", "tree_size": size})).into_response()
@@ -572,6 +673,10 @@ pub(crate) async fn healthz(State(app): State<App>) -> Response {
 /// readyz is readiness, for reads and for writes apart: reads are ready when the newest
 /// entry, its proof and its checkpoint can be read; writes when no storage failure holds
 /// them refused. 200 when both are, else 503 with the same body.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "reads and writes work", body = serde_json::Value),
+        (status = 503, description = "reads or writes do not; the body says which", body = serde_json::Value)))]
 pub(crate) async fn readyz(State(app): State<App>) -> Response {
     let snapshot = app.ledger.reader().snapshot();
     let size = snapshot.size();

@@ -1,23 +1,105 @@
-//! The routes of the API, and the middleware every request passes: the request timeout
-//! and the count of error responses.
+//! The routes of the API with their OpenAPI document, and the middleware every request
+//! passes: the request timeout and the count of error responses.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::Limits;
 use crate::http::connections::{Reserved, ResponseBudget};
-use crate::http::error::{ApiError, ErrorCode};
-use crate::http::handlers::{
-    App, checkpoint, consistency, entries, entry, healthz, inclusion, keys, metrics, readyz,
-    receipt, sealed_erase, sealed_read, search, stats, submit, submit_registry, trust,
-};
+use crate::http::error::{ApiError, ErrorBody, ErrorCode};
+use crate::http::handlers::{self, App};
 use crate::ledger::Ledger;
+
+/// ApiDoc is the OpenAPI document's frame: what the handlers' annotations do not say.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Huella",
+        description = "A tamper-evident, append-only audit ledger for cross-border access to \
+            personal data. Byte-level formats: docs/format.md; this API: docs/api.md.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "agencies", description = "Submitting access events"),
+        (name = "registrars", description = "Who may sign: registry events"),
+        (name = "oversight", description = "Sealed reads, erasure, statistics and search"),
+        (name = "log", description = "Reading and proving the public log"),
+        (name = "operations", description = "Health and metrics")
+    )
+)]
+struct ApiDoc;
+
+/// api is every route of the API with its OpenAPI description: one list, so that the
+/// document (`GET /openapi.json`) and the routes cannot drift apart.
+fn api() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(handlers::checkpoint))
+        .routes(routes!(handlers::submit, handlers::entries))
+        .routes(routes!(handlers::entry))
+        .routes(routes!(handlers::inclusion))
+        .routes(routes!(handlers::consistency))
+        .routes(routes!(handlers::receipt))
+        .routes(routes!(handlers::submit_registry))
+        .routes(routes!(handlers::sealed_read))
+        .routes(routes!(handlers::sealed_erase))
+        .routes(routes!(handlers::stats))
+        .routes(routes!(handlers::search))
+        .routes(routes!(handlers::keys))
+        .routes(routes!(handlers::trust))
+        .routes(routes!(handlers::healthz))
+        .routes(routes!(handlers::readyz))
+        .routes(routes!(handlers::metrics))
+        .routes(routes!(openapi_json))
+}
+
+/// openapi is the API's OpenAPI 3.1 document, as `GET /openapi.json` serves it: generated
+/// from the routes and their annotations, with the JSON Schemas of the access event and
+/// the submission (docs/schemas/) as components.
+pub fn openapi() -> &'static serde_json::Value {
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let (_, doc) = api().split_for_parts();
+        // Invariant: utoipa's document types always serialize.
+        let mut json = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
+        let schema = |text: &str| -> serde_json::Value {
+            // Invariant: the schema files are JSON (tests/openapi.rs validates them).
+            let mut value: serde_json::Value =
+                serde_json::from_str(text).expect("docs/schemas hold JSON");
+            if let Some(object) = value.as_object_mut() {
+                object.remove("$schema");
+            }
+            value
+        };
+        json["components"]["schemas"]["AccessEvent"] =
+            schema(include_str!("../../docs/schemas/event.schema.json"));
+        json["components"]["schemas"]["Submission"] =
+            schema(include_str!("../../docs/schemas/submission.schema.json"));
+        json["paths"]["/v1/entries"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"] = serde_json::json!({"$ref": "#/components/schemas/Submission"});
+        json["info"]["version"] = env!("CARGO_PKG_VERSION").into();
+        json
+    })
+}
+
+/// openapi_json serves [`openapi`].
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "this document: OpenAPI 3.1", body = serde_json::Value)))]
+async fn openapi_json() -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        axum::Json(openapi()),
+    )
+        .into_response()
+}
 
 /// router builds the API over a running ledger.
 pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
@@ -26,23 +108,8 @@ pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
         limits,
         budget: ResponseBudget::new(limits.response_bytes),
     };
-    Router::new()
-        .route("/checkpoint", get(checkpoint))
-        .route("/v1/entries", post(submit).get(entries))
-        .route("/v1/entries/{index}", get(entry))
-        .route("/v1/proofs/inclusion", get(inclusion))
-        .route("/v1/proofs/consistency", get(consistency))
-        .route("/v1/receipts/{index}", get(receipt))
-        .route("/v1/registry", post(submit_registry))
-        .route("/v1/sealed/read", post(sealed_read))
-        .route("/v1/sealed/erase", post(sealed_erase))
-        .route("/v1/stats", get(stats))
-        .route("/v1/search", get(search))
-        .route("/v1/keys", get(keys))
-        .route("/v1/trust", get(trust))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    let (routes, _) = api().split_for_parts();
+    routes
         .fallback(|| async { ApiError::not_found("no such endpoint; see docs/api.md") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

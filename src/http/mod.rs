@@ -2,6 +2,7 @@
 //!
 //! - [`router`]: the routes and the middleware every request passes.
 //! - [`handlers`]: one handler per endpoint.
+//! - [`dashboard`]: the oversight dashboard, `GET /`, and its assets.
 //! - [`error`]: [`ApiError`], the one mapping from failures to statuses.
 //! - [`connections`]: the caps on connections, descriptors and response memory.
 //! - this file: [`Limits`] and the server loop, [`serve`].
@@ -24,6 +25,7 @@ use axum::Router;
 use huella_core::commitment::MAX_VALUE_BYTES;
 
 pub mod connections;
+pub mod dashboard;
 pub mod error;
 pub mod handlers;
 pub mod router;

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use crate::http::Limits;
 use crate::http::connections::{Reserved, ResponseBudget};
+use crate::http::dashboard;
 use crate::http::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::handlers::{self, App};
 use crate::ledger::Ledger;
@@ -32,6 +33,7 @@ use crate::ledger::Ledger;
         (name = "agencies", description = "Submitting access events"),
         (name = "registrars", description = "Who may sign: registry events"),
         (name = "oversight", description = "Sealed reads, erasure, statistics and search"),
+        (name = "dashboard", description = "The oversight dashboard, in Spanish and English"),
         (name = "log", description = "Reading and proving the public log"),
         (name = "operations", description = "Health and metrics")
     )
@@ -59,6 +61,9 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(handlers::readyz))
         .routes(routes!(handlers::metrics))
         .routes(routes!(openapi_json))
+        .routes(routes!(dashboard::page))
+        .routes(routes!(dashboard::asset))
+        .routes(routes!(dashboard::favicon))
 }
 
 /// openapi is the API's OpenAPI 3.1 document, as `GET /openapi.json` serves it: generated

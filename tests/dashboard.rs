@@ -1,0 +1,111 @@
+//! Issue #16: the oversight dashboard in a real browser. `tests/browser/dashboard.mjs`
+//! drives headless Chromium (Debian's `chromium`, through Playwright's `playwright-core`)
+//! over a demo log: every chart drawn with the totals `/v1/stats` gives, the checkpoint's
+//! signature checked in the browser, labelled controls and table headers, a filter that
+//! moves the charts, the summary and the table, the language switch, an entry's link to its
+//! leaf, the tables with scripts blocked, and a screenshot.
+//!
+//! Needs `node`, `chromium` (or `$CHROMIUM`) and `npm ci` run in `tests/browser`; `.ci/run`
+//! installs them. With `HUELLA_SCREENSHOT=PATH` the screenshot is also copied there (how
+//! `docs/dashboard.png` is made).
+
+mod common;
+
+use std::process::Command;
+
+use common::demo::DemoProcess;
+
+#[test]
+fn the_dashboard_works_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = DemoProcess::start(&dir.path().join("demo"), 60);
+    let shot = dir.path().join("dashboard.png");
+    assert!(
+        std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser` (.ci/run does)"
+    );
+    let out = Command::new("node")
+        .arg("tests/browser/dashboard.mjs")
+        .arg(&demo.base)
+        .arg(&shot)
+        .output()
+        .expect("node runs (the dashboard's browser test needs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}"
+    );
+    // It checked what it says, and saved a real screenshot.
+    assert!(stdout.contains("ok: the checkpoint's signature verifies in the browser"));
+    assert!(stdout.contains("ok: the switch turns the page Spanish"));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 50_000,
+        "a screenshot"
+    );
+    if let Some(path) = std::env::var_os("HUELLA_SCREENSHOT") {
+        std::fs::write(path, &png).unwrap();
+    }
+}
+
+/// The page's own HTTP answers: headers that keep it safe and cacheable, assets cached for a
+/// year, the language chosen by the header or the switch, a bad filter refused with a page
+/// that names it (and never echoes a personal value into the page).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_page_and_assets_are_served_safely() {
+    huella_verify::client::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = DemoProcess::start(&dir.path().join("demo"), 10);
+    let client = reqwest::Client::new();
+    let page = client
+        .get(format!("{}/", demo.base))
+        .header("accept-language", "es-CO,es;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"));
+    let html = page.text().await.unwrap();
+    assert!(html.starts_with("<!doctype html>\n<html lang=\"es\">"));
+    // Every asset the page names is served, cacheable for a year; others are not.
+    let mut assets = 0;
+    for part in html.split("/assets/").skip(1) {
+        let name = part.split('"').next().unwrap();
+        let response = reqwest::get(format!("{}/assets/{name}", demo.base))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        assert!(
+            response.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age=31536000")
+        );
+        assets += 1;
+    }
+    assert_eq!(assets, 3);
+    let missing = reqwest::get(format!("{}/assets/chart-000000.js", demo.base))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    // English by the switch; a bad day refused, naming the filter.
+    let html = reqwest::get(format!("{}/?lang=en&from=2026-13-01", demo.base))
+        .await
+        .unwrap();
+    assert_eq!(html.status(), 400);
+    let html = html.text().await.unwrap();
+    assert!(html.contains("<html lang=\"en\">") && html.contains("from:"));
+    // A personal value where a filter goes is not a filter: ignored, never echoed.
+    let html = reqwest::get(format!("{}/?subject=CO-CC-1012345678", demo.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("1012345678"));
+}

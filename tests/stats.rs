@@ -209,6 +209,7 @@ async fn the_log_and_the_verifier_give_the_same_tables_and_survive_restarts() {
 /// is caught up from the entries after it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_snapshot_behind_the_log_is_caught_up() {
+    huella_verify::client::install_crypto();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
     assert!(DemoProcess::start(&data, 12).stop().success());

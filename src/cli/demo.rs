@@ -228,6 +228,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
     }
     println!("  log verifier key (keep it to verify the log):");
     println!("    {}", ledger.log_key());
+    println!("  open {base}/ in your browser: the oversight dashboard (Spanish and English)");
     println!("  try:");
     println!("    curl {base}/checkpoint");
     println!("    curl {base}/v1/entries/0");
@@ -242,6 +243,11 @@ pub async fn run(args: DemoArgs) -> CliResult {
     );
     println!("    curl {base}/v1/receipts/0");
     println!("    curl {base}/v1/keys");
+    println!(
+        "    curl '{base}/v1/stats?group_by=requesting_country,holder_country,month&kind=access'"
+    );
+    println!("    curl '{base}/v1/search?kind=access&outcome=hit&limit=5'");
+    println!("    curl {base}/openapi.json");
     println!("    curl {base}/readyz");
     // The verifier, which builds without the server (cargo install --path crates/huella-verify).
     println!(

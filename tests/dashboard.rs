@@ -18,7 +18,8 @@ use common::demo::DemoProcess;
 #[test]
 fn the_dashboard_works_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = DemoProcess::start(&dir.path().join("demo"), 60);
+    let data = dir.path().join("demo");
+    let mut demo = DemoProcess::start(&data, 60);
     let shot = dir.path().join("dashboard.png");
     assert!(
         std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),
@@ -34,7 +35,9 @@ fn the_dashboard_works_in_a_real_browser() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "the browser test failed:\n{stdout}\n{stderr}"
+        "the browser test failed:\n{stdout}\n{stderr}\nthe demo (exited: {:?}) logged:\n{}",
+        demo.exited(),
+        common::demo::stderr(&data)
     );
     // It checked what it says, and saved a real screenshot.
     assert!(stdout.contains("ok: the checkpoint's signature verifies in the browser"));

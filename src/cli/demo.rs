@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use clap::Args;
 use huella_core::entry::Leaf;
 use huella_core::event::PlainEvent;
@@ -37,7 +35,9 @@ pub struct DemoArgs {
 /// run starts the demo log, registers its agencies' keys in the log, submits the demo
 /// events (rotating one agency's key and revoking another's part-way through, on a new log)
 /// and serves until Ctrl-C.
-pub async fn run(args: DemoArgs) -> CliResult {
+pub async fn run(mut args: DemoArgs) -> CliResult {
+    // The demo's accesses span the past year, so that its log accepts accesses that old.
+    args.log.max_age = args.log.max_age.max((DEMO_SPAN_DAYS + 1) * 86_400);
     let agency_dir = args.data.join("agencies");
     let (mut agencies, _) = crate::demo::load_or_create_agencies(&agency_dir)?;
     let registrars = crate::demo::load_or_create_registrars(&args.data.join("registrars"))?;
@@ -134,6 +134,16 @@ pub async fn run(args: DemoArgs) -> CliResult {
         args.events
     );
     let seed = u64::from_le_bytes(keyfile::random_bytes()?[..8].try_into()?);
+    // On a later run the agencies sign with the keys earlier runs rotated to: its events
+    // start where the newest of those keys became valid (plus the hour events reach back).
+    let keys = ledger.keys();
+    let newest_key = agencies
+        .iter()
+        .filter_map(|a| keys.record(a.key.key_ref())?.valid_from.as_ref())
+        .map(|t| t.unix_millis() + 3_600_000)
+        .max()
+        .unwrap_or(0);
+    let timeline = Timeline::new(args.events, newest_key);
     let started = std::time::Instant::now();
     let mut directions = [0u64; 2];
     // Part-way through a new demo log: a planned rotation of CJIS's key, then a revocation
@@ -142,8 +152,14 @@ pub async fn run(args: DemoArgs) -> CliResult {
     let phases = [0, args.events / 2, args.events * 3 / 4, args.events];
     for phase in 0..3 {
         let shared = Arc::new(agencies);
-        let counts =
-            submit_events(&client, &shared, seed, phases[phase]..phases[phase + 1]).await?;
+        let counts = submit_events(
+            &client,
+            &shared,
+            seed,
+            phases[phase]..phases[phase + 1],
+            &timeline,
+        )
+        .await?;
         directions[0] += counts[0];
         directions[1] += counts[1];
         agencies = Arc::try_unwrap(shared).map_err(|_| "demo agencies still shared")?;
@@ -165,25 +181,27 @@ pub async fn run(args: DemoArgs) -> CliResult {
             &KeyName::new(name)?,
         )?;
         let registrar = registrar_of(&old.country)?;
-        let now = std::time::SystemTime::now();
-        let ago = |seconds: u64| Timestamp::from_system_time(now - Duration::from_secs(seconds));
-        // The new key signs events accessed up to two hours back (the demo's events are at
-        // most an hour old), so the two keys overlap as in a real rotation.
+        // The change takes effect where the next phase's accesses begin: the new key signs
+        // accesses from two hours before (the demo's accesses are up to an hour before their
+        // point on the timeline), so the two keys overlap as in a real rotation; the old
+        // one is retired there, or revoked as stolen ten days before.
+        let switch = timeline.at(phases[phase + 1]).unix_millis();
+        let before = |millis: u64| Timestamp::from_unix_millis(switch.saturating_sub(millis));
         let register = RegistryEvent::KeyRegister {
             agency: old.id.clone(),
             country: old.country.clone(),
             role: Role::Submitter,
             key: new_key.verifier(),
-            valid_from: ago(2 * 3600),
+            valid_from: before(2 * 3_600_000),
         };
         let end = match phase {
             0 => RegistryEvent::KeyRetire {
                 key: old.key.verifier(),
-                valid_until: ago(0),
+                valid_until: before(0),
             },
             _ => RegistryEvent::KeyRevoke {
                 key: old.key.verifier(),
-                compromised_since: ago(600),
+                compromised_since: before(10 * 86_400_000),
                 reason: Reason::new("demo: a signing laptop was reported stolen")?,
             },
         };
@@ -289,6 +307,41 @@ pub async fn run(args: DemoArgs) -> CliResult {
 /// DEMO_VALID_FROM is when the demo's first keys become valid: the letter of intent.
 const DEMO_VALID_FROM: &str = "2025-03-01T00:00:00Z";
 
+/// DEMO_SPAN_DAYS is how far back the demo's accesses reach: a year, so that the
+/// dashboard's months have something to show.
+const DEMO_SPAN_DAYS: u64 = 365;
+
+/// Timeline spreads a run's demo events evenly over the past [`DEMO_SPAN_DAYS`] (or less,
+/// see [`Timeline::new`]), oldest first: event `n` of `events` is at
+/// `start + n × span / events`.
+struct Timeline {
+    start: u64,
+    span: u64,
+    events: u64,
+}
+
+impl Timeline {
+    /// new spreads `events` from a year ago, or from `not_before` if that is later, to now.
+    fn new(events: u64, not_before: u64) -> Timeline {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let start = now
+            .saturating_sub(DEMO_SPAN_DAYS * 86_400_000)
+            .max(not_before.min(now));
+        Timeline {
+            start,
+            span: now - start,
+            events: events.max(1),
+        }
+    }
+
+    /// at is event `n`'s point on the timeline (its access is up to an hour before).
+    fn at(&self, n: u64) -> Timestamp {
+        Timestamp::from_unix_millis(self.start + n.min(self.events) * self.span / self.events)
+    }
+}
+
 /// submit_events submits the demo events numbered `range`, eight at a time, and counts them
 /// by direction: US -> CO, CO -> US.
 async fn submit_events(
@@ -296,17 +349,19 @@ async fn submit_events(
     agencies: &Arc<Vec<crate::demo::Agency>>,
     seed: u64,
     range: std::ops::Range<u64>,
+    timeline: &Timeline,
 ) -> Result<[u64; 2], Box<dyn std::error::Error>> {
     let mut tasks = tokio::task::JoinSet::new();
     let workers = 8u64;
     for worker in 0..workers {
         let (agencies, client) = (agencies.clone(), client.clone());
         let range = range.clone();
+        let times: Vec<Timestamp> = range.clone().map(|n| timeline.at(n)).collect();
         tasks.spawn(async move {
             let mut directions = [0u64; 2];
             let mut n = range.start + worker;
             while n < range.end {
-                let now = Timestamp::from_system_time(std::time::SystemTime::now());
+                let now = times[(n - range.start) as usize].clone();
                 let (from, json) = crate::demo::sample_event(&agencies, seed, n, &now);
                 let plain: PlainEvent = serde_json::from_value(json).map_err(|e| e.to_string())?;
                 let submission = plain

@@ -52,7 +52,7 @@ impl DemoProcess {
             .arg(data)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr_file(data))
             .spawn()
             .unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
@@ -97,10 +97,36 @@ impl DemoProcess {
         kib * 1024
     }
 
+    /// exited is the process's exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// stop sends Ctrl-C and waits for the process to exit.
     pub fn stop(mut self) -> ExitStatus {
         interrupt(self.child.as_mut().unwrap())
     }
+}
+
+/// stderr_file is where a demo on `data` writes its log: `data` with `.stderr` added,
+/// appended to by every start (for a failing test to show).
+fn stderr_file(data: &Path) -> Stdio {
+    let path = data.with_extension("stderr");
+    match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        Ok(file) => Stdio::from(file),
+        Err(_) => Stdio::null(),
+    }
+}
+
+/// stderr reads what demos on `data` wrote to stderr.
+pub fn stderr(data: &Path) -> String {
+    std::fs::read_to_string(data.with_extension("stderr")).unwrap_or_default()
 }
 
 fn interrupt(child: &mut Child) -> ExitStatus {

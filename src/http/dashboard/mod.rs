@@ -706,7 +706,7 @@ fn chart_figure(h: &mut String, lang: Lang, chart: &Chart, table: &Table) {
         h,
         r#"<figure class="chart" id="figure-{id}"><figcaption><h3>{title}</h3></figcaption>
 <div class="canvas"><canvas id="chart-{id}" role="img" aria-label="{title}: {total} {accesses}" data-total="{total}"></canvas></div>
-<table><caption class="visually-hidden">{title}</caption><thead><tr>"#,
+<div class="table-scroll" tabindex="0" role="region" aria-label="{title}"><table><caption class="visually-hidden">{title}</caption><thead><tr>"#,
         id = chart.id,
         title = esc(chart.title),
         total = chart.total(),
@@ -751,7 +751,7 @@ fn chart_figure(h: &mut String, lang: Lang, chart: &Chart, table: &Table) {
             percent(g.totals.hit_rate())
         );
     }
-    h.push_str("</tbody></table></figure>\n");
+    h.push_str("</tbody></table></div></figure>\n");
 }
 
 fn entries_section(h: &mut String, params: &Params, lang: Lang, page: &Page) {

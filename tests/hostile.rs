@@ -658,6 +658,11 @@ async fn body_and_nesting_limits_hold() {
         assert_eq!(bytes.len(), total);
         bytes
     };
+    // The answer says the connection closes (the body is left unread), so that a client
+    // does not send its next request on it and see that cut off.
+    let response = log.post(padded(limits.max_body + 1)).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["connection"], "close");
     let over = log.post(padded(limits.max_body + 1));
     let too_large = (413, "too_large");
     refused(

@@ -138,8 +138,7 @@ async fn guard(State(app): State<App>, request: Request, next: Next) -> Response
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let response = if declared.is_some_and(|n| n > app.limits.max_body as u64) {
-        // Without waiting for a body the client may never send (hyper then closes the
-        // connection, as the body is unread).
+        // Without waiting for a body the client may never send.
         ApiError::too_large(app.limits.max_body).into_response()
     } else {
         match tokio::time::timeout(app.limits.request_timeout, next.run(request)).await {
@@ -167,6 +166,16 @@ async fn guard(State(app): State<App>, request: Request, next: Next) -> Response
             Err(over) => ApiError::over_budget(over).into_response(),
         }
     };
+    // A body refused as too large is left unread, so hyper closes the connection after the
+    // answer; `Connection: close` says so, so that a client does not send its next request
+    // on it and see that request cut off.
+    let mut response = response;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
         app.ledger.metrics().reject(code);
     }

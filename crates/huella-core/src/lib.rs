@@ -25,6 +25,9 @@
 //! - [`merkle`]: RFC 6962/9162 hashing, stored hashes, inclusion and consistency proofs.
 //! - [`note`]: C2SP signed notes.
 //! - [`checkpoint`]: C2SP tlog-checkpoints, the log's signed tree heads.
+//! - [`cosignature`]: C2SP tlog-cosignature `cosignature/v1`, witnesses' timestamped
+//!   statements on checkpoints.
+//! - [`policy`]: C2SP tlog-policy files: known logs, witnesses, groups and the quorum.
 //! - [`proof`]: C2SP tlog-proofs and the JSON receipts agencies keep.
 //! - [`verify`]: the streaming whole-log audit, and the summary it counts.
 //! - [`stats`]: counts of entries by their public fields and days, which the log and the
@@ -36,6 +39,7 @@ pub mod admission;
 pub mod canonical;
 pub mod checkpoint;
 pub mod commitment;
+pub mod cosignature;
 pub mod disclosure;
 pub mod entry;
 pub mod event;
@@ -43,6 +47,7 @@ pub mod keylog;
 pub mod keys;
 pub mod merkle;
 pub mod note;
+pub mod policy;
 pub mod proof;
 pub mod quiet;
 pub mod registry;

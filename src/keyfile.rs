@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use huella_core::commitment::Salt;
+use huella_core::cosignature::CosignerSigner;
 use huella_core::keys::{KeyError, KeyName, SignerKey};
 
 /// KeyFileError says what is wrong with a key file.
@@ -78,6 +79,18 @@ pub fn generate(name: KeyName) -> Result<SignerKey, KeyFileError> {
 /// write_signer writes a new signer key file with mode 0600, refusing to overwrite one, and
 /// its verifier key beside it (`<file>.pub`, mode 0644).
 pub fn write_signer(path: &Path, key: &SignerKey) -> Result<(), KeyFileError> {
+    write_key_pair(path, &key.to_private_string(), &key.verifier().to_string())
+}
+
+/// write_cosigner writes a new witness key file (`cosignature/v1`), as [`write_signer`]
+/// does.
+pub fn write_cosigner(path: &Path, key: &CosignerSigner) -> Result<(), KeyFileError> {
+    write_key_pair(path, &key.to_private_string(), &key.verifier().to_string())
+}
+
+/// write_key_pair writes `private` to a new file with mode 0600, refusing to overwrite one,
+/// and `public` beside it (`<file>.pub`, mode 0644).
+fn write_key_pair(path: &Path, private: &str, public: &str) -> Result<(), KeyFileError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(io(dir))?;
     }
@@ -89,11 +102,11 @@ pub fn write_signer(path: &Path, key: &SignerKey) -> Result<(), KeyFileError> {
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(io(path))?;
-    let line = Zeroizing::new(format!("{}\n", *key.to_private_string()));
+    let line = Zeroizing::new(format!("{private}\n"));
     file.write_all(line.as_bytes()).map_err(io(path))?;
     file.sync_all().map_err(io(path))?;
-    let public = public_path(path);
-    fs::write(&public, format!("{}\n", key.verifier())).map_err(io(&public))?;
+    let public_file = public_path(path);
+    fs::write(&public_file, format!("{public}\n")).map_err(io(&public_file))?;
     Ok(())
 }
 
@@ -127,6 +140,24 @@ pub fn public_path(path: &Path) -> PathBuf {
 
 /// read_signer reads a signer key file, refusing one that group or others can read.
 pub fn read_signer(path: &Path) -> Result<SignerKey, KeyFileError> {
+    let text = read_private(path)?;
+    SignerKey::parse(text.trim_end()).map_err(|source| KeyFileError::Key {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// read_cosigner reads a witness key file (`cosignature/v1`), as [`read_signer`] does.
+pub fn read_cosigner(path: &Path) -> Result<CosignerSigner, KeyFileError> {
+    let text = read_private(path)?;
+    CosignerSigner::parse(text.trim_end()).map_err(|source| KeyFileError::Key {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// read_private reads a private key file, refusing one that group or others can read.
+fn read_private(path: &Path) -> Result<Zeroizing<String>, KeyFileError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -138,11 +169,7 @@ pub fn read_signer(path: &Path) -> Result<SignerKey, KeyFileError> {
             });
         }
     }
-    let text = Zeroizing::new(fs::read_to_string(path).map_err(io(path))?);
-    SignerKey::parse(text.trim_end()).map_err(|source| KeyFileError::Key {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(Zeroizing::new(fs::read_to_string(path).map_err(io(path))?))
 }
 
 /// load_or_create reads the key at `path`, or creates one named `name` there. It returns the

@@ -1,4 +1,5 @@
-//! `huella keygen`: write a new signer key (mode 0600) and print its verifier key.
+//! `huella keygen`: write a new signer key (mode 0600), or with `--witness` a witness key,
+//! and print its verifier key.
 
 use std::path::PathBuf;
 
@@ -17,17 +18,31 @@ pub struct KeygenArgs {
     /// File to write the signer key to; `<FILE>.pub` gets the verifier key.
     #[arg(long)]
     pub out: PathBuf,
+    /// Write a witness key instead: a C2SP `cosignature/v1` key (vkey type 0x04), for
+    /// `huella witness`.
+    #[arg(long)]
+    pub witness: bool,
 }
 
 /// run writes the key.
 pub fn run(args: KeygenArgs) -> CliResult {
-    let key = keyfile::generate(KeyName::new(args.name)?)?;
-    keyfile::write_signer(&args.out, &key)?;
+    let name = KeyName::new(args.name)?;
+    let verifier = if args.witness {
+        let seed = zeroize::Zeroizing::new(keyfile::random_bytes()?);
+        let key = huella_core::cosignature::CosignerSigner::from_seed(name, &seed);
+        keyfile::write_cosigner(&args.out, &key)?;
+        key.verifier().to_string()
+    } else {
+        let key = keyfile::generate(name)?;
+        keyfile::write_signer(&args.out, &key)?;
+        key.verifier().to_string()
+    };
     eprintln!(
-        "wrote signer key to {} (mode 0600) and verifier key to {}",
+        "wrote {} key to {} (mode 0600) and verifier key to {}",
+        if args.witness { "witness" } else { "signer" },
         args.out.display(),
         keyfile::public_path(&args.out).display()
     );
-    println!("{}", key.verifier());
+    println!("{verifier}");
     Ok(())
 }

@@ -21,6 +21,7 @@ mod log;
 pub(crate) mod sealed;
 mod serve;
 mod submit;
+mod witness;
 
 pub use huella_verify::cli::CliResult;
 
@@ -36,7 +37,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Write a new signer key (mode 0600) and print its verifier key.
+    /// Write a new signer key (mode 0600), or a witness key, and print its verifier key.
     Keygen(keygen::KeygenArgs),
     /// Change who may sign: register, retire or revoke a key, signed by the country's
     /// registrars, as an entry of the log.
@@ -70,6 +71,9 @@ pub enum Command {
     /// Load-test a running `huella demo` with pre-signed events and report throughput and
     /// latency; or fill it with --fill N entries.
     Bench(bench::BenchArgs),
+    /// Run a C2SP tlog-witness: cosign checkpoints of the logs a policy lists, when they
+    /// are consistent with the last one cosigned.
+    Witness(witness::WitnessArgs),
     /// Measure this machine's limits in a few seconds: fsyncs per second, SHA-256 MB/s, and
     /// Ed25519 verifications per second on one core and in batches on every core.
     Limits(limits::LimitsArgs),
@@ -100,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Stats(args) => huella_verify::cli::run(Verifier::Stats(args)),
         Command::Sealed(command) => runtime().and_then(|rt| rt.block_on(sealed::run(command))),
         Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
+        Command::Witness(args) => runtime().and_then(|rt| rt.block_on(witness::run(args))),
         Command::Limits(args) => limits::run(args),
     };
     huella_verify::cli::finish("huella", result)

@@ -30,6 +30,7 @@
 //! - [`policy`]: C2SP tlog-policy files: known logs, witnesses, groups and the quorum.
 //! - [`proof`]: C2SP tlog-proofs and the JSON receipts agencies keep.
 //! - [`verify`]: the streaming whole-log audit, and the summary it counts.
+//! - [`witness`]: C2SP tlog-witness `add-checkpoint`, parsed and decided (no I/O).
 //! - [`stats`]: counts of entries by their public fields and days, which the log and the
 //!   verifier compute alike.
 #![forbid(unsafe_code)]
@@ -56,3 +57,4 @@ pub mod stats;
 pub mod trust;
 pub mod values;
 pub mod verify;
+pub mod witness;

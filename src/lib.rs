@@ -27,6 +27,7 @@
 //! - [`blind`]: the blind index that search reads use (HMAC tags, a key kept on the server).
 //! - [`demo`]: demo agencies and realistic demo events.
 //! - [`witness`]: Huella as a C2SP tlog-witness: cosigning other logs' checkpoints.
+//! - [`witnessing`]: the log's side: sending its checkpoints to its witnesses.
 //! - [`failpoint`]: named places where a debug build stops, for tests that kill it there.
 //! - [`cli`]: the `huella` command line, one file per subcommand (the load generator and the
 //!   machine-limits probe among them); `main.rs` only calls [`cli::main`].
@@ -44,3 +45,4 @@ pub mod ledger;
 pub mod metrics;
 pub mod store;
 pub mod witness;
+pub mod witnessing;

@@ -15,6 +15,9 @@ use prometheus_client::registry::Registry;
 /// One label: `code="busy"`.
 type CodeLabel = [(&'static str, &'static str); 1];
 
+/// One label naming a witness by its name in the log's witness policy: `witness="W1"`.
+pub type WitnessLabel = [(&'static str, String); 1];
+
 /// Metrics are the service's counters, gauges and histograms.
 pub struct Metrics {
     /// What `render` encodes.
@@ -44,6 +47,12 @@ pub struct Metrics {
     pub connections: Gauge,
     /// Connections closed at once, by why (`per_address` limit).
     pub connections_refused: Family<CodeLabel, Counter>,
+    /// With a witness policy: the largest size each witness cosigned for this log.
+    pub witness_cosigned_size: Family<WitnessLabel, Gauge<u64, AtomicU64>>,
+    /// Seconds each witness took for its last cosignature.
+    pub witness_latency_seconds: Family<WitnessLabel, Histogram>,
+    /// Requests to each witness that failed (down, timed out, refused, bad cosignature).
+    pub witness_failures: Family<WitnessLabel, Counter>,
 }
 
 impl Metrics {
@@ -125,8 +134,32 @@ impl Metrics {
             "Connections closed at once, by reason",
             connections_refused.clone(),
         );
+        let witness_cosigned_size = Family::<WitnessLabel, Gauge<u64, AtomicU64>>::default();
+        registry.register(
+            "witness_cosigned_size",
+            "Largest checkpoint size each witness cosigned for this log",
+            witness_cosigned_size.clone(),
+        );
+        let witness_latency_seconds =
+            Family::<WitnessLabel, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.001, 2.0, 14))
+            });
+        registry.register(
+            "witness_latency_seconds",
+            "Seconds a witness took to cosign",
+            witness_latency_seconds.clone(),
+        );
+        let witness_failures = Family::<WitnessLabel, Counter>::default();
+        registry.register(
+            "witness_failures",
+            "Requests to a witness that failed",
+            witness_failures.clone(),
+        );
         Metrics {
             registry,
+            witness_cosigned_size,
+            witness_latency_seconds,
+            witness_failures,
             write_failures,
             writes_refused,
             connections,

@@ -20,6 +20,11 @@ pub struct ServeArgs {
     /// (the older form), the submitter registry, `registry.json`.
     #[arg(long, default_value = "keys")]
     pub keys: PathBuf,
+    /// A C2SP tlog-policy file naming this log's witnesses (with their URLs) and the quorum
+    /// their cosignatures must meet: the log sends each new checkpoint to them, and
+    /// `GET /checkpoint` serves the newest one that meets the quorum.
+    #[arg(long, value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
     /// The trust root (default: `trust.json` in --keys, if it is there).
     #[arg(long, value_name = "FILE")]
     pub trust: Option<PathBuf>,
@@ -70,9 +75,25 @@ pub async fn run(args: ServeArgs) -> CliResult {
     println!("{}", ledger.log_key());
     let limits = http_limits(&args.log)?;
     crate::cli::log::spawn_retention(&ledger, &args.log);
+    let witnessing = match &args.witness_policy {
+        Some(path) => {
+            let text = std::fs::read(path)
+                .map_err(|e| format!("--witness-policy {}: {e}", path.display()))?;
+            let policy = huella_core::policy::Policy::parse(&text)
+                .map_err(|e| format!("--witness-policy {}: {e}", path.display()))?;
+            let witnessing = crate::witnessing::Witnessing::new(policy);
+            witnessing.spawn(ledger.clone());
+            eprintln!(
+                "huella: sending checkpoints to {} witnesses; GET /checkpoint serves the newest that meets the policy's quorum",
+                witnessing.policy().witnesses.len()
+            );
+            Some(witnessing)
+        }
+        None => None,
+    };
     http::serve(
         listener,
-        http::router(ledger.clone(), limits),
+        http::router_witnessed(ledger.clone(), limits, witnessing),
         limits,
         ledger.metrics().clone(),
         shutdown_signal(),

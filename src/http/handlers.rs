@@ -28,6 +28,8 @@ use crate::ledger::Ledger;
 #[derive(Clone)]
 pub(crate) struct App {
     pub(crate) ledger: Arc<Ledger>,
+    /// With a witness policy: the witnessing task's state, for `GET /checkpoint`.
+    pub(crate) witnessing: Option<Arc<crate::witnessing::Witnessing>>,
     pub(crate) limits: Limits,
     /// Bytes of large responses waiting for their readers.
     pub(crate) budget: crate::http::connections::ResponseBudget,
@@ -332,6 +334,11 @@ pub(crate) async fn sealed_erase(
 #[utoipa::path(get, path = "/checkpoint", tag = "log",
     responses((status = 200, description = "the latest signed checkpoint (C2SP tlog-checkpoint)", content_type = "text/plain", body = String)))]
 pub(crate) async fn checkpoint(State(app): State<App>) -> Response {
+    // With a witness policy: the newest checkpoint whose cosignatures meet its quorum, with
+    // them; until one does, the log's latest alone (readers that enforce the policy refuse it).
+    if let Some(cosigned) = app.witnessing.as_ref().and_then(|w| w.cosigned()) {
+        return text(cosigned.note);
+    }
     text(app.ledger.published().note.to_string())
 }
 

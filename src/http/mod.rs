@@ -31,7 +31,7 @@ pub mod handlers;
 pub mod router;
 
 pub use error::ApiError;
-pub use router::router;
+pub use router::{router, router_witnessed};
 
 /// LARGEST_SUBMISSION is the most bytes a valid submission takes as compact JSON: its four
 /// committed values of at most [`MAX_VALUE_BYTES`] each, every byte escaped at worst into

@@ -108,8 +108,19 @@ async fn openapi_json() -> Response {
 
 /// router builds the API over a running ledger.
 pub fn router(ledger: Arc<Ledger>, limits: Limits) -> Router {
+    router_witnessed(ledger, limits, None)
+}
+
+/// router_witnessed builds the API over a running ledger whose checkpoints are witnessed:
+/// `GET /checkpoint` serves the newest one that meets the witness policy's quorum.
+pub fn router_witnessed(
+    ledger: Arc<Ledger>,
+    limits: Limits,
+    witnessing: Option<Arc<crate::witnessing::Witnessing>>,
+) -> Router {
     let app = App {
         ledger,
+        witnessing,
         limits,
         budget: ResponseBudget::new(limits.response_bytes),
     };

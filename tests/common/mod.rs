@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod serve;
 pub mod tmpfs;
+pub mod witness;
 
 use std::sync::Arc;
 use std::time::Duration;

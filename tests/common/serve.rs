@@ -12,6 +12,15 @@ impl Serve {
     /// start serves `data` on a free port, stopping at `failpoint` if given, and waits
     /// until it answers `/healthz`.
     pub async fn start(data: &std::path::Path, failpoint: Option<&str>) -> Serve {
+        Serve::start_with(data, failpoint, &[]).await
+    }
+
+    /// start_with is [`Serve::start`] with `extra` arguments to `serve`.
+    pub async fn start_with(
+        data: &std::path::Path,
+        failpoint: Option<&str>,
+        extra: &[&str],
+    ) -> Serve {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -24,6 +33,7 @@ impl Serve {
             .arg("--trust")
             .arg(data.join("trust.json"))
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .env_remove("HUELLA_FAILPOINT")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());

@@ -1,0 +1,160 @@
+//! Issue #17, the log's side: `huella serve --witness-policy` sends each new checkpoint to
+//! its witnesses (real `huella witness` processes here), with a consistency proof from the
+//! size each last cosigned, and `GET /checkpoint` serves the newest checkpoint whose
+//! cosignatures meet the policy's quorum. A witness that goes down stops the cosigned
+//! checkpoint from advancing, never the appends.
+
+mod common;
+
+use std::time::Duration;
+
+use common::demo::DemoProcess;
+use common::serve::Serve;
+use common::witness::WitnessProcess;
+use huella_core::checkpoint;
+use huella_core::policy::Policy;
+
+async fn checkpoint_note(base: &str) -> String {
+    reqwest::get(format!("{base}/checkpoint"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn submit(base: &str, data: &std::path::Path, request_id: &str) {
+    let out = std::process::Command::new("python3")
+        .args(["docs/examples/submit.py", "--url", base, "--key"])
+        .arg(data.join("agencies/US-DHS-CBP.key"))
+        .args([
+            "--event",
+            "docs/examples/event.json",
+            "--request-id",
+            request_id,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// wait_cosigned waits until `GET /checkpoint` meets `policy` at `size` or more, and
+/// returns its size and the witnesses that cosigned.
+async fn wait_cosigned(
+    base: &str,
+    policy: &Policy,
+    log_key: &huella_core::keys::VerifierKey,
+    size: u64,
+) -> (u64, Vec<String>) {
+    for _ in 0..200 {
+        let note = checkpoint_note(base).await;
+        let (checkpoint, _) = checkpoint::open(note.as_bytes(), log_key).unwrap();
+        let check = policy.check(note.as_bytes()).unwrap();
+        if check.met && checkpoint.size >= size {
+            return (
+                checkpoint.size,
+                check.cosigned.into_iter().map(|(n, _)| n).collect(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no checkpoint of size {size} or more met the policy within 20 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_serves_the_newest_checkpoint_its_witnesses_cosigned() {
+    huella_verify::client::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    assert!(DemoProcess::start(&data, 5).stop().success());
+    let log_key = huella::keyfile::read_signer(&data.join("log.key"))
+        .unwrap()
+        .verifier();
+
+    // Two witnesses of this log.
+    let mut witnesses = Vec::new();
+    let mut lines = String::new();
+    for n in 1..=2 {
+        let wdir = dir.path().join(format!("w{n}"));
+        std::fs::create_dir(&wdir).unwrap();
+        let out = common::run_huella(&[
+            "keygen",
+            "--witness",
+            "--name",
+            &format!("witness.test/w{n}"),
+            "--out",
+            wdir.join("witness.key").to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        let vkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        std::fs::write(wdir.join("policy"), format!("log {log_key}\nquorum none\n")).unwrap();
+        let witness = WitnessProcess::start(&wdir).await;
+        lines += &format!("witness W{n} {vkey} {}\n", witness.base);
+        witnesses.push(witness);
+    }
+    let policy_text = format!("{lines}group both all W1 W2\nquorum both\n");
+    let policy_file = dir.path().join("log.policy");
+    std::fs::write(&policy_file, &policy_text).unwrap();
+    let policy = Policy::parse(policy_text.as_bytes()).unwrap();
+
+    let serve = Serve::start_with(
+        &data,
+        None,
+        &["--witness-policy", policy_file.to_str().unwrap()],
+    )
+    .await;
+    let size = 5 + common::demo::EXTRA_ENTRIES;
+    let (cosigned, by) = wait_cosigned(&serve.base, &policy, &log_key, size).await;
+    assert_eq!(cosigned, size);
+    assert_eq!(by, vec!["W1".to_string(), "W2".to_string()]);
+
+    // A new entry: the witnesses cosign the next checkpoint from the size they cosigned,
+    // with a consistency proof.
+    tokio::task::block_in_place(|| submit(&serve.base, &data, "WITNESSED-1"));
+    let (cosigned, _) = wait_cosigned(&serve.base, &policy, &log_key, size + 1).await;
+    assert_eq!(cosigned, size + 1);
+
+    // One witness down: appends go on, the cosigned checkpoint stays where both cosigned.
+    let mut w2 = witnesses.pop().unwrap();
+    w2.child.kill().unwrap();
+    w2.child.wait().unwrap();
+    tokio::task::block_in_place(|| submit(&serve.base, &data, "WITNESSED-2"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let note = checkpoint_note(&serve.base).await;
+    let (served, _) = checkpoint::open(note.as_bytes(), &log_key).unwrap();
+    assert_eq!(
+        served.size,
+        size + 1,
+        "the served checkpoint moved without its quorum"
+    );
+    assert!(policy.check(note.as_bytes()).unwrap().met);
+    // The metrics show each witness's cosigned size and the failures of the one down.
+    let metrics = reqwest::get(format!("{}/metrics", serve.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "huella_witness_cosigned_size{{witness=\"W1\"}} {}",
+            size + 2
+        )),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!(
+        "huella_witness_cosigned_size{{witness=\"W2\"}} {}",
+        size + 1
+    )));
+    assert!(metrics.contains("huella_witness_failures_total{witness=\"W2\"}"));
+    // The entry was logged all the same, and is served: reads follow the log's own
+    // checkpoint, which does not wait for witnesses.
+    let entry = reqwest::get(format!("{}/v1/entries/{}", serve.base, size + 1))
+        .await
+        .unwrap();
+    assert_eq!(entry.status(), 200);
+}

@@ -118,6 +118,61 @@ async fn the_log_serves_the_newest_checkpoint_its_witnesses_cosigned() {
     let (cosigned, _) = wait_cosigned(&serve.base, &policy, &log_key, size + 1).await;
     assert_eq!(cosigned, size + 1);
 
+    // A reader that requires the policy accepts the log, and says who cosigned; one that
+    // does not require it says none was checked; a policy the cosignatures do not meet
+    // (a third witness required) fails, exit 1.
+    let verify = |extra: &[&str]| {
+        let log_pub = data.join("log.key.pub");
+        let trust = data.join("trust.json");
+        let mut args = vec![
+            "verify",
+            "--url",
+            &serve.base,
+            "--log-key",
+            log_pub.to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = common::run_huella(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = verify(&["--witness-policy", policy_file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("the policy's quorum is met; cosigned by W1, W2"),
+        "{out}"
+    );
+    let (code, out) = verify(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("no witness policy was checked"), "{out}");
+    let third = huella_core::cosignature::CosignerSigner::from_seed(
+        huella_core::keys::KeyName::new("witness.test/w3").unwrap(),
+        &[3; 32],
+    );
+    let stricter = dir.path().join("stricter.policy");
+    std::fs::write(
+        &stricter,
+        format!(
+            "{lines}witness W3 {}
+group three all W1 W2 W3
+quorum three
+",
+            third.verifier()
+        ),
+    )
+    .unwrap();
+    let (code, out) = verify(&["--witness-policy", stricter.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("do not meet the policy's quorum (cosigned by: W1, W2)"),
+        "{out}"
+    );
+
     // One witness down: appends go on, the cosigned checkpoint stays where both cosigned.
     let mut w2 = witnesses.pop().unwrap();
     w2.child.kill().unwrap();

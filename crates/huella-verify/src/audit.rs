@@ -178,6 +178,8 @@ pub struct Verified {
     /// Statistics of every entry verified, when [`verify_log_counting`] asked for them.
     #[serde(skip)]
     pub stats: Option<huella_core::stats::Cube>,
+    /// The checkpoint's witnesses, as a witness policy required (or that none was checked).
+    pub witnesses: crate::witnesses::Witnessed,
 }
 
 /// verify_log runs a full audit of `source` against `log_key`, with the trust root the user
@@ -204,9 +206,24 @@ pub async fn verify_log_counting(
     quiet: bool,
     count: bool,
 ) -> Result<Verified, AuditError> {
+    verify_log_witnessed(source, log_key, trusted, sampling, quiet, count, None).await
+}
+
+/// verify_log_witnessed is [`verify_log_counting`] that, with a witness policy, first
+/// requires the checkpoint's witness cosignatures to meet its quorum.
+pub async fn verify_log_witnessed(
+    source: &Source,
+    log_key: &VerifierKey,
+    trusted: Option<Trusted>,
+    sampling: &Sampling,
+    quiet: bool,
+    count: bool,
+    policy: Option<&huella_core::policy::Policy>,
+) -> Result<Verified, AuditError> {
     let started = Instant::now();
     let note = source.checkpoint().await?;
     let (checkpoint, _) = checkpoint::open(&note, log_key).map_err(AuditError::checkpoint)?;
+    let witnesses = crate::witnesses::check(policy, &note)?;
     if let Source::Bundle(dir) = source {
         check_bundle_files(dir, &checkpoint)?;
     }
@@ -263,6 +280,7 @@ pub async fn verify_log_counting(
         served,
         seconds: started.elapsed().as_secs_f64(),
         stats: auditor.stats().cloned(),
+        witnesses,
     })
 }
 
@@ -361,6 +379,7 @@ pub fn render(v: &Verified) -> String {
     if let Some(served) = &v.served {
         out.push_str(&format!("  {}\n", render_served(served)));
     }
+    out.push_str(&format!("  {}\n", v.witnesses.render()));
     out.push_str(&format!(
         "  trust root: {}\n  verified in {:.2} s ({:.0} entries/s)\n",
         match v.registry_source.as_str() {

@@ -42,6 +42,10 @@ pub enum AuditError {
     /// A disclosure does not verify.
     #[error("verification failed: disclosure: {0}")]
     Disclosure(#[from] huella_core::disclosure::DisclosureError),
+    /// The checkpoint's witness cosignatures do not meet the policy's quorum, or one does
+    /// not verify.
+    #[error("verification failed: witnesses: {0}")]
+    Witnesses(String),
     /// Reading failed (network, file) or the input is unusable.
     #[error("{0}")]
     Io(String),

@@ -17,6 +17,8 @@
 //! - [`consistency`]: proving that one checkpoint extends another (rollbacks and forks).
 //! - [`receipt`]: checking a receipt offline, and that its entry is still in the log.
 //! - [`monitor`]: round-by-round monitoring with alerts.
+//! - [`witnesses`]: enforcing a witness policy: a checkpoint's cosignatures must meet its
+//!   quorum.
 //! - [`error`]: why a check failed (exit 1) or could not run (exit 2).
 //! - [`cli`]: the `huella-verify` command line (`verify`, `export`, `receipt verify`,
 //!   `monitor`), which `huella` reuses unchanged; `main.rs` only calls [`cli::main`].
@@ -33,3 +35,4 @@ pub mod monitor;
 pub mod receipt;
 pub mod sample;
 pub mod source;
+pub mod witnesses;

@@ -36,6 +36,9 @@ pub struct VerifyArgs {
     /// Which served answers to check against the rebuilt tree (with --url).
     #[command(flatten)]
     pub sample: SampleArgs,
+    /// The witnesses whose cosignatures the checkpoint must carry.
+    #[command(flatten)]
+    pub witnesses: crate::witnesses::WitnessPolicyArgs,
 }
 
 /// run verifies the log and prints the report.
@@ -54,7 +57,18 @@ pub async fn run(args: VerifyArgs) -> CliResult {
         .into());
     }
     let sampling = args.sample.sampling();
-    match audit::verify_log(&source, &log_key, trusted, &sampling, args.json).await {
+    let policy = args.witnesses.policy(&log_key)?;
+    match audit::verify_log_witnessed(
+        &source,
+        &log_key,
+        trusted,
+        &sampling,
+        args.json,
+        false,
+        policy.as_ref(),
+    )
+    .await
+    {
         Ok(verified) => {
             if args.json {
                 let mut report = serde_json::to_value(&verified)?;

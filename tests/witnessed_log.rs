@@ -173,6 +173,34 @@ quorum three
         "{out}"
     );
 
+    // The monitor too: a round with the policy names the witnesses; with the stricter one,
+    // a `witnesses` alert, exit 1.
+    let monitor = |policy: &std::path::Path, state: &str| {
+        let out = common::run_huella(&[
+            "monitor",
+            "--url",
+            &serve.base,
+            "--log-key",
+            data.join("log.key.pub").to_str().unwrap(),
+            "--trust",
+            data.join("trust.json").to_str().unwrap(),
+            "--state",
+            dir.path().join(state).to_str().unwrap(),
+            "--witness-policy",
+            policy.to_str().unwrap(),
+        ]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out) = monitor(&policy_file, "monitor.state");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("cosigned by W1, W2"), "{out}");
+    let (code, out) = monitor(&stricter, "monitor2.state");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("ALERT witnesses"), "{out}");
+
     // One witness down: appends go on, the cosigned checkpoint stays where both cosigned.
     let mut w2 = witnesses.pop().unwrap();
     w2.child.kill().unwrap();

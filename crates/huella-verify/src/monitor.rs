@@ -40,6 +40,8 @@ pub enum AlertKind {
     BadAnswer,
     /// The log could not be reached.
     Unreachable,
+    /// The checkpoint's witness cosignatures do not meet the witness policy's quorum.
+    Witnesses,
 }
 
 /// Alert is one finding of the monitor.
@@ -131,12 +133,30 @@ pub async fn monitor_round(
     state: Option<&MonitorState>,
     sampling: &Sampling,
 ) -> Result<(MonitorState, u64), Alert> {
+    monitor_round_witnessed(client, log_key, trust, state, sampling, None)
+        .await
+        .map(|(state, new, _)| (state, new))
+}
+
+/// monitor_round_witnessed is [`monitor_round`] that, with a witness policy, first requires
+/// the checkpoint's cosignatures to meet its quorum (else a `witnesses` alert), and also
+/// returns who cosigned.
+pub async fn monitor_round_witnessed(
+    client: &Client,
+    log_key: &VerifierKey,
+    trust: &Arc<TrustRoot>,
+    state: Option<&MonitorState>,
+    sampling: &Sampling,
+    policy: Option<&huella_core::policy::Policy>,
+) -> Result<(MonitorState, u64, crate::witnesses::Witnessed), Alert> {
     let note = client
         .get("/checkpoint")
         .await
         .map_err(|e| alert(AlertKind::Unreachable, e.to_string()))?;
     let (latest, _) = checkpoint::open(&note, log_key)
         .map_err(|e| alert(AlertKind::BadSignature, format!("checkpoint: {e}")))?;
+    let witnessed = crate::witnesses::check(policy, &note)
+        .map_err(|e| alert(AlertKind::Witnesses, e.to_string()))?;
     let (mut auditor, from) = match state {
         None => (Auditor::new(trust.clone()), 0),
         Some(old) => {
@@ -243,5 +263,6 @@ pub async fn monitor_round(
                 .collect(),
         },
         latest.size - from,
+        witnessed,
     ))
 }

@@ -41,6 +41,9 @@ pub struct MonitorArgs {
     /// Which served answers about each round's new entries to check.
     #[command(flatten)]
     pub sample: SampleArgs,
+    /// The witnesses whose cosignatures each checkpoint must carry (else an alert).
+    #[command(flatten)]
+    pub witnesses: crate::witnesses::WitnessPolicyArgs,
 }
 
 /// Alerted ends a monitor run that raised an alert (already printed).
@@ -113,13 +116,23 @@ pub async fn run(args: MonitorArgs) -> CliResult {
             Source::Http(client.clone()).trust(&log_key).await?
         }
     });
+    let policy = args.witnesses.policy(&log_key)?;
     let mut state = MonitorState::load(&args.state)?;
     loop {
         // A fresh sample each round, unless --seed fixes it.
         let sampling = args.sample.sampling();
         let seed = sampling.sample_seed();
-        match monitor::monitor_round(&client, &log_key, &trust, state.as_ref(), &sampling).await {
-            Ok((next, new_entries)) => {
+        let round = monitor::monitor_round_witnessed(
+            &client,
+            &log_key,
+            &trust,
+            state.as_ref(),
+            &sampling,
+            policy.as_ref(),
+        )
+        .await;
+        match round {
+            Ok((next, new_entries, witnessed)) => {
                 if state.as_ref() != Some(&next) {
                     next.save(&args.state)?;
                 }
@@ -128,7 +141,7 @@ pub async fn run(args: MonitorArgs) -> CliResult {
                     report_registry_event(args.json, *index, leaf);
                 }
                 if args.json {
-                    let mut line = serde_json::json!({"status": "ok", "tree_size": next.size, "root": next.root, "new_entries": new_entries});
+                    let mut line = serde_json::json!({"status": "ok", "tree_size": next.size, "root": next.root, "new_entries": new_entries, "witnesses": witnessed});
                     if let Some(seed) = seed {
                         line["seed"] = seed.into();
                     }
@@ -138,8 +151,11 @@ pub async fn run(args: MonitorArgs) -> CliResult {
                         .map(|s| format!(" (sample seed {s})"))
                         .unwrap_or_default();
                     eprintln!(
-                        "ok: {} verified at size {} (+{new_entries} entries), root {}{sampled}",
-                        args.url, next.size, next.root
+                        "ok: {} verified at size {} (+{new_entries} entries), root {}{sampled}; {}",
+                        args.url,
+                        next.size,
+                        next.root,
+                        witnessed.render()
                     );
                 }
                 state = Some(next);

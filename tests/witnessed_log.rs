@@ -173,6 +173,37 @@ quorum three
         "{out}"
     );
 
+    // A receipt over the newest cosigned checkpoint carries the cosignatures, and
+    // `receipt verify --witness-policy` checks them.
+    let receipt = reqwest::get(format!("{}/v1/receipts/{size}", serve.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let receipt_file = dir.path().join("receipt.tlog-proof");
+    std::fs::write(&receipt_file, &receipt).unwrap();
+    let receipt_verify = |policy: &std::path::Path| {
+        let out = common::run_huella(&[
+            "receipt",
+            "verify",
+            receipt_file.to_str().unwrap(),
+            "--log-key",
+            data.join("log.key.pub").to_str().unwrap(),
+            "--witness-policy",
+            policy.to_str().unwrap(),
+        ]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = receipt_verify(&policy_file);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("cosigned by W1, W2"), "{out}");
+    assert_eq!(receipt_verify(&stricter).0, Some(1));
+
     // The monitor too: a round with the policy names the witnesses; with the stricter one,
     // a `witnesses` alert, exit 1.
     let monitor = |policy: &std::path::Path, state: &str| {

@@ -589,6 +589,22 @@ pub(crate) async fn receipt(
     let index = decimal("index", &index)?;
     let q = query(q)?;
     let tree_size = optional("tree_size", &q.tree_size)?;
+    // With a witness policy, and no size asked for: over the newest cosigned checkpoint once
+    // one covers the entry, with its cosignatures; until then, the log's latest.
+    let cosigned = app
+        .witnessing
+        .as_ref()
+        .and_then(|w| w.cosigned())
+        .filter(|c| tree_size.is_none() && c.size > index);
+    if let Some(cosigned) = cosigned {
+        let mut proof = app
+            .ledger
+            .reader()
+            .snapshot()
+            .receipt(index, Some(cosigned.size))?;
+        proof.checkpoint = cosigned.note;
+        return Ok(text(proof.to_text()));
+    }
     let proof = app.ledger.reader().snapshot().receipt(index, tree_size)?;
     Ok(text(proof.to_text()))
 }

@@ -38,6 +38,9 @@ pub struct ReceiptVerifyArgs {
     /// Connection options.
     #[command(flatten)]
     pub client: ClientArgs,
+    /// The witnesses whose cosignatures the receipt's checkpoint must carry.
+    #[command(flatten)]
+    pub witnesses: crate::witnesses::WitnessPolicyArgs,
 }
 
 /// run verifies the receipt and prints what it proves.
@@ -47,6 +50,7 @@ pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
     let bytes = std::fs::read(&args.file)
         .map_err(|e| AuditError::Io(format!("{}: {e}", args.file.display())))?;
     let file = receipt::ReceiptFile::parse(&bytes)?;
+    let policy = args.witnesses.policy(&log_key)?;
     let client = args
         .url
         .as_deref()
@@ -59,6 +63,11 @@ pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
         client.as_ref(),
     )
     .await?;
+    let note = match &file {
+        receipt::ReceiptFile::Proof(proof) => proof.checkpoint.clone(),
+        receipt::ReceiptFile::Json(json) => json.checkpoint.clone(),
+    };
+    let witnessed = crate::witnesses::check(policy.as_ref(), note.as_bytes())?;
     let (entry, checkpoint, latest) = (&checked.entry, &checked.checkpoint, &checked.still_in_log);
     let entry_json: serde_json::Value = serde_json::from_slice(&entry.to_leaf())?;
     if args.json {
@@ -74,6 +83,7 @@ pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
                 "registrar_signatures_checked": checked.registrar_signatures_checked,
                 "signatures": checked.signature_note,
                 "still_in_log_at_size": latest.as_ref().map(|c| c.size),
+                "witnesses": witnessed,
                 "entry": entry_json,
             })
         );
@@ -139,6 +149,7 @@ pub async fn run(args: ReceiptVerifyArgs) -> CliResult {
             entry.leaf_hash()
         );
         println!("  signatures: {}", checked.signature_note);
+        println!("  {}", witnessed.render());
         if let Some(latest) = latest {
             println!(
                 "  still in the log: its tree is a prefix of the current one (size {}), by consistency proof",

@@ -239,7 +239,7 @@ pub enum CosignatureError {
     #[error(transparent)]
     Note(#[from] NoteError),
     /// The line's payload is not 8 + 64 bytes.
-    #[error("a cosignature/v1 line holds 76 bytes after the key id, not {}", .0 + 4)]
+    #[error("a cosignature/v1 line holds 76 bytes (key id, timestamp, signature), not {}", .0 + 4)]
     Length(usize),
     /// The timestamp is over 2^63 − 1.
     #[error("cosignature timestamp {0} is over 2^63 - 1")]
@@ -250,6 +250,17 @@ pub enum CosignatureError {
     /// A known cosigner signed twice.
     #[error("two cosignatures by witness key {0}")]
     Twice(String),
+    /// A known witness's line does not verify: which witness (its position in the keys
+    /// given, and a name for people), and why.
+    #[error("witness {name}: {why}")]
+    Witness {
+        /// The key's position in the list given to [`verify_note`].
+        key: usize,
+        /// Who, for people: the key's vkey (a policy puts its own name first).
+        name: String,
+        /// Why its line does not verify.
+        why: Box<CosignatureError>,
+    },
 }
 
 /// Cosigned is a verified cosignature: which of the keys given, and when.
@@ -271,10 +282,15 @@ pub fn verify_note(note: &[u8], keys: &[CosignerKey]) -> Result<Vec<Cosigned>, C
         let Some(key) = keys.iter().position(|k| k.signs(line)) else {
             continue;
         };
+        let fail = |why: CosignatureError| CosignatureError::Witness {
+            key,
+            name: keys[key].to_string(),
+            why: Box::new(why),
+        };
         if found.iter().any(|c| c.key == key) {
-            return Err(CosignatureError::Twice(keys[key].to_string()));
+            return Err(fail(CosignatureError::Twice(keys[key].to_string())));
         }
-        let time = keys[key].verify(&body, &line.signature)?;
+        let time = keys[key].verify(&body, &line.signature).map_err(fail)?;
         found.push(Cosigned { key, time });
     }
     Ok(found)
@@ -355,13 +371,13 @@ mod tests {
             format!("log.example/a\n6\nKgOSCcyxUOoNHhv95Udc9EeVmw8enUcXzpvOpbyeL9c=\n\n{line}");
         assert!(matches!(
             verify_note(other.as_bytes(), std::slice::from_ref(&key)),
-            Err(CosignatureError::Signature(_))
+            Err(CosignatureError::Witness { key: 0, ref why, .. }) if matches!(**why, CosignatureError::Signature(_))
         ));
         // Twice the same key.
         let twice = format!("{body}\n{line}{}", signer.cosign(body, 1_800_000_001));
         assert!(matches!(
             verify_note(twice.as_bytes(), std::slice::from_ref(&key)),
-            Err(CosignatureError::Twice(_))
+            Err(CosignatureError::Witness { ref why, .. }) if matches!(**why, CosignatureError::Twice(_))
         ));
         // A log key (type 0x01) is not a cosigner key.
         let log =

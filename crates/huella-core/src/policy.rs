@@ -311,7 +311,14 @@ impl Policy {
     /// own signature is checked elsewhere ([`crate::checkpoint::open`]).
     pub fn check(&self, note: &[u8]) -> Result<QuorumCheck, CosignatureError> {
         let keys: Vec<CosignerKey> = self.witnesses.iter().map(|w| w.key.clone()).collect();
-        let found = crate::cosignature::verify_note(note, &keys)?;
+        let found = crate::cosignature::verify_note(note, &keys).map_err(|e| match e {
+            CosignatureError::Witness { key, name, why } => CosignatureError::Witness {
+                name: format!("{} ({name})", self.witnesses[key].name),
+                key,
+                why,
+            },
+            other => other,
+        })?;
         let mut cosigned = vec![false; self.witnesses.len()];
         for c in &found {
             cosigned[c.key] = true;
@@ -421,6 +428,59 @@ mod tests {
             signers[1].cosign(body, 1)
         );
         assert!(!policy.check(short.as_bytes()).unwrap().met);
+    }
+
+    /// Readers refuse, naming the witness: a cosignature over another checkpoint, a bad
+    /// timestamp encoding, a timestamp over 2^63 - 1; one by an unknown key is ignored, and
+    /// then the quorum is short.
+    #[test]
+    fn bad_cosignatures_are_refused_naming_the_witness() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let (text, signers) = example();
+        let policy = Policy::parse(text.as_bytes()).unwrap();
+        let body = "log.example/a\n7\nKgOSCcyxUOoNHhv95Udc9EeVmw8enUcXzpvOpbyeL9c=\n";
+        let other = "log.example/a\n8\nKgOSCcyxUOoNHhv95Udc9EeVmw8enUcXzpvOpbyeL9c=\n";
+        let good: String = [0, 1, 3]
+            .iter()
+            .map(|&i| signers[i].cosign(body, 5))
+            .collect();
+        let refused = |extra: String| -> String {
+            let note = format!("{body}\n{good}{extra}");
+            policy.check(note.as_bytes()).unwrap_err().to_string()
+        };
+        // Y2 (signers[4]) over another checkpoint.
+        let message = refused(signers[4].cosign(other, 5));
+        assert!(message.starts_with("witness Y2 (w4.example+"), "{message}");
+        assert!(message.contains("does not verify"), "{message}");
+        // Y2's line with a 4-byte timestamp (a bad encoding), and with one over 2^63 - 1.
+        let line = signers[4].cosign(body, 5);
+        let (head, payload) = line.trim_end().rsplit_once(' ').unwrap();
+        let raw = b64.decode(payload).unwrap();
+        let mut short = raw[..8].to_vec();
+        short.extend_from_slice(&raw[12..]);
+        let message = refused(format!("{head} {}\n", b64.encode(&short)));
+        assert!(
+            message.starts_with("witness Y2") && message.contains("76 bytes"),
+            "{message}"
+        );
+        let mut huge = raw.clone();
+        huge[4] = 0x80;
+        let message = refused(format!("{head} {}\n", b64.encode(&huge)));
+        assert!(
+            message.starts_with("witness Y2") && message.contains("2^63"),
+            "{message}"
+        );
+        // An unknown witness key: ignored; without Y1 the quorum is short.
+        let stranger = witness("w9.example", 99).cosign(body, 5);
+        let note = format!(
+            "{body}\n{}{}{stranger}",
+            signers[0].cosign(body, 5),
+            signers[1].cosign(body, 5)
+        );
+        let check = policy.check(note.as_bytes()).unwrap();
+        assert!(!check.met);
+        assert_eq!(check.cosigned.len(), 2);
     }
 
     #[test]

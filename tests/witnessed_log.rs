@@ -272,3 +272,112 @@ quorum three
         .unwrap();
     assert_eq!(entry.status(), 200);
 }
+
+/// Three witnesses, two of three needed. One that saw a fork (a checkpoint of this log's
+/// size with another root, signed by the log key: what a log that split its view leaves
+/// behind) refuses the log's checkpoints, and the log reports it; the two others still
+/// publish. With two down, the cosigned checkpoint stops, the appends and receipts do not.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_of_three_witnesses_publish_and_a_witness_that_saw_a_fork_refuses() {
+    huella_verify::client::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    assert!(DemoProcess::start(&data, 5).stop().success());
+    let log_signer = huella::keyfile::read_signer(&data.join("log.key")).unwrap();
+    let log_key = log_signer.verifier();
+    let size = 5 + common::demo::EXTRA_ENTRIES;
+
+    let mut witnesses = Vec::new();
+    let mut lines = String::new();
+    for n in 1..=3 {
+        let wdir = dir.path().join(format!("w{n}"));
+        std::fs::create_dir(&wdir).unwrap();
+        let out = common::run_huella(&[
+            "keygen",
+            "--witness",
+            "--name",
+            &format!("witness.test/w{n}"),
+            "--out",
+            wdir.join("witness.key").to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        let vkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        std::fs::write(wdir.join("policy"), format!("log {log_key}\nquorum none\n")).unwrap();
+        let witness = WitnessProcess::start(&wdir).await;
+        lines += &format!("witness W{n} {vkey} {}\n", witness.base);
+        witnesses.push(witness);
+    }
+    // W3 is shown a fork first: the log's key signed, at a smaller size, another root.
+    let fork = huella_core::checkpoint::Checkpoint::new(
+        log_key.name().as_str(),
+        3,
+        huella_core::merkle::record_hash(b"another history"),
+    )
+    .sign(&log_signer)
+    .unwrap();
+    let (status, _, _) = witnesses[2]
+        .add(huella_core::witness::request_body(0, &[], &fork))
+        .await;
+    assert_eq!(status, 200);
+
+    let policy_text = format!("{lines}group two 2 W1 W2 W3\nquorum two\n");
+    let policy_file = dir.path().join("log.policy");
+    std::fs::write(&policy_file, &policy_text).unwrap();
+    let policy = Policy::parse(policy_text.as_bytes()).unwrap();
+    let serve = Serve::start_with(
+        &data,
+        None,
+        &["--witness-policy", policy_file.to_str().unwrap()],
+    )
+    .await;
+    let (cosigned, by) = wait_cosigned(&serve.base, &policy, &log_key, size).await;
+    assert_eq!(
+        (cosigned, by),
+        (size, vec!["W1".to_string(), "W2".to_string()])
+    );
+    // The log reports W3's refusal: its consistency proof from 3 does not verify against the
+    // fork W3 saw.
+    let mut reported = false;
+    for _ in 0..50 {
+        let metrics = reqwest::get(format!("{}/metrics", serve.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.lines().any(|l| {
+            l.starts_with("huella_witness_failures_total{witness=\"W3\"}") && !l.ends_with(" 0")
+        }) {
+            reported = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reported, "the log did not report W3's refusal");
+    assert!(
+        !reqwest::get(format!("{}/metrics", serve.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("huella_witness_cosigned_size{witness=\"W3\"}")
+    );
+
+    // W2 down too: only W1 is left, the quorum is not met; appends and receipts go on.
+    let mut w2 = witnesses.remove(1);
+    w2.child.kill().unwrap();
+    w2.child.wait().unwrap();
+    tokio::task::block_in_place(|| submit(&serve.base, &data, "TWO-OF-THREE-1"));
+    let receipt = reqwest::get(format!("{}/v1/receipts/{size}", serve.base))
+        .await
+        .unwrap();
+    assert_eq!(receipt.status(), 200, "the new entry's receipt");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let note = checkpoint_note(&serve.base).await;
+    let (served, _) = checkpoint::open(note.as_bytes(), &log_key).unwrap();
+    assert_eq!(
+        served.size, size,
+        "a checkpoint was published without its quorum"
+    );
+}

@@ -19,7 +19,8 @@ use common::demo::DemoProcess;
 fn the_dashboard_works_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
-    let mut demo = DemoProcess::start(&data, 60);
+    // With the demo's two local witnesses, as the README's demo runs.
+    let mut demo = DemoProcess::start_with(&data, 60, &["--witnesses", "2"], None);
     let shot = dir.path().join("dashboard.png");
     assert!(
         std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),

@@ -27,6 +27,10 @@ pub struct DemoArgs {
     /// How many demo events to submit.
     #[arg(long, default_value_t = 200)]
     pub events: u64,
+    /// How many local witnesses to run (C2SP tlog-witness, keys under `witnesses/` in the
+    /// data directory); `/checkpoint` is served once all of them cosigned it. 0: none.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=5))]
+    pub witnesses: u8,
     /// Service options.
     #[command(flatten)]
     pub log: LogArgs,
@@ -63,7 +67,8 @@ pub async fn run(mut args: DemoArgs) -> CliResult {
         })?;
     let addr = listener.local_addr()?;
     let limits = http_limits(&args.log)?;
-    let app = http::router(ledger.clone(), limits);
+    let witnessing = start_witnesses(&args, &ledger).await?;
+    let app = http::router_witnessed(ledger.clone(), limits, witnessing.clone());
     let server = tokio::spawn(http::serve(
         listener,
         app,
@@ -298,6 +303,27 @@ pub async fn run(mut args: DemoArgs) -> CliResult {
         args.data.join("auditors").display(),
         args.data.join("erasure").display()
     );
+    if let Some(witnessing) = &witnessing {
+        // Until every witness has cosigned what the demo logged, /checkpoint lags: wait.
+        let size = ledger.published().size;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while witnessing.cosigned().is_none_or(|c| c.size < size)
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        match witnessing.cosigned() {
+            Some(c) => println!(
+                "  witnesses: GET /checkpoint (size {}) is cosigned by {} ({} of {} needed); require them with --witness-policy {}",
+                c.size,
+                c.witnesses.join(", "),
+                witnessing.policy().witnesses.len(),
+                witnessing.policy().witnesses.len(),
+                args.data.join("witness-policy").display()
+            ),
+            None => println!("  witnesses: none cosigned yet (see the log above)"),
+        }
+    }
     println!("Serving until Ctrl-C.");
     server.await??;
     ledger.close();
@@ -493,4 +519,68 @@ async fn erase_one(
         .as_u64()
         .ok_or("the log's answer to the erasure has no receipt")?;
     Ok(Some((agency.to_string(), index, by)))
+}
+
+/// start_witnesses runs `--witnesses` local witnesses of the demo log, each a C2SP
+/// tlog-witness on its own port with its key and state under `witnesses/`, writes the log's
+/// witness policy (all of them needed) to `witness-policy`, and starts sending them the
+/// log's checkpoints.
+async fn start_witnesses(
+    args: &DemoArgs,
+    ledger: &Arc<crate::ledger::Ledger>,
+) -> Result<Option<Arc<crate::witnessing::Witnessing>>, Box<dyn std::error::Error>> {
+    use huella_core::policy::{Member, Policy, PolicyLog};
+    if args.witnesses == 0 {
+        return Ok(None);
+    }
+    let dir = args.data.join("witnesses");
+    let logs = Policy {
+        logs: vec![PolicyLog {
+            key: ledger.log_key().clone(),
+            url: None,
+        }],
+        witnesses: Vec::new(),
+        groups: Vec::new(),
+        quorum: Member::None,
+    };
+    let mut lines = String::from(
+        "# The demo log's witnesses: all must cosign a checkpoint (C2SP tlog-policy).\n",
+    );
+    let mut names = Vec::new();
+    for n in 1..=args.witnesses {
+        let path = dir.join(format!("w{n}.key"));
+        let signer = if path.exists() {
+            keyfile::read_cosigner(&path)?
+        } else {
+            let seed = zeroize::Zeroizing::new(keyfile::random_bytes()?);
+            let key = huella_core::cosignature::CosignerSigner::from_seed(
+                KeyName::new(format!("witness{n}.demo.example"))?,
+                &seed,
+            );
+            keyfile::write_cosigner(&path, &key)?;
+            key
+        };
+        let vkey = signer.verifier();
+        let witness = Arc::new(crate::witness::Witness::open(
+            signer,
+            &logs,
+            &dir.join(format!("w{n}-state")),
+        )?);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, crate::witness::router(witness)).await;
+        });
+        lines += &format!("witness W{n} {vkey} {url}\n");
+        names.push(format!("W{n}"));
+    }
+    lines += &format!(
+        "group all-witnesses all {}\nquorum all-witnesses\n",
+        names.join(" ")
+    );
+    std::fs::write(args.data.join("witness-policy"), &lines)?;
+    let policy = Policy::parse(lines.as_bytes())?;
+    let witnessing = crate::witnessing::Witnessing::new(policy);
+    witnessing.spawn(ledger.clone());
+    Ok(Some(witnessing))
 }

@@ -67,6 +67,8 @@ try {
   const size = Number(await page.textContent("#tree-size"));
   const checkpoint = await (await fetch(`${base}/checkpoint`)).text();
   check(checkpoint.split("\n")[1] === String(size), `the page shows the served checkpoint's size (${size})`);
+  const witnesses = await page.textContent("#witnesses");
+  check(witnesses.startsWith("W1, W2 (cosigned the checkpoint of size " + size), `the page names the witnesses that cosigned: ${witnesses}`);
 
   // Accessible: every control labelled, tables with header cells, a skip link first.
   const unlabelled = await page.$$eval("select, input:not([type=hidden])", (els) =>

@@ -45,11 +45,19 @@ impl DemoProcess {
             }
             None => Command::new(env!("CARGO_BIN_EXE_huella")),
         };
+        // Without local witnesses unless a test asks for them: with them, `/checkpoint`
+        // lags each append by a witness round, which tests that append would have to wait out.
+        let witnesses: &[&str] = if extra.contains(&"--witnesses") {
+            &[]
+        } else {
+            &["--witnesses", "0"]
+        };
         let mut child = command
             .args(["demo", "--listen", "127.0.0.1:0", "--events"])
             .arg(events.to_string())
             .arg("--data")
             .arg(data)
+            .args(witnesses)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(stderr_file(data))

@@ -70,6 +70,15 @@ impl Lang {
                 "ninguna: este registro aún no tiene política de testigos",
                 "none: this log has no witness policy yet",
             ),
+            "witnesses_pending" => (
+                "ninguna aún: los testigos no han cosignado un punto de control",
+                "none yet: the witnesses have not cosigned a checkpoint",
+            ),
+            "cosigned_size" => (
+                "cosignaron el punto de control de tamaño",
+                "cosigned the checkpoint of size",
+            ),
+            "in_policy" => ("testigos en la política", "witnesses in the policy"),
             "signature" => ("Firma del punto de control", "Checkpoint signature"),
             "sig_unchecked" => (
                 "sin comprobar: la comprobación corre en su navegador (JavaScript)",

@@ -521,7 +521,23 @@ fn error_page(lang: Lang, why: &str) -> (StatusCode, String) {
 fn health(h: &mut String, app: &App, lang: Lang) {
     let t = |k| lang.t(k);
     let published = app.ledger.published();
-    let note = published.note.as_str();
+    let cosigned = app.witnessing.as_ref().and_then(|w| w.cosigned());
+    let witnesses = match (&app.witnessing, &cosigned) {
+        (None, _) => t("no_witnesses").to_string(),
+        (Some(_), None) => t("witnesses_pending").to_string(),
+        (Some(w), Some(c)) => format!(
+            "{} ({} {}; {} {})",
+            c.witnesses.join(", "),
+            t("cosigned_size"),
+            c.size,
+            w.policy().witnesses.len(),
+            t("in_policy"),
+        ),
+    };
+    // The checkpoint shown is the one `GET /checkpoint` serves: cosigned, when witnessed.
+    let note = cosigned
+        .as_ref()
+        .map_or(published.note.as_str(), |c| c.note.as_str());
     let root = huella_core::checkpoint::open(note.as_bytes(), app.ledger.log_key())
         .map(|(c, _)| c.root.to_string())
         .unwrap_or_default();
@@ -563,7 +579,7 @@ fn health(h: &mut String, app: &App, lang: Lang) {
 <dt>{entries}</dt><dd id="tree-size">{size}</dd>
 <dt>{root_t}</dt><dd><code>{root}</code></dd>
 <dt>{latest_t}</dt><dd>{latest}</dd>
-<dt>{witnesses}</dt><dd>{no_witnesses}</dd>
+<dt>{witnesses_t}</dt><dd id="witnesses">{witnesses}</dd>
 <dt>{signature}</dt><dd id="sig-status" data-state="unchecked">{unchecked}</dd>
 </dl>
 <details><summary>{checkpoint_t}</summary>
@@ -579,8 +595,8 @@ fn health(h: &mut String, app: &App, lang: Lang) {
         root = esc(&root),
         latest_t = t("latest"),
         latest = esc(&latest),
-        witnesses = t("witnesses"),
-        no_witnesses = t("no_witnesses"),
+        witnesses_t = t("witnesses"),
+        witnesses = esc(&witnesses),
         signature = t("signature"),
         unchecked = t("sig_unchecked"),
         checkpoint_t = t("checkpoint"),

@@ -81,10 +81,17 @@ impl DemoProcess {
                 break;
             }
         }
+        let (Some(base), Some(log_key)) = (base, log_key) else {
+            let status = child.wait();
+            panic!(
+                "huella demo did not print its URL and log key (exit {status:?}); it logged:\n{}",
+                stderr(data)
+            );
+        };
         DemoProcess {
             child: Some(child),
-            base: base.expect("demo prints its URL"),
-            log_key: log_key.expect("demo prints the log key"),
+            base,
+            log_key,
         }
     }
 

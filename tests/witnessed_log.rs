@@ -204,6 +204,51 @@ quorum three
     assert!(out.contains("cosigned by W1, W2"), "{out}");
     assert_eq!(receipt_verify(&stricter).0, Some(1));
 
+    // A sealed read waits for the witnesses: its disclosure is over a cosigned checkpoint,
+    // and `disclosure verify --witness-policy` accepts it.
+    let disclosure = dir.path().join("disclosure.json");
+    let out = common::run_huella(&[
+        "sealed",
+        "read",
+        "--url",
+        &serve.base,
+        "--key",
+        data.join("auditors/CO-PROCURADURIA.key").to_str().unwrap(),
+        "--entries",
+        "8",
+        "--case-ref",
+        "PGN-WITNESSED-1",
+        "--purpose",
+        "oversight_audit",
+        "--legal-basis",
+        "Ley 1581 de 2012, art. 17",
+        "--log-key",
+        data.join("log.key.pub").to_str().unwrap(),
+        "--out",
+        disclosure.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = common::run_huella(&[
+        "disclosure",
+        "verify",
+        disclosure.to_str().unwrap(),
+        "--log-key",
+        data.join("log.key.pub").to_str().unwrap(),
+        "--witness-policy",
+        policy_file.to_str().unwrap(),
+    ]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("cosigned by W1, W2"), "{text}");
+    // The read is an entry: the cosigned checkpoint moved on to cover it.
+    let (now_cosigned, _) = wait_cosigned(&serve.base, &policy, &log_key, size + 2).await;
+    assert_eq!(now_cosigned, size + 2);
+
     // The monitor too: a round with the policy names the witnesses; with the stricter one,
     // a `witnesses` alert, exit 1.
     let monitor = |policy: &std::path::Path, state: &str| {
@@ -242,7 +287,7 @@ quorum three
     let (served, _) = checkpoint::open(note.as_bytes(), &log_key).unwrap();
     assert_eq!(
         served.size,
-        size + 1,
+        size + 2,
         "the served checkpoint moved without its quorum"
     );
     assert!(policy.check(note.as_bytes()).unwrap().met);
@@ -256,18 +301,18 @@ quorum three
     assert!(
         metrics.contains(&format!(
             "huella_witness_cosigned_size{{witness=\"W1\"}} {}",
-            size + 2
+            size + 3
         )),
         "{metrics}"
     );
     assert!(metrics.contains(&format!(
         "huella_witness_cosigned_size{{witness=\"W2\"}} {}",
-        size + 1
+        size + 2
     )));
     assert!(metrics.contains("huella_witness_failures_total{witness=\"W2\"}"));
     // The entry was logged all the same, and is served: reads follow the log's own
     // checkpoint, which does not wait for witnesses.
-    let entry = reqwest::get(format!("{}/v1/entries/{}", serve.base, size + 1))
+    let entry = reqwest::get(format!("{}/v1/entries/{}", serve.base, size + 2))
         .await
         .unwrap();
     assert_eq!(entry.status(), 200);

@@ -179,7 +179,10 @@ pub(crate) async fn sealed_read(
     })?;
     let submitted = app.ledger.appender().submit_read(read).await?;
     crate::failpoint::stop_if_named(crate::failpoint::SEALED_READ_AFTER_APPEND).await;
-    let receipt = submitted.receipt;
+    let receipt = match &app.witnessing {
+        Some(witnessing) => cosigned_receipt(&app, witnessing, submitted.receipt).await,
+        None => submitted.receipt,
+    };
     let disclosure = disclose(&app, &receipt)?;
     // Invariant: a disclosure holds only strings and numbers, which always serialize.
     let plaintext = serde_json::to_vec(&disclosure).expect("a disclosure serializes");
@@ -191,6 +194,39 @@ pub(crate) async fn sealed_read(
         axum::Json(serde_json::json!({"read_receipt": receipt, "disclosure": sealed})),
     )
         .into_response())
+}
+
+/// cosigned_receipt waits, for at most two witness timeouts, until the witnesses have
+/// cosigned a checkpoint that covers the read, and returns the read's receipt over that
+/// checkpoint with its cosignatures, so that the disclosure built on it satisfies a reader
+/// who requires the witness policy. If they do not in time, the receipt as it was.
+async fn cosigned_receipt(
+    app: &App,
+    witnessing: &crate::witnessing::Witnessing,
+    receipt: Receipt,
+) -> Receipt {
+    let deadline = Instant::now() + 2 * crate::witnessing::TIMEOUT;
+    loop {
+        if let Some(cosigned) = witnessing.cosigned().filter(|c| c.size > receipt.index) {
+            let snapshot = app.ledger.reader().snapshot();
+            return match snapshot.receipt(receipt.index, Some(cosigned.size)) {
+                Ok(mut proof) => {
+                    proof.checkpoint = cosigned.note.clone();
+                    Receipt {
+                        index: receipt.index,
+                        leaf_hash: receipt.leaf_hash,
+                        checkpoint: cosigned.note,
+                        tlog_proof: proof.to_text(),
+                    }
+                }
+                Err(_) => receipt,
+            };
+        }
+        if Instant::now() >= deadline {
+            return receipt;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// disclose gathers what the logged read at `receipt` lists: each entry's leaf, openings and

@@ -28,6 +28,9 @@ pub struct DisclosureVerifyArgs {
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The witnesses whose cosignatures the disclosure's checkpoint must carry.
+    #[command(flatten)]
+    pub witnesses: crate::witnesses::WitnessPolicyArgs,
 }
 
 /// run verifies the disclosure and says what it proves.
@@ -37,7 +40,9 @@ pub async fn run(args: DisclosureVerifyArgs) -> CliResult {
         .map_err(|e| AuditError::Io(format!("{}: {e}", args.file.display())))?;
     let disclosure: Disclosure = serde_json::from_slice(&bytes)
         .map_err(|e| AuditError::Io(format!("{}: not a disclosure: {e}", args.file.display())))?;
+    let policy = args.witnesses.policy(&log_key)?;
     let verified = disclosure.verify(&log_key).map_err(AuditError::from)?;
+    let witnessed = crate::witnesses::check(policy.as_ref(), disclosure.checkpoint.as_bytes())?;
     let read = &verified.read.event;
     if args.json {
         println!(
@@ -48,6 +53,7 @@ pub async fn run(args: DisclosureVerifyArgs) -> CliResult {
                 "checkpoint_size": verified.checkpoint.size,
                 "entries": verified.entries.iter().map(|e| e.index.get()).collect::<Vec<_>>(),
                 "read": read,
+                "witnesses": witnessed,
             })
         );
     } else {
@@ -69,6 +75,7 @@ pub async fn run(args: DisclosureVerifyArgs) -> CliResult {
             read.read_at
         );
         println!("  who may sign it is checked by replaying the log: `verify --trust`");
+        println!("  {}", witnessed.render());
     }
     Ok(())
 }

@@ -6,10 +6,10 @@
 //!
 //! Appends never wait for it: it reads the published checkpoint and talks to witnesses on
 //! its own task, each request with a timeout. A witness that is down or refuses is logged
-//! and counted in its status, never fatal.
+//! and counted in the `huella_witness_*` metrics, never fatal.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use huella_core::cosignature::verify_note;
@@ -35,41 +35,18 @@ pub struct Cosigned {
     pub witnesses: Vec<String>,
 }
 
-/// WitnessStatus is what the log knows of one witness, for metrics and logs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WitnessStatus {
-    /// The policy's name for it.
-    pub name: String,
-    /// The largest size it cosigned for this log, as far as the log knows.
-    pub cosigned_size: Option<u64>,
-    /// How long its last successful answer took.
-    pub last_latency: Option<Duration>,
-    /// Requests that failed (down, timed out, refused, or a cosignature that did not verify).
-    pub failures: u64,
-}
-
 /// Witnessing is the shared state of the witnessing task.
 pub struct Witnessing {
     policy: Arc<Policy>,
     cosigned: RwLock<Option<Cosigned>>,
-    status: Mutex<Vec<WitnessStatus>>,
 }
 
 impl Witnessing {
     /// new prepares witnessing under `policy`; [`Witnessing::spawn`] starts it.
     pub fn new(policy: Policy) -> Arc<Witnessing> {
-        let status = policy
-            .witnesses
-            .iter()
-            .map(|w| WitnessStatus {
-                name: w.name.clone(),
-                ..WitnessStatus::default()
-            })
-            .collect();
         Arc::new(Witnessing {
             policy: Arc::new(policy),
             cosigned: RwLock::new(None),
-            status: Mutex::new(status),
         })
     }
 
@@ -82,14 +59,6 @@ impl Witnessing {
     pub fn cosigned(&self) -> Option<Cosigned> {
         self.cosigned
             .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// status is each witness's status.
-    pub fn status(&self) -> Vec<WitnessStatus> {
-        self.status
-            .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
@@ -163,31 +132,30 @@ impl Witnessing {
                 let failed = |why: String| {
                     tracing::warn!("witness {name}: {why}");
                     metrics.witness_failures.get_or_create(&label).inc();
-                    let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-                    status[i].failures += 1;
                 };
                 match answer {
                     Ok((200, lines)) => {
-                        let cosigned = format!("{note}{lines}");
+                        // The line its key signed, each answered line checked once.
                         let key = std::slice::from_ref(&self.policy.witnesses[i].key);
-                        match verify_note(cosigned.as_bytes(), key) {
-                            Ok(found) if found.len() == 1 => {
-                                let line = lines
-                                    .lines()
-                                    .find(|l| {
-                                        verify_note(format!("{note}{l}\n").as_bytes(), key)
-                                            .is_ok_and(|f| f.len() == 1)
-                                    })
-                                    .map(|l| format!("{l}\n"));
+                        let mut refused = None;
+                        let line = lines.lines().find_map(|l| {
+                            let line = format!("{l}\n");
+                            match verify_note(format!("{note}{line}").as_bytes(), key) {
+                                Ok(found) if found.len() == 1 => Some(line),
+                                Ok(_) => None,
+                                Err(e) => {
+                                    refused = Some(e);
+                                    None
+                                }
+                            }
+                        });
+                        match (line, refused) {
+                            (Some(line), _) => {
                                 let entry = collected
                                     .entry(size)
                                     .or_insert_with(|| (note.clone(), vec![None; n]));
-                                entry.1[i] = line;
+                                entry.1[i] = Some(line);
                                 known[i] = Some(size);
-                                let mut status =
-                                    self.status.lock().unwrap_or_else(|p| p.into_inner());
-                                status[i].cosigned_size = Some(size);
-                                status[i].last_latency = Some(took);
                                 metrics
                                     .witness_cosigned_size
                                     .get_or_create(&label)
@@ -197,8 +165,12 @@ impl Witnessing {
                                     .get_or_create(&label)
                                     .observe(took.as_secs_f64());
                             }
-                            Ok(_) => failed("answered 200 without a cosignature by its key".into()),
-                            Err(e) => failed(format!("its cosignature does not verify: {e}")),
+                            (None, Some(e)) => {
+                                failed(format!("its cosignature does not verify: {e}"))
+                            }
+                            (None, None) => {
+                                failed("answered 200 without a cosignature by its key".into())
+                            }
                         }
                     }
                     Ok((409, body)) => {

@@ -65,21 +65,18 @@ async fn wait_cosigned(
     panic!("no checkpoint of size {size} or more met the policy within 20 s");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_log_serves_the_newest_checkpoint_its_witnesses_cosigned() {
-    huella_verify::client::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("demo");
-    assert!(DemoProcess::start(&data, 5).stop().success());
-    let log_key = huella::keyfile::read_signer(&data.join("log.key"))
-        .unwrap()
-        .verifier();
-
-    // Two witnesses of this log.
+/// start_witnesses starts `count` `huella witness` processes of the log `log_key`, each
+/// with a key made by `keygen --witness` under `dir/w<n>/`, and returns them with the
+/// policy lines naming them `W<n>` with their URLs.
+async fn start_witnesses(
+    dir: &std::path::Path,
+    count: usize,
+    log_key: &huella_core::keys::VerifierKey,
+) -> (Vec<WitnessProcess>, String) {
     let mut witnesses = Vec::new();
     let mut lines = String::new();
-    for n in 1..=2 {
-        let wdir = dir.path().join(format!("w{n}"));
+    for n in 1..=count {
+        let wdir = dir.join(format!("w{n}"));
         std::fs::create_dir(&wdir).unwrap();
         let out = common::run_huella(&[
             "keygen",
@@ -96,6 +93,21 @@ async fn the_log_serves_the_newest_checkpoint_its_witnesses_cosigned() {
         lines += &format!("witness W{n} {vkey} {}\n", witness.base);
         witnesses.push(witness);
     }
+    (witnesses, lines)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_serves_the_newest_checkpoint_its_witnesses_cosigned() {
+    huella_verify::client::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    assert!(DemoProcess::start(&data, 5).stop().success());
+    let log_key = huella::keyfile::read_signer(&data.join("log.key"))
+        .unwrap()
+        .verifier();
+
+    // Two witnesses of this log.
+    let (mut witnesses, lines) = start_witnesses(dir.path(), 2, &log_key).await;
     let policy_text = format!("{lines}group both all W1 W2\nquorum both\n");
     let policy_file = dir.path().join("log.policy");
     std::fs::write(&policy_file, &policy_text).unwrap();
@@ -332,26 +344,7 @@ async fn two_of_three_witnesses_publish_and_a_witness_that_saw_a_fork_refuses() 
     let log_key = log_signer.verifier();
     let size = 5 + common::demo::EXTRA_ENTRIES;
 
-    let mut witnesses = Vec::new();
-    let mut lines = String::new();
-    for n in 1..=3 {
-        let wdir = dir.path().join(format!("w{n}"));
-        std::fs::create_dir(&wdir).unwrap();
-        let out = common::run_huella(&[
-            "keygen",
-            "--witness",
-            "--name",
-            &format!("witness.test/w{n}"),
-            "--out",
-            wdir.join("witness.key").to_str().unwrap(),
-        ]);
-        assert!(out.status.success());
-        let vkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        std::fs::write(wdir.join("policy"), format!("log {log_key}\nquorum none\n")).unwrap();
-        let witness = WitnessProcess::start(&wdir).await;
-        lines += &format!("witness W{n} {vkey} {}\n", witness.base);
-        witnesses.push(witness);
-    }
+    let (mut witnesses, lines) = start_witnesses(dir.path(), 3, &log_key).await;
     // W3 is shown a fork first: the log's key signed, at a smaller size, another root.
     let fork = huella_core::checkpoint::Checkpoint::new(
         log_key.name().as_str(),

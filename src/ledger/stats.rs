@@ -149,10 +149,8 @@ impl Stats {
             let cube = self.cube.read().unwrap_or_else(|p| p.into_inner());
             (cube.size(), cube.rows(), cube.blocks().to_vec())
         };
-        let last = match size.checked_sub(1).map(|i| store.leaves(i, 1)) {
-            None => None,
-            Some(Ok(leaves)) if leaves.len() == 1 => Some(record_hash(&leaves[0])),
-            Some(_) => return,
+        let Ok(last) = last_leaf_hash(store, size) else {
+            return;
         };
         let snapshot = Snapshot {
             version: 1,
@@ -183,12 +181,8 @@ fn load(store: &dyn Store, path: &Path, size: u64) -> Option<Cube> {
         Ok(s) if s.version != 1 => format!("it is of version {}", s.version),
         Ok(s) if s.size > size => format!("it counts {} entries, the log has {size}", s.size),
         Ok(s) => {
-            let last = match s.size.checked_sub(1) {
-                None => None,
-                Some(i) => match store.leaves(i, 1) {
-                    Ok(leaves) if leaves.len() == 1 => Some(record_hash(&leaves[0])),
-                    _ => return None,
-                },
+            let Ok(last) = last_leaf_hash(store, s.size) else {
+                return None;
             };
             if last != s.last {
                 "its last entry is not the log's".to_string()
@@ -205,6 +199,18 @@ fn load(store: &dyn Store, path: &Path, size: u64) -> Option<Cube> {
         path.display()
     );
     None
+}
+
+/// last_leaf_hash is the leaf hash of entry `size - 1` (`None` for an empty prefix), what a
+/// snapshot of the first `size` entries names; `Err` if the store cannot say.
+fn last_leaf_hash(store: &dyn Store, size: u64) -> Result<Option<Hash>, ()> {
+    let Some(index) = size.checked_sub(1) else {
+        return Ok(None);
+    };
+    match store.leaves(index, 1) {
+        Ok(leaves) if leaves.len() == 1 => Ok(Some(record_hash(&leaves[0]))),
+        _ => Err(()),
+    }
 }
 
 /// write writes a snapshot to a temporary file and renames it into place, so a reader never

@@ -22,7 +22,8 @@ pub const MAX_PROOF_LINES: usize = 63;
 /// signatures and some extensions.
 pub const MAX_REQUEST: usize = 64 * 1024;
 
-/// Cosigned is what a witness keeps per log: the latest checkpoint it cosigned.
+/// Latest is what a witness keeps per log: the size and root of the latest checkpoint it
+/// cosigned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Latest {
     /// Its size.

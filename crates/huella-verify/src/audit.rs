@@ -175,7 +175,7 @@ pub struct Verified {
     pub served: Option<ServedChecks>,
     /// Seconds the audit took.
     pub seconds: f64,
-    /// Statistics of every entry verified, when [`verify_log_counting`] asked for them.
+    /// Statistics of every entry verified, when [`verify_log_witnessed`] was asked to count.
     #[serde(skip)]
     pub stats: Option<huella_core::stats::Cube>,
     /// The checkpoint's witnesses, as a witness policy required (or that none was checked).
@@ -193,23 +193,11 @@ pub async fn verify_log(
     sampling: &Sampling,
     quiet: bool,
 ) -> Result<Verified, AuditError> {
-    verify_log_counting(source, log_key, trusted, sampling, quiet, false).await
+    verify_log_witnessed(source, log_key, trusted, sampling, quiet, false, None).await
 }
 
-/// verify_log_counting is [`verify_log`] that, with `count`, also counts every entry it
-/// verifies into a statistics cube ([`Verified::stats`]).
-pub async fn verify_log_counting(
-    source: &Source,
-    log_key: &VerifierKey,
-    trusted: Option<Trusted>,
-    sampling: &Sampling,
-    quiet: bool,
-    count: bool,
-) -> Result<Verified, AuditError> {
-    verify_log_witnessed(source, log_key, trusted, sampling, quiet, count, None).await
-}
-
-/// verify_log_witnessed is [`verify_log_counting`] that, with a witness policy, first
+/// verify_log_witnessed is [`verify_log`] that, with `count`, also counts every entry it
+/// verifies into a statistics cube ([`Verified::stats`]), and, with a witness policy, first
 /// requires the checkpoint's witness cosignatures to meet its quorum.
 pub async fn verify_log_witnessed(
     source: &Source,

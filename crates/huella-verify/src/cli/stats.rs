@@ -98,10 +98,17 @@ pub async fn run(args: StatsArgs) -> CliResult {
         (None, None) => return Err(AuditError::Io("give --url or --bundle".into()).into()),
     };
     let quiet = args.json || args.csv;
-    let verified =
-        audit::verify_log_counting(&source, &log_key, trusted, &Sampling::off(), quiet, true)
-            .await?;
-    // Invariant: verify_log_counting with `count` always returns a cube.
+    let verified = audit::verify_log_witnessed(
+        &source,
+        &log_key,
+        trusted,
+        &Sampling::off(),
+        quiet,
+        true,
+        None,
+    )
+    .await?;
+    // Invariant: verify_log_witnessed with `count` always returns a cube.
     let cube = verified
         .stats
         .as_ref()

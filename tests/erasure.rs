@@ -158,6 +158,30 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// assert_absent fails if any file under `dir` holds one of `values`, raw, base64 or hex.
+fn assert_absent(dir: &std::path::Path, values: &[String]) {
+    let files = every_byte(dir);
+    assert!(files.iter().any(|(name, _)| name.ends_with("opening-keys")));
+    for value in values {
+        let forms = [
+            value.as_bytes().to_vec(),
+            base64::engine::general_purpose::STANDARD
+                .encode(value)
+                .into_bytes(),
+            value
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into_bytes(),
+        ];
+        for (name, bytes) in &files {
+            for form in &forms {
+                assert!(!contains(bytes, form), "{value:?} found in {name}");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_erasure_destroys_the_openings_for_good_and_the_log_still_verifies() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,26 +256,7 @@ async fn an_erasure_destroys_the_openings_for_good_and_the_log_still_verifies() 
     assert!(log.ledger.store().opening(3).unwrap().is_some());
 
     // No byte of the data directory reveals an erased value, raw, base64 or hex.
-    let files = every_byte(dir.path());
-    assert!(files.iter().any(|(name, _)| name.ends_with("opening-keys")));
-    for value in &values {
-        let forms = [
-            value.as_bytes().to_vec(),
-            base64::engine::general_purpose::STANDARD
-                .encode(value)
-                .into_bytes(),
-            value
-                .bytes()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-                .into_bytes(),
-        ];
-        for (name, bytes) in &files {
-            for form in &forms {
-                assert!(!contains(bytes, form), "{value:?} found in {name}");
-            }
-        }
-    }
+    assert_absent(dir.path(), &values);
 
     // A read of an erased entry says which order erased it; the disclosure verifies.
     let (private, recipient) = huella::hpke::keypair();
@@ -313,6 +318,159 @@ fn body_again(search: &Search) -> ErasureSubmission {
             search: Opening::new(Salt([3; 32]), PERSON),
         }),
     }
+}
+
+/// search_read is the auditor's signed search for entries whose subject is `subject`.
+fn search_read(subject: &str, request_id: &str) -> ReadSubmission {
+    let (_, recipient) = huella::hpke::keypair();
+    let salt = Salt([7; 32]);
+    let read = SealedRead {
+        agency: AgencyId::new("CO-PROCURADURIA").unwrap(),
+        case_ref: RequestId::new("PGN-2").unwrap(),
+        country: CountryCode::new("CO").unwrap(),
+        entries: None,
+        key: auditor().key_ref().clone(),
+        kind: SealedReadKind::Only,
+        legal_basis: LegalBasis::new("Ley 1581 de 2012, art. 17").unwrap(),
+        purpose: Purpose::new("oversight_audit").unwrap(),
+        read_at: Timestamp::from_unix_millis(NOW),
+        recipient,
+        request_id: RequestId::new(request_id).unwrap(),
+        search: Some(Search {
+            field: SearchField::Subject,
+            value: SearchField::Subject.commit(&salt, subject),
+        }),
+    };
+    ReadSubmission {
+        signature: sign(&read, &auditor()),
+        event: read,
+        openings: Some(SearchOpenings {
+            search: Opening::new(salt, subject),
+        }),
+    }
+}
+
+/// A search read keeps the value it searched for beside its entry (so that a retry can be
+/// answered). An erasure of the entries holding that value destroys that copy too, whether
+/// the order lists the entries or searches; a search for another value keeps its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_destroys_the_value_an_earlier_search_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = start(dir.path()).await;
+    let other = "CO-CC-1000000003";
+    let mut reads = Vec::new();
+    for (subject, id) in [(PERSON, "PGN-SEARCH-1"), (other, "PGN-SEARCH-2")] {
+        let body = serde_json::to_vec(&search_read(subject, id)).unwrap();
+        let (status, answer) = post(&log, "/v1/sealed/read", body.clone()).await;
+        assert_eq!(status, 201, "{answer}");
+        reads.push((answer["read_receipt"]["index"].as_u64().unwrap(), body));
+    }
+    let [(person_read, person_body), (other_read, _)] = reads.try_into().unwrap();
+    assert!(log.ledger.store().opening(person_read).unwrap().is_some());
+    // An order listing the person's two entries.
+    let listed = order(&authority(), "CO-SIC", Some(vec![2, 5]), None);
+    let body = ErasureSubmission {
+        signature: sign(&listed, &authority()),
+        event: listed,
+        openings: None,
+    };
+    let (status, answer) = post(&log, "/v1/sealed/erase", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(status, 201, "{answer}");
+    let by = answer["receipt"]["index"].as_u64().unwrap();
+    assert_eq!(log.ledger.store().opening(person_read).unwrap(), None);
+    assert_eq!(log.ledger.store().erased_by(person_read).unwrap(), Some(by));
+    assert!(log.ledger.store().opening(other_read).unwrap().is_some());
+    // A retry of the person's search cannot be answered any more, and says why.
+    let (status, answer) = post(&log, "/v1/sealed/read", person_body).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (410, Some("erased")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("erased by entry {by}")),
+        "{answer}"
+    );
+    // An order that searches for the other value destroys the other search's copy too.
+    let salt = Salt([3; 32]);
+    let mut searching = order(
+        &authority(),
+        "CO-SIC",
+        None,
+        Some(Search {
+            field: SearchField::Subject,
+            value: SearchField::Subject.commit(&salt, other),
+        }),
+    );
+    searching.request_id = RequestId::new("SIC-ERASE-2").unwrap();
+    let body = ErasureSubmission {
+        signature: sign(&searching, &authority()),
+        event: searching,
+        openings: Some(SearchOpenings {
+            search: Opening::new(salt, other),
+        }),
+    };
+    let (status, answer) = post(&log, "/v1/sealed/erase", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["erased"], serde_json::json!([3]));
+    let by = answer["receipt"]["index"].as_u64().unwrap();
+    assert_eq!(log.ledger.store().erased_by(other_read).unwrap(), Some(by));
+    assert_eq!(log.ledger.store().opening(by).unwrap(), None);
+    log.check_log().await;
+    log.stop().await;
+}
+
+/// A revoked auditor's key: the reads it signed since `compromised_since` are reported by
+/// the verifier as a thief's could be, as access entries are for an agency's key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_auditor_keys_reads_are_reported_as_exposed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = start(dir.path()).await;
+    let mut reads = Vec::new();
+    for id in ["PGN-SEARCH-1", "PGN-SEARCH-2"] {
+        let body = serde_json::to_vec(&search_read(PERSON, id)).unwrap();
+        let (status, answer) = post(&log, "/v1/sealed/read", body).await;
+        assert_eq!(status, 201, "{answer}");
+        reads.push(answer["read_receipt"]["index"].as_u64().unwrap());
+    }
+    let revoke = RegistryEvent::KeyRevoke {
+        key: auditor().verifier(),
+        compromised_since: Timestamp::from_unix_millis(NOW - 3_600_000),
+        reason: huella_core::values::Reason::new("auditor's laptop stolen").unwrap(),
+    };
+    let revoked_at = log
+        .client
+        .submit_registry(&SignedRegistryEvent::sign(revoke, &[&registrar()]))
+        .await
+        .unwrap()
+        .receipt
+        .index;
+    // The full verifier: a compromised key's first day is counted on a second read.
+    let verified = huella_verify::audit::verify_log(
+        &huella_verify::source::Source::Http(log.client.clone()),
+        &log.log_key,
+        Some(huella_verify::cli::Trusted {
+            root: trust(),
+            from: "trust",
+        }),
+        &huella_verify::sample::Sampling::every(),
+        true,
+    )
+    .await
+    .unwrap();
+    let summary = verified.summary;
+    assert_eq!(summary.compromised.len(), 1);
+    let c = &summary.compromised[0];
+    assert_eq!(c.key, auditor().key_ref().to_string());
+    assert_eq!(c.revoked_at, revoked_at);
+    assert_eq!(
+        (c.entries, c.first_index, c.last_index),
+        (2, Some(reads[0]), Some(reads[1]))
+    );
+    log.stop().await;
 }
 
 /// An order of listed entries, and its refusals.
@@ -411,6 +569,25 @@ async fn the_command_line_orders_an_erasure() {
 async fn retention_purges_old_openings_and_logs_a_signed_notice() {
     let dir = tempfile::tempdir().unwrap();
     let log = start(dir.path()).await;
+    // A search for the person, whose value is kept beside the read (index 10).
+    let body = serde_json::to_vec(&search_read(PERSON, "PGN-SEARCH-1")).unwrap();
+    let (status, answer) = post(&log, "/v1/sealed/read", body).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["read_receipt"]["index"], 10);
+    // Every personal value the log holds.
+    let mut values = vec![PERSON.to_string()];
+    for index in 0..8 {
+        let openings: Openings =
+            serde_json::from_slice(&log.ledger.store().opening(index).unwrap().unwrap()).unwrap();
+        for opening in [
+            &openings.subject,
+            &openings.requesting_user,
+            &openings.record_ref,
+            &openings.query,
+        ] {
+            values.push(opening.value.clone());
+        }
+    }
     let size = log.checkpoint().await.size;
     // Nothing accessed before the day before: nothing to purge.
     let early = Timestamp::from_unix_millis(NOW - 86_400_000);
@@ -438,6 +615,10 @@ async fn retention_purges_old_openings_and_logs_a_signed_notice() {
         );
         assert_eq!(log.ledger.store().erased_by(index).unwrap(), Some(notice));
     }
+    // The search's kept value went with the entries that hold it.
+    assert_eq!(log.ledger.store().erased_by(10).unwrap(), Some(notice));
+    // No byte of the data directory reveals a purged value, raw, base64 or hex.
+    assert_absent(dir.path(), &values);
     // Nothing more to purge, until more entries.
     assert_eq!(
         log.ledger.appender().retain(late, 100_000).await.unwrap(),

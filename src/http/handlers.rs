@@ -277,6 +277,23 @@ fn disclose(app: &App, receipt: &Receipt) -> Result<Disclosure, ApiError> {
             let Ok(Some(SearchOpenings { search: opening })) =
                 serde_json::from_slice::<Option<SearchOpenings>>(&stored)
             else {
+                // An erasure of what the read found destroys the value it searched for too:
+                // a retry after that cannot be answered, and says why.
+                if let Some(by) = app
+                    .ledger
+                    .store()
+                    .erased_by(receipt.index)
+                    .map_err(|e| unavailable(e.to_string()))?
+                {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::GONE,
+                        "erased",
+                        format!(
+                            "the value read {} searched for was erased by entry {by}; its disclosure can no longer be made",
+                            receipt.index
+                        ),
+                    ));
+                }
                 return Err(unavailable(
                     "the searched value's opening is not stored".into(),
                 ));

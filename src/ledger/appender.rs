@@ -23,8 +23,8 @@ use tokio::sync::oneshot;
 use crate::ledger::clock::Clock;
 use crate::ledger::reader::{LogReader, ReadError};
 use crate::ledger::sequencer::{
-    Accepted, Claim, Item, Pending, RETENTION_REQUESTS, Shared, already_logged,
-    erasure_request_key, lock, read_request_key, registry_request_key, request_key,
+    Accepted, Claim, ERASURE_REQUESTS, Item, Pending, READ_REQUESTS, RETENTION_REQUESTS, Shared,
+    already_logged, erasure_request_key, lock, read_request_key, registry_request_key, request_key,
     retention_request_key,
 };
 use crate::metrics::Metrics;
@@ -659,9 +659,10 @@ impl Drop for Appender {
 
 /// carry_out_erasure destroys the openings (and blind-index records) of every access entry
 /// the order logged at `by` names, that are not destroyed yet: the listed entries, or those
-/// before it whose searched field has the value of `search`. A search's own opening, kept
-/// beside the order until now, is destroyed last. Returns the entries erased now or before
-/// by this order.
+/// before it whose searched field has the value of `search`. Then it destroys the value any
+/// sealed read or earlier order searched for, when that is a value destroyed now
+/// ([`erase_searches`]), and a search's own opening, kept beside the order until now, last.
+/// Returns the entries erased now or before by this order.
 pub(crate) fn carry_out_erasure(
     store: &dyn Store,
     blind: Option<&crate::blind::BlindKey>,
@@ -683,6 +684,10 @@ pub(crate) fn carry_out_erasure(
         _ => Vec::new(),
     };
     let mut erased = Vec::new();
+    let mut destroyed = Destroyed::default();
+    if let (Some(wanted), Some(opening)) = (&order.search, search) {
+        destroyed.add(wanted.field, &opening.search.value);
+    }
     for index in targets {
         if let Some(earlier) = store.erased_by(index)? {
             if earlier == by {
@@ -696,14 +701,78 @@ pub(crate) fn carry_out_erasure(
             }
             _ => true,
         };
-        if erase_entry(store, blind, index, by, matches)? {
+        if let Some(openings) = erase_entry(store, blind, index, by, matches)? {
+            destroyed.add_entry(&openings);
             erased.push(index);
         }
     }
+    erase_searches(store, by, &destroyed)?;
     if order.search.is_some() && store.erased_by(by)?.is_none() {
         store.erase(by, &[], by)?;
     }
     Ok(erased)
+}
+
+/// Destroyed is the searchable values an erasure or a retention notice destroys: a search
+/// that named one of them must not keep it.
+#[derive(Default)]
+struct Destroyed(std::collections::HashSet<(huella_core::sealed::SearchField, String)>);
+
+impl Destroyed {
+    /// add adds a value of `field`.
+    fn add(&mut self, field: huella_core::sealed::SearchField, value: &str) {
+        self.0.insert((field, value.to_string()));
+    }
+
+    /// add_entry adds an access entry's searchable values.
+    fn add_entry(&mut self, openings: &huella_core::event::Openings) {
+        for field in crate::blind::FIELDS {
+            self.add(field, &crate::blind::value(openings, field).value);
+        }
+    }
+}
+
+/// erase_searches destroys the searched value kept beside every sealed read and erasure
+/// order (other than the one at `by`, which destroys its own last) whose search named a
+/// value in `destroyed`, recorded as by the entry at `by`. A read keeps its searched value
+/// so that a retry can be answered; once the entries it found are erased, that value is
+/// the one copy left of what the erasure destroys. Reads are few beside accesses, so this
+/// looks at each read's kept value rather than keeping an index of them.
+fn erase_searches(
+    store: &dyn Store,
+    by: u64,
+    destroyed: &Destroyed,
+) -> Result<(), crate::store::StoreError> {
+    if destroyed.0.is_empty() {
+        return Ok(());
+    }
+    let mut searches = store.request_indices(READ_REQUESTS)?;
+    searches.extend(store.request_indices(ERASURE_REQUESTS)?);
+    for index in searches {
+        if index == by || store.erased_by(index)?.is_some() {
+            continue;
+        }
+        let Some(leaf) = store.leaves(index, 1)?.pop() else {
+            continue;
+        };
+        let field = match Leaf::parse(&leaf) {
+            Ok(Leaf::SealedRead(read)) => read.event.search.map(|s| s.field),
+            Ok(Leaf::Erasure(order)) => order.event.search.map(|s| s.field),
+            _ => None,
+        };
+        let (Some(field), Some(bytes)) = (field, store.opening(index)?) else {
+            continue;
+        };
+        let Ok(Some(SearchOpenings { search })) =
+            serde_json::from_slice::<Option<SearchOpenings>>(&bytes)
+        else {
+            continue;
+        };
+        if destroyed.0.contains(&(field, search.value)) {
+            store.erase(index, &[], by)?;
+        }
+    }
+    Ok(())
 }
 
 /// retention_next is the first index no retention notice covers: one past the last notice's
@@ -721,8 +790,10 @@ pub(crate) fn retention_next(store: &dyn Store) -> Result<u64, crate::store::Sto
 }
 
 /// carry_out_retention destroys, as an erasure does (recorded as by the notice at `by`),
-/// the openings of the access entries in the notice's range accessed before its `before`,
-/// not destroyed yet.
+/// what the notice's range holds from before its `before` and is not destroyed yet: the
+/// openings of access entries accessed before it, and the value a sealed read or erasure
+/// order made before it searched for; then the value any other search kept that is one
+/// destroyed now ([`erase_searches`]).
 pub(crate) fn carry_out_retention(
     store: &dyn Store,
     blind: Option<&crate::blind::BlindKey>,
@@ -730,43 +801,57 @@ pub(crate) fn carry_out_retention(
     notice: &Retention,
 ) -> Result<(), crate::store::StoreError> {
     let (first, last) = (notice.first.get(), notice.last.get());
+    let before = notice.before.unix_millis();
     let leaves = store.leaves(first, last - first + 1)?;
+    let mut destroyed = Destroyed::default();
     for (leaf, index) in leaves.iter().zip(first..) {
-        let Ok(Leaf::Access(entry)) = Leaf::parse(leaf) else {
-            continue;
+        let made = match Leaf::parse(leaf) {
+            Ok(Leaf::Access(entry)) => entry.event.accessed_at.unix_millis(),
+            Ok(Leaf::SealedRead(read)) if read.event.search.is_some() => {
+                read.event.read_at.unix_millis()
+            }
+            Ok(Leaf::Erasure(order)) if order.event.search.is_some() => {
+                order.event.ordered_at.unix_millis()
+            }
+            _ => continue,
         };
-        if entry.event.accessed_at.unix_millis() >= notice.before.unix_millis()
-            || store.erased_by(index)?.is_some()
-        {
+        if made >= before || store.erased_by(index)?.is_some() {
             continue;
         }
-        erase_entry(store, blind, index, by, |_| true)?;
+        if matches!(Leaf::parse(leaf), Ok(Leaf::Access(_))) {
+            if let Some(openings) = erase_entry(store, blind, index, by, |_| true)? {
+                destroyed.add_entry(&openings);
+            }
+        } else if store.opening(index)?.is_some() {
+            store.erase(index, &[], by)?;
+        }
     }
-    Ok(())
+    erase_searches(store, by, &destroyed)
 }
 
 /// erase_entry destroys an access entry's openings and blind-index records, recorded as by
-/// the entry at `by`, if it still has openings and `matches` them. Returns whether it did.
+/// the entry at `by`, if it still has openings and `matches` them. Returns the openings it
+/// destroyed.
 fn erase_entry(
     store: &dyn Store,
     blind: Option<&crate::blind::BlindKey>,
     index: u64,
     by: u64,
     matches: impl Fn(&huella_core::event::Openings) -> bool,
-) -> Result<bool, crate::store::StoreError> {
+) -> Result<Option<huella_core::event::Openings>, crate::store::StoreError> {
     let Some(bytes) = store.opening(index)? else {
-        return Ok(false);
+        return Ok(None);
     };
     let Ok(openings) = serde_json::from_slice::<huella_core::event::Openings>(&bytes) else {
-        return Ok(false);
+        return Ok(None);
     };
     if !matches(&openings) {
-        return Ok(false);
+        return Ok(None);
     }
     let tags: Vec<[u8; 32]> = match blind {
         Some(key) => key.records(index, &openings).map(|(tag, _)| tag).to_vec(),
         None => Vec::new(),
     };
     store.erase(index, &tags, by)?;
-    Ok(true)
+    Ok(Some(openings))
 }

@@ -155,10 +155,14 @@ pub(crate) fn registry_request_key(signed: &SignedRegistryEvent) -> Vec<u8> {
     key
 }
 
-/// read_request_key identifies an auditor's read for idempotency: 0x00, `read`, 0x00, the
+/// READ_REQUESTS starts the request key of every sealed read: 0x00, `read`, 0x00. An
+/// erasure finds, by this prefix, the reads whose search kept a value it destroys.
+pub(crate) const READ_REQUESTS: &[u8] = b"\0read\0";
+
+/// read_request_key identifies an auditor's read for idempotency: [`READ_REQUESTS`], the
 /// agency, 0x00, its request id (apart from agencies' access events and registry events).
 pub(crate) fn read_request_key(read: &SealedRead) -> Vec<u8> {
-    let mut key = b"\0read\0".to_vec();
+    let mut key = READ_REQUESTS.to_vec();
     key.extend_from_slice(read.agency.as_str().as_bytes());
     key.push(0);
     key.extend_from_slice(read.request_id.as_str().as_bytes());

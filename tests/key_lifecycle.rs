@@ -318,12 +318,22 @@ async fn a_revoked_key_is_refused_and_the_verifier_reports_its_exposed_entries()
     let text = audit::render(&verified);
     assert!(
         text.contains(&format!("COMPROMISED KEY {}", c.key))
-            && text.contains(&format!("{} entries it signed", c.entries)),
+            && text.contains(&format!("{} entries it signed", c.entries))
+            && text.contains(&format!(
+                "indices {} to {}",
+                exposed[0],
+                exposed[exposed.len() - 1]
+            )),
         "{text}"
     );
     let json = serde_json::to_value(&verified).unwrap();
     assert_eq!(json["summary"]["compromised"][0]["entries"], c.entries);
     assert_eq!(json["summary"]["compromised"][0]["revoked_at"], revoked_at);
+    assert_eq!(json["summary"]["compromised"][0]["first_index"], exposed[0]);
+    assert_eq!(
+        json["summary"]["compromised"][0]["last_index"],
+        exposed[exposed.len() - 1]
+    );
     log.stop().await;
 }
 

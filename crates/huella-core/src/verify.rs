@@ -152,6 +152,19 @@ pub struct Recount {
     found: (u64, Option<u64>, Option<u64>),
 }
 
+/// signed_at is the key that signed an entry of an agency or authority, and the time the
+/// entry says it happened (in Unix milliseconds): an access's `accessed_at`, a sealed read's
+/// `read_at`, an erasure order's `ordered_at`. These are what a key revoked as compromised
+/// could have signed: each is counted against the key's `compromised_since`.
+fn signed_at(leaf: &Leaf) -> Option<(&KeyRef, u64)> {
+    match leaf {
+        Leaf::Access(entry) => Some((&entry.event.key, entry.event.accessed_at.unix_millis())),
+        Leaf::SealedRead(entry) => Some((&entry.event.key, entry.event.read_at.unix_millis())),
+        Leaf::Erasure(entry) => Some((&entry.event.key, entry.event.ordered_at.unix_millis())),
+        Leaf::Registry(_) | Leaf::Retention(_) => None,
+    }
+}
+
 impl Recount {
     /// feed takes the next leaf of the range; it must be the next index and chain to the
     /// one before.
@@ -179,9 +192,9 @@ impl Recount {
         // Only the day being recounted: the range also holds entries of later days (late
         // reports), which the auditor counted already.
         let day_end = (self.since / DAY + 1) * DAY;
-        if let Leaf::Access(entry) = parsed
-            && entry.event.key == self.key
-            && (self.since..day_end).contains(&entry.event.accessed_at.unix_millis())
+        if let Some((key, at)) = signed_at(&parsed)
+            && *key == self.key
+            && (self.since..day_end).contains(&at)
         {
             let (n, first, last) = &mut self.found;
             *n += 1;
@@ -719,21 +732,6 @@ impl Auditor {
                         .verify(&record.key)
                         .map_err(|e| signature_failure(index, e))?;
                 }
-                let day = event.accessed_at.unix_millis() / DAY;
-                let days = match self.timelines.get_mut(&event.key) {
-                    Some(days) => days,
-                    None => self.timelines.entry(event.key.clone()).or_default(),
-                };
-                let counted = days.entry(day).or_insert(Day {
-                    count: 0,
-                    first: index,
-                    last: index,
-                    before_first: self.prev,
-                    last_hash: leaf_hash,
-                });
-                counted.count += 1;
-                counted.last = index;
-                counted.last_hash = leaf_hash;
             }
             Leaf::SealedRead(entry) => {
                 let e = &entry.event;
@@ -791,6 +789,22 @@ impl Auditor {
                     })?;
                 self.registry_entries.push((index, entry.to_leaf()));
             }
+        }
+        if let Some((key, at)) = signed_at(&leaf) {
+            let days = match self.timelines.get_mut(key) {
+                Some(days) => days,
+                None => self.timelines.entry(key.clone()).or_default(),
+            };
+            let counted = days.entry(at / DAY).or_insert(Day {
+                count: 0,
+                first: index,
+                last: index,
+                before_first: self.prev,
+                last_hash: leaf_hash,
+            });
+            counted.count += 1;
+            counted.last = index;
+            counted.last_hash = leaf_hash;
         }
         self.frontier.append(leaf_hash);
         self.prev = leaf_hash;

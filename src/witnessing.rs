@@ -24,6 +24,53 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// ROUND is how often the task looks for a new checkpoint.
 const ROUND: Duration = Duration::from_millis(200);
 
+/// BACKOFF_MAX is the longest pause before asking a witness that failed again.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// KEEP_SIZES is how many checkpoint sizes the task keeps cosignatures of while waiting for a
+/// quorum.
+const KEEP_SIZES: usize = 64;
+
+/// Answer is a witness's answer to one request: the witness, the checkpoint's size and
+/// note, how long it took, and the status and body.
+type Answer = (
+    usize,
+    u64,
+    String,
+    Duration,
+    Result<(u16, String), reqwest::Error>,
+);
+
+/// Peer is what the task knows of one witness.
+#[derive(Clone, Debug)]
+struct Peer {
+    /// The size it cosigned last, as far as known (None: ask with old 0, learn from a 409).
+    known: Option<u64>,
+    /// The size whose cosignature by it the task holds.
+    holds: Option<u64>,
+    /// A request to it is in flight.
+    busy: bool,
+    /// The old size of the last request sent.
+    sent_old: u64,
+    /// Failures in a row, for the pause before the next request.
+    failures: u32,
+    /// No request before this instant.
+    not_before: Instant,
+}
+
+impl Default for Peer {
+    fn default() -> Peer {
+        Peer {
+            known: None,
+            holds: None,
+            busy: false,
+            sent_old: 0,
+            failures: 0,
+            not_before: Instant::now(),
+        }
+    }
+}
+
 /// Cosigned is a checkpoint that meets the quorum, with its cosignature lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cosigned {
@@ -76,26 +123,40 @@ impl Witnessing {
             .build()
             .unwrap_or_default();
         let n = self.policy.witnesses.len();
-        // Per witness: the size it cosigned last, as far as known (None: ask with old 0).
-        let mut known: Vec<Option<u64>> = vec![None; n];
+        let mut state: Vec<Peer> = vec![Peer::default(); n];
         // Per checkpoint size: its note and the cosignature line of each witness that gave one.
         let mut collected: BTreeMap<u64, (String, Vec<Option<String>>)> = BTreeMap::new();
+        // Requests in flight, at most one per witness: each witness goes at its own pace, so
+        // a slow one never holds back what the others cosign.
+        let mut tasks: tokio::task::JoinSet<Answer> = tokio::task::JoinSet::new();
+        let mut tick = tokio::time::interval(ROUND);
         loop {
-            tokio::time::sleep(ROUND).await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                Some(Ok(done)) = tasks.join_next(), if !tasks.is_empty() => {
+                    let (i, size, note, took, answer) = done;
+                    state[i].busy = false;
+                    self.answered(&ledger, &mut state[i], i, (size, &note), took, answer, &mut collected);
+                    self.update(&mut collected);
+                    continue;
+                }
+            }
             let published = ledger.published();
             let (size, note) = (published.size, published.note.to_string());
             if size == 0 {
                 continue;
             }
-            let wanted: Vec<usize> = (0..n)
-                .filter(|&i| known[i] != Some(size) && self.policy.witnesses[i].url.is_some())
-                .collect();
-            if wanted.is_empty() {
-                continue;
-            }
-            let mut tasks = tokio::task::JoinSet::new();
-            for i in wanted {
-                let old = known[i].unwrap_or(0).min(size);
+            let now = Instant::now();
+            for (i, peer) in state.iter_mut().enumerate() {
+                let Some(url) = self.policy.witnesses[i].url.as_deref() else {
+                    continue;
+                };
+                if peer.busy || peer.holds == Some(size) || peer.not_before > now {
+                    continue;
+                }
+                // From the size it last cosigned: after a restart, or a 409, that may be this
+                // very size, and the proof is then empty (the witness cosigns it again).
+                let old = peer.known.unwrap_or(0).min(size);
                 let proof = match ledger.reader().snapshot().consistency(old, Some(size)) {
                     Ok((_, proof)) => proof,
                     Err(e) => {
@@ -103,16 +164,11 @@ impl Witnessing {
                         continue;
                     }
                 };
+                peer.busy = true;
+                peer.sent_old = old;
                 let body = request_body(old, &proof, &note);
-                let url = format!(
-                    "{}/add-checkpoint",
-                    self.policy.witnesses[i]
-                        .url
-                        .as_deref()
-                        .unwrap_or("")
-                        .trim_end_matches('/')
-                );
-                let http = http.clone();
+                let url = format!("{}/add-checkpoint", url.trim_end_matches('/'));
+                let (http, note) = (http.clone(), note.clone());
                 tasks.spawn(async move {
                     let started = Instant::now();
                     let answer = async {
@@ -122,72 +178,98 @@ impl Witnessing {
                         Ok::<_, reqwest::Error>((status, text))
                     }
                     .await;
-                    (i, started.elapsed(), answer)
+                    (i, size, note, started.elapsed(), answer)
                 });
             }
-            while let Some(Ok((i, took, answer))) = tasks.join_next().await {
-                let name = self.policy.witnesses[i].name.clone();
-                let label = [("witness", name.clone())];
-                let metrics = ledger.metrics();
-                let failed = |why: String| {
-                    tracing::warn!("witness {name}: {why}");
-                    metrics.witness_failures.get_or_create(&label).inc();
-                };
-                match answer {
-                    Ok((200, lines)) => {
-                        // The line its key signed, each answered line checked once.
-                        let key = std::slice::from_ref(&self.policy.witnesses[i].key);
-                        let mut refused = None;
-                        let line = lines.lines().find_map(|l| {
-                            let line = format!("{l}\n");
-                            match verify_note(format!("{note}{line}").as_bytes(), key) {
-                                Ok(found) if found.len() == 1 => Some(line),
-                                Ok(_) => None,
-                                Err(e) => {
-                                    refused = Some(e);
-                                    None
-                                }
-                            }
-                        });
-                        match (line, refused) {
-                            (Some(line), _) => {
-                                let entry = collected
-                                    .entry(size)
-                                    .or_insert_with(|| (note.clone(), vec![None; n]));
-                                entry.1[i] = Some(line);
-                                known[i] = Some(size);
-                                metrics
-                                    .witness_cosigned_size
-                                    .get_or_create(&label)
-                                    .set(size);
-                                metrics
-                                    .witness_latency_seconds
-                                    .get_or_create(&label)
-                                    .observe(took.as_secs_f64());
-                            }
-                            (None, Some(e)) => {
-                                failed(format!("its cosignature does not verify: {e}"))
-                            }
-                            (None, None) => {
-                                failed("answered 200 without a cosignature by its key".into())
-                            }
+        }
+    }
+
+    /// answered takes witness `i`'s answer to checkpoint `size`: a cosignature is kept, a
+    /// 409 teaches the size it cosigned last, and anything else is a failure, logged,
+    /// counted, and retried after a growing pause.
+    #[allow(clippy::too_many_arguments)]
+    fn answered(
+        &self,
+        ledger: &Ledger,
+        peer: &mut Peer,
+        i: usize,
+        (size, note): (u64, &str),
+        took: Duration,
+        answer: Result<(u16, String), reqwest::Error>,
+        collected: &mut BTreeMap<u64, (String, Vec<Option<String>>)>,
+    ) {
+        let n = self.policy.witnesses.len();
+        let name = self.policy.witnesses[i].name.clone();
+        let label = [("witness", name.clone())];
+        let metrics = ledger.metrics();
+        let mut failed = |why: String| {
+            tracing::warn!("witness {name}: {why}");
+            metrics.witness_failures.get_or_create(&label).inc();
+            peer.failures = peer.failures.saturating_add(1);
+            let pause = ROUND * 2u32.saturating_pow(peer.failures.min(8));
+            peer.not_before = Instant::now() + pause.min(BACKOFF_MAX);
+        };
+        match answer {
+            Ok((200, lines)) => {
+                // The line its key signed, each answered line checked once.
+                let key = std::slice::from_ref(&self.policy.witnesses[i].key);
+                let mut refused = None;
+                let line = lines.lines().find_map(|l| {
+                    let line = format!("{l}\n");
+                    match verify_note(format!("{note}{line}").as_bytes(), key) {
+                        Ok(found) if found.len() == 1 => Some(line),
+                        Ok(_) => None,
+                        Err(e) => {
+                            refused = Some(e);
+                            None
                         }
                     }
-                    Ok((409, body)) => {
-                        match huella_core::checkpoint::parse_decimal(body.trim_end()) {
-                            // It cosigned another size: the next round sends a proof from there.
-                            Some(n) => known[i] = Some(n),
-                            None => failed(format!("409 with a body that is not a size: {body:?}")),
+                });
+                match (line, refused) {
+                    (Some(line), _) => {
+                        let entry = collected
+                            .entry(size)
+                            .or_insert_with(|| (note.to_string(), vec![None; n]));
+                        entry.1[i] = Some(line);
+                        peer.known = Some(size);
+                        peer.holds = Some(size);
+                        peer.failures = 0;
+                        metrics
+                            .witness_cosigned_size
+                            .get_or_create(&label)
+                            .set(size);
+                        metrics
+                            .witness_latency_seconds
+                            .get_or_create(&label)
+                            .observe(took.as_secs_f64());
+                        // Older sizes nobody will complete stay bounded.
+                        while collected.len() > KEEP_SIZES {
+                            collected.pop_first();
                         }
                     }
-                    Ok((status, body)) => failed(format!(
-                        "refused checkpoint {size} with {status}: {}",
-                        body.trim_end()
-                    )),
-                    Err(e) => failed(format!("unreachable: {e}")),
+                    (None, Some(e)) => failed(format!("its cosignature does not verify: {e}")),
+                    (None, None) => failed("answered 200 without a cosignature by its key".into()),
                 }
             }
-            self.update(&mut collected);
+            Ok((409, body)) => match huella_core::checkpoint::parse_decimal(body.trim_end()) {
+                // It cosigned a smaller size: the next request sends a proof from there.
+                Some(s) if s < size => peer.known = Some(s),
+                // This size, not yet asked from there: ask again with no proof.
+                Some(s) if s == size && peer.sent_old != size => peer.known = Some(s),
+                // This size again, or a bigger one than the log has: it has cosigned another
+                // tree of that size, or a tree this log never had. A split view or a rollback
+                // of the log, or of the witness's state: report it.
+                Some(s) => failed(format!(
+                    "refused checkpoint {size}: it has cosigned a tree of size {s} that is not \
+                     this log's (a fork, or a rolled-back log or witness)"
+                )),
+                None => failed(format!("409 with a body that is not a size: {body:?}")),
+            },
+            Ok((status, body)) => failed(format!(
+                "refused checkpoint {size} with {status}: {}",
+                body.trim_end()
+            )),
+            Err(e) => failed(format!("unreachable: {e}")),
         }
     }
 

@@ -124,6 +124,21 @@ async fn the_log_serves_the_newest_checkpoint_its_witnesses_cosigned() {
     assert_eq!(cosigned, size);
     assert_eq!(by, vec!["W1".to_string(), "W2".to_string()]);
 
+    // A restart with nothing new appended: the log has forgotten the cosignatures, and the
+    // witnesses have cosigned this very size; they cosign it again (an empty proof from
+    // their own size, learned from a 409), so /checkpoint is cosigned without waiting for
+    // an append.
+    assert!(serve.stop().success());
+    let serve = Serve::start_with(
+        &data,
+        None,
+        &["--witness-policy", policy_file.to_str().unwrap()],
+    )
+    .await;
+    let (cosigned, by) = wait_cosigned(&serve.base, &policy, &log_key, size).await;
+    assert_eq!(cosigned, size);
+    assert_eq!(by, vec!["W1".to_string(), "W2".to_string()]);
+
     // A new entry: the witnesses cosign the next checkpoint from the size they cosigned,
     // with a consistency proof.
     tokio::task::block_in_place(|| submit(&serve.base, &data, "WITNESSED-1"));

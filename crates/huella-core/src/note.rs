@@ -35,6 +35,10 @@ pub enum NoteError {
     Unverified,
 }
 
+/// DUPLICATE is the [`NoteError::Malformed`] reason for a second signature line by a known
+/// key.
+pub const DUPLICATE: &str = "two signatures by the same known key";
+
 /// NoteSignature is one signature line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoteSignature {
@@ -187,7 +191,7 @@ pub fn open(bytes: &[u8], known: &[VerifierKey]) -> Result<Note, NoteError> {
         match known.iter().find(|k| sig.is_by(k.key_ref())) {
             Some(key) => {
                 if verified.iter().any(|v| v.is_by(key.key_ref())) {
-                    return Err(NoteError::Malformed("two signatures by the same known key"));
+                    return Err(NoteError::Malformed(DUPLICATE));
                 }
                 if !key.verify(text.as_bytes(), &sig.signature) {
                     return Err(NoteError::InvalidSignature(key.key_ref().to_string()));

@@ -8,8 +8,9 @@
 //! not parse, 400; an origin the witness does not know, 404; no valid signature by a key it
 //! trusts for the origin (or a bad one by such a key), 403; `old` over the checkpoint's
 //! size, 400; `old` not the size it last cosigned, 409 with that size; a size-0 checkpoint
-//! whose root is not the empty tree's, a proof from size 0, a proof that does not verify, or
-//! the same size with another root, 422.
+//! whose root is not the empty tree's, a proof from size 0, or a proof that does not verify,
+//! 422; the same size with another root, 409 (tlog-witness v1.0.0, the version the project
+//! follows; later drafts answer 422 there).
 
 use crate::checkpoint::{Checkpoint, parse_decimal};
 use crate::keys::VerifierKey;
@@ -133,8 +134,12 @@ pub fn decide(
     if trusted.is_empty() {
         return Err(Refusal::new(404, "unknown log origin"));
     }
+    // v1.0.0: "If none of the signatures verify against any of the trusted public keys, the
+    // witness MUST respond with a 403": so also a note with no signature line at all, or
+    // with a second line by the log's key; only a note that is not one is a 400.
+    let unsigned = request.note.ends_with(b"\n\n");
     let note = crate::note::open(&request.note, &trusted).map_err(|e| match e {
-        crate::note::NoteError::Malformed(_) => {
+        crate::note::NoteError::Malformed(why) if !unsigned && why != crate::note::DUPLICATE => {
             Refusal::new(400, format!("malformed checkpoint: {e}"))
         }
         e => Refusal::new(403, format!("the checkpoint is not signed by the log: {e}")),
@@ -164,10 +169,20 @@ pub fn decide(
             return Err(Refusal::new(422, "a proof from size 0 must be empty"));
         }
     } else if request.old == checkpoint.size {
-        if checkpoint.root != old_root || !request.proof.is_empty() {
+        // v1.0.0: "If they don't match, the witness MUST respond with a 409 Conflict".
+        if checkpoint.root != old_root {
+            return Err(Refusal {
+                status: 409,
+                why: format!(
+                    "it cosigned another tree of size {known}: the roots differ (a split view)"
+                ),
+                latest_size: Some(known),
+            });
+        }
+        if !request.proof.is_empty() {
             return Err(Refusal::new(
                 422,
-                "the same size with another root (or a proof)",
+                "a proof from a size to itself must be empty",
             ));
         }
     } else {
@@ -265,11 +280,19 @@ mod tests {
             )
             .is_ok()
         );
-        // Same size, another root: 422.
+        // Same size, another root: 409 with the size (v1.0.0: "MUST respond with a 409").
         let fork = note(5, tree(4).root(), &key);
+        let split = decide(
+            &parse(request_body(5, &[], &fork).as_bytes()).unwrap(),
+            &keys,
+            Some(&latest),
+        )
+        .unwrap_err();
+        assert_eq!((split.status, split.size_body()), (409, Some("5\n".into())));
+        // The same size and root with a proof: 422.
         assert_eq!(
             decide(
-                &parse(request_body(5, &[], &fork).as_bytes()).unwrap(),
+                &parse(request_body(5, &[tree(4).root()], &n5).as_bytes()).unwrap(),
                 &keys,
                 Some(&latest)
             )
@@ -277,6 +300,23 @@ mod tests {
             .status,
             422
         );
+        // No signature line, or a second line by the log's key: none verifies as the one
+        // signature of a trusted key, 403 (v1.0.0).
+        let unsigned = format!("{}\n", &n5[..n5.find("\n\n").unwrap() + 1]);
+        let twice = format!("{n5}{}", &n5[n5.find("\n\n").unwrap() + 2..]);
+        for bad in [unsigned, twice] {
+            assert_eq!(
+                decide(
+                    &parse(request_body(5, &[], &bad).as_bytes()).unwrap(),
+                    &keys,
+                    Some(&latest)
+                )
+                .unwrap_err()
+                .status,
+                403,
+                "{bad}"
+            );
+        }
         // A bigger tree with a bad proof: 422; old over size: 400.
         let t8 = tree(8);
         let n8 = note(8, t8.root(), &key);

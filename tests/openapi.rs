@@ -113,6 +113,340 @@ async fn the_openapi_document_is_valid_and_lists_every_route() {
     );
 }
 
+/// The names of the query and path parameters the document gives `method path`.
+fn parameters(document: &serde_json::Value, method: &str, path: &str) -> BTreeSet<String> {
+    document["paths"][path][method]["parameters"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| p["name"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The values an enumerated parameter's schema allows (items' values, for a list).
+fn allowed(document: &serde_json::Value, path: &str, name: &str) -> Vec<String> {
+    let parameter = document["paths"][path]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{path}: no parameter {name}"));
+    let schema = &parameter["schema"];
+    let values = schema["enum"]
+        .as_array()
+        .or_else(|| schema["items"]["enum"].as_array())
+        .unwrap_or_else(|| panic!("{path} {name}: no enum in {schema}"));
+    values
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Checks, with the Python `jsonschema` package, each `(path, status, answer)` against the
+/// document's schema for that path's GET or POST response, and returns each one's errors.
+fn schema_errors(
+    dir: &std::path::Path,
+    document: &serde_json::Value,
+    cases: &[(&str, &str, serde_json::Value)],
+) -> Vec<Vec<String>> {
+    let file = dir.join("cases.json");
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&serde_json::json!({"document": document, "cases": cases})).unwrap(),
+    )
+    .unwrap();
+    let script = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+given = json.load(open(sys.argv[1]))
+document = given["document"]
+out = []
+for path, status, answer in given["cases"]:
+    item = document["paths"][path]
+    operation = item.get("get") or item.get("post")
+    schema = dict(operation["responses"][status]["content"]["application/json"]["schema"])
+    schema["components"] = document["components"]
+    Draft202012Validator.check_schema(schema)
+    out.append([e.message for e in Draft202012Validator(schema).iter_errors(answer)])
+print(json.dumps(out))
+"#;
+    let out = python(&["-c", script, file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "jsonschema failed (is it installed? pip install jsonschema): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Issue #16: the document says every parameter each handler reads, with the values it
+/// allows, gives every JSON answer and body a real schema, and lists the errors the
+/// middleware and the server loop can send; real answers of a running log validate against
+/// the schemas.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_every_parameter_and_answer() {
+    use huella_core::stats::{DIMENSION_NAMES, FIELDS, Field, TimeField};
+    huella_verify::client::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = DemoProcess::start(&dir.path().join("demo"), 30);
+    let get = |path: String| {
+        let url = format!("{}{path}", demo.base);
+        async move {
+            let response = reqwest::get(&url).await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let document: serde_json::Value =
+        serde_json::from_str(&get("/openapi.json".into()).await.1).unwrap();
+
+    // (a) Every parameter, from the parsers' own lists: the fields and time, from, to that
+    // huella_core::stats::Query::from_pairs reads, with group_by for statistics and the
+    // paging of a search.
+    let fields: Vec<&str> = FIELDS.iter().map(|f| f.name()).collect();
+    let filters: BTreeSet<String> = fields
+        .iter()
+        .copied()
+        .chain(["time", "from", "to"])
+        .map(String::from)
+        .collect();
+    let with = |extra: &[&str]| -> BTreeSet<String> {
+        filters
+            .iter()
+            .cloned()
+            .chain(extra.iter().map(|e| e.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        parameters(&document, "get", "/v1/stats"),
+        with(&["group_by"])
+    );
+    assert_eq!(
+        parameters(&document, "get", "/v1/search"),
+        with(&["order", "limit", "cursor"])
+    );
+    let dimensions: Vec<String> = DIMENSION_NAMES.split(", ").map(String::from).collect();
+    assert_eq!(dimensions.len(), 12);
+    assert_eq!(allowed(&document, "/v1/stats", "group_by"), dimensions);
+    for path in ["/v1/stats", "/v1/search"] {
+        assert_eq!(
+            allowed(&document, path, "time"),
+            [TimeField::AccessedAt.name(), TimeField::IntegratedAt.name()]
+        );
+        assert_eq!(
+            allowed(&document, path, "outcome"),
+            ["hit", "no_hit", "error"]
+        );
+    }
+    assert!(allowed(&document, "/v1/search", "kind").contains(&"key_revoke".to_string()));
+    // And the server takes each parameter documented, and refuses one that is not.
+    let sample = |name: &str| match name {
+        "group_by" => "kind,month",
+        "time" => "integrated_at",
+        "from" => "2020",
+        "to" => "2099-12-31",
+        "order" => "oldest",
+        "limit" => "5",
+        "cursor" => "0",
+        "outcome" => "hit",
+        "kind" => "access",
+        _ => "X",
+    };
+    for path in ["/v1/stats", "/v1/search"] {
+        for name in parameters(&document, "get", path) {
+            let (status, body) = get(format!("{path}?{name}={}", sample(&name))).await;
+            assert_eq!(status, 200, "{path}?{name}: {body}");
+        }
+        let (status, body) = get(format!("{path}?nationality=CO")).await;
+        assert_eq!(
+            status, 400,
+            "{path} takes a parameter it does not document: {body}"
+        );
+    }
+    assert!(Field::parse("nationality").is_none());
+    // The dashboard: its form's fields, its language switch and its paging link are the
+    // parameters documented.
+    let (status, html) = get("/?lang=en".into()).await;
+    assert_eq!(status, 200);
+    let form = html
+        .split("<form")
+        .nth(1)
+        .and_then(|f| f.split("</form>").next())
+        .unwrap();
+    let mut used: BTreeSet<String> = form
+        .split(" name=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .collect();
+    let older = html
+        .split("rel=\"next\" href=\"/?")
+        .nth(1)
+        .expect("a demo log of 30 accesses has a second page")
+        .split('"')
+        .next()
+        .unwrap();
+    for pair in older.split("&amp;") {
+        used.insert(pair.split('=').next().unwrap().to_string());
+    }
+    assert!(used.contains("cursor") && used.contains("lang") && used.contains("category"));
+    assert_eq!(parameters(&document, "get", "/"), used);
+    // Path parameters.
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, _) in item.as_object().unwrap() {
+            for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = segment.trim_matches(|c| c == '{' || c == '}');
+                assert!(
+                    parameters(&document, method, path).contains(name),
+                    "{method} {path}: {name} undocumented"
+                );
+            }
+        }
+    }
+
+    // (b) No JSON answer or body without a schema; and the errors every route can get.
+    let empty = |schema: &serde_json::Value| {
+        schema.as_object().is_none_or(|o| {
+            !(o.contains_key("$ref") || o.contains_key("type") || o.contains_key("properties"))
+        })
+    };
+    let mut described = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                let json = &response["content"]["application/json"]["schema"];
+                if status.starts_with('2') && !json.is_null() {
+                    assert!(
+                        !empty(json),
+                        "{method} {path} {status}: empty schema {json}"
+                    );
+                    described += 1;
+                }
+            }
+            let body = &operation["requestBody"]["content"]["application/json"]["schema"];
+            if !operation["requestBody"].is_null() {
+                assert!(!empty(body), "{method} {path}: empty request body schema");
+            }
+            // The handler's own answer where it has one (readyz's 503), else ErrorBody.
+            for status in ["408", "413", "429", "503"] {
+                let schema = &responses
+                    .get(status)
+                    .unwrap_or_else(|| panic!("{method} {path}: no {status}"))["content"]["application/json"]
+                    ["schema"];
+                assert!(!empty(schema), "{method} {path} {status}: no schema");
+            }
+            let takes_input = operation["parameters"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty())
+                || !operation["requestBody"].is_null();
+            if takes_input {
+                assert!(
+                    responses.contains_key("400") || responses.contains_key("4XX"),
+                    "{method} {path}: no 400"
+                );
+            }
+        }
+    }
+    assert!(described >= 18, "{described} JSON answers described");
+    for (path, required) in [
+        ("/v1/registry", vec!["event", "signatures"]),
+        ("/v1/sealed/read", vec!["event", "signature"]),
+        ("/v1/sealed/erase", vec!["event", "signature"]),
+    ] {
+        let reference =
+            document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+                ["$ref"]
+                .as_str()
+                .unwrap();
+        let name = reference.rsplit('/').next().unwrap();
+        assert_eq!(
+            document["components"]["schemas"][name]["required"],
+            serde_json::json!(required),
+            "{path}"
+        );
+        let description = document["paths"][path]["post"]["requestBody"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(
+            description.contains("docs/format.md §1"),
+            "{path}: {description}"
+        );
+    }
+
+    // (c) Real answers validate against the documented schemas.
+    let mut cases: Vec<(&str, &str, serde_json::Value)> = Vec::new();
+    let json = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
+    for query in [
+        "",
+        "group_by=kind",
+        "group_by=requesting_country,holder_country,month&kind=access",
+        "group_by=purpose,outcome,year&time=integrated_at&from=2020&to=2099-06",
+        "group_by=legal_basis,day&requesting_country=US,CO&outcome=hit",
+    ] {
+        let (status, body) = get(format!("/v1/stats?{query}")).await;
+        assert_eq!(status, 200, "{query}");
+        cases.push(("/v1/stats", "200", json(body)));
+    }
+    for query in [
+        "limit=100",
+        "order=oldest&limit=3",
+        "kind=access&limit=2&cursor=20",
+    ] {
+        let (status, body) = get(format!("/v1/search?{query}")).await;
+        assert_eq!(status, 200, "{query}");
+        cases.push(("/v1/search", "200", json(body)));
+    }
+    for (path, url) in [
+        ("/v1/keys", "/v1/keys"),
+        ("/v1/trust", "/v1/trust"),
+        ("/readyz", "/readyz"),
+        ("/healthz", "/healthz"),
+        ("/v1/proofs/inclusion", "/v1/proofs/inclusion?index=3"),
+        ("/v1/proofs/consistency", "/v1/proofs/consistency?from=3"),
+    ] {
+        let (status, body) = get(url.into()).await;
+        assert_eq!(status, 200, "{url}");
+        cases.push((path, "200", json(body)));
+    }
+    // Every kind of leaf the demo logs.
+    let size = 30 + common::demo::EXTRA_ENTRIES;
+    for index in 0..size {
+        let (_, body) = get(format!("/v1/entries/{index}")).await;
+        cases.push(("/v1/entries/{index}", "200", json(body)));
+    }
+    let keys = cases
+        .iter()
+        .find(|(p, ..)| *p == "/v1/keys")
+        .unwrap()
+        .2
+        .clone();
+    assert!(keys["keys"].as_array().unwrap().len() >= 8);
+    let answers = cases.len();
+    // Controls, so that the check can fail: a field the schema does not list, and a
+    // wrong type, are refused.
+    let mut extra = cases[1].2.clone();
+    extra["nationality"] = "CO".into();
+    let mut wrong = cases[5].2.clone();
+    wrong["entries"][0]["index"] = "0".into();
+    let mut revoked = keys;
+    revoked["keys"][0]["role"] = "admin".into();
+    cases.push(("/v1/stats", "200", extra));
+    cases.push(("/v1/search", "200", wrong));
+    cases.push(("/v1/keys", "200", revoked));
+    let errors = schema_errors(dir.path(), &document, &cases);
+    for ((path, _, answer), errors) in cases.iter().zip(&errors).take(answers) {
+        assert!(
+            errors.is_empty(),
+            "{path}: the answer does not match its schema: {errors:?}\n{answer}"
+        );
+    }
+    for ((path, ..), errors) in cases.iter().zip(&errors).skip(answers) {
+        assert!(!errors.is_empty(), "{path}: a broken answer validates");
+    }
+}
+
 /// Runs docs/schemas' schemas over `instances` with the Python `jsonschema` package and
 /// returns, per instance, whether it validates against the submission schema, and whether
 /// its event validates against the event schema.

@@ -107,8 +107,8 @@ fn text(body: String) -> Response {
     request_body(content = serde_json::Value, content_type = "application/json",
         description = "A signed access event and the openings of its commitments (`#/components/schemas/Submission`, docs/format.md §5)."),
     responses(
-        (status = 201, description = "logged and durable: the entry's receipt", body = serde_json::Value),
-        (status = 200, description = "a retry of a logged event: its original receipt", body = serde_json::Value),
+        (status = 201, description = "logged and durable: the entry's receipt", body = schema::Receipt),
+        (status = 200, description = "a retry of a logged event: its original receipt", body = schema::Receipt),
         (status = "4XX", description = "refused; `error` names why (docs/api.md, Errors); nothing changed", body = ErrorBody),
         (status = 503, description = "busy or unavailable; `Retry-After` says when to retry", body = ErrorBody)))]
 pub(crate) async fn submit(
@@ -130,11 +130,11 @@ pub(crate) async fn submit(
 
 /// submit_registry takes a registry event signed by registrars (`POST /v1/registry`).
 #[utoipa::path(post, path = "/v1/registry", tag = "registrars",
-    request_body(content = serde_json::Value, content_type = "application/json",
-        description = "A registry event (`key_register`, `key_retire`, `key_revoke`) signed by registrars (docs/format.md §15)."),
+    request_body(content = schema::RegistryEvent, content_type = "application/json",
+        description = "A registry event (`key_register`, `key_retire`, `key_revoke`) signed by registrars (docs/format.md §15; the fields of each kind: §15.1, signatures: §15.2)."),
     responses(
-        (status = 201, description = "logged: its receipt", body = serde_json::Value),
-        (status = 200, description = "a retry: the original receipt", body = serde_json::Value),
+        (status = 201, description = "logged: its receipt", body = schema::Receipt),
+        (status = 200, description = "a retry: the original receipt", body = schema::Receipt),
         (status = "4XX", description = "refused; `error` names why", body = ErrorBody),
         (status = 503, description = "busy or unavailable", body = ErrorBody)))]
 pub(crate) async fn submit_registry(
@@ -149,14 +149,26 @@ pub(crate) async fn submit_registry(
     Ok((status, axum::Json(submitted.receipt)).into_response())
 }
 
+/// ReadAnswer is the answer to a sealed read.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ReadAnswer {
+    /// The read's receipt: over a cosigned checkpoint when the log is witnessed and the
+    /// witnesses cosign in time.
+    #[schema(value_type = schema::Receipt)]
+    read_receipt: Receipt,
+    /// The disclosure file (docs/format.md §16.5), sealed to the read's recipient.
+    #[schema(value_type = schema::Sealed)]
+    disclosure: crate::hpke::Sealed,
+}
+
 /// sealed_read takes an auditor's signed read (`POST /v1/sealed/read`), logs it, and only
 /// once its entry is durable answers with the disclosure, sealed to the read's recipient.
 #[utoipa::path(post, path = "/v1/sealed/read", tag = "oversight",
-    request_body(content = serde_json::Value, content_type = "application/json",
-        description = "An auditor's signed sealed read (docs/format.md §16.1)."),
+    request_body(content = schema::SealedReadSubmission, content_type = "application/json",
+        description = "An auditor's signed sealed read (docs/format.md §16.1; the submission and the sealed answer: §16.5)."),
     responses(
-        (status = 201, description = "logged, then disclosed: `read_receipt` and `disclosure` (HPKE-sealed to the read's recipient)", body = serde_json::Value),
-        (status = 200, description = "a retry of a logged read: disclosed again", body = serde_json::Value),
+        (status = 201, description = "logged, then disclosed: `read_receipt` and `disclosure` (HPKE-sealed to the read's recipient)", body = ReadAnswer),
+        (status = 200, description = "a retry of a logged read: disclosed again", body = ReadAnswer),
         (status = "4XX", description = "refused; nothing logged or disclosed", body = ErrorBody),
         (status = 503, description = "busy, unavailable, or logged but not yet disclosable (retry)", body = ErrorBody)))]
 pub(crate) async fn sealed_read(
@@ -191,7 +203,10 @@ pub(crate) async fn sealed_read(
     let status = created(submitted.created);
     Ok((
         status,
-        axum::Json(serde_json::json!({"read_receipt": receipt, "disclosure": sealed})),
+        axum::Json(ReadAnswer {
+            read_receipt: receipt,
+            disclosure: sealed,
+        }),
     )
         .into_response())
 }
@@ -357,14 +372,24 @@ fn disclose(app: &App, receipt: &Receipt) -> Result<Disclosure, ApiError> {
     })
 }
 
+/// ErasureAnswer is the answer to an erasure order.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErasureAnswer {
+    /// The order's receipt.
+    #[schema(value_type = schema::Receipt)]
+    receipt: Receipt,
+    /// The entries whose openings it destroyed, ascending.
+    erased: Vec<u64>,
+}
+
 /// sealed_erase takes an erasure authority's signed order (`POST /v1/sealed/erase`), logs
 /// it, and once it is durable destroys the openings it names, for good.
 #[utoipa::path(post, path = "/v1/sealed/erase", tag = "oversight",
-    request_body(content = serde_json::Value, content_type = "application/json",
-        description = "An erasure authority's signed order (docs/format.md §16.2)."),
+    request_body(content = schema::ErasureSubmission, content_type = "application/json",
+        description = "An erasure authority's signed order (docs/format.md §16.2; how the openings are destroyed: §16.6)."),
     responses(
-        (status = 201, description = "logged and carried out: its receipt and the entries erased", body = serde_json::Value),
-        (status = 200, description = "a retry: finished if it was not", body = serde_json::Value),
+        (status = 201, description = "logged and carried out: its receipt and the entries erased", body = ErasureAnswer),
+        (status = 200, description = "a retry: finished if it was not", body = ErasureAnswer),
         (status = "4XX", description = "refused; nothing changed", body = ErrorBody),
         (status = 503, description = "busy or unavailable", body = ErrorBody)))]
 pub(crate) async fn sealed_erase(
@@ -379,7 +404,10 @@ pub(crate) async fn sealed_erase(
     let status = created(submitted.created);
     Ok((
         status,
-        axum::Json(serde_json::json!({"receipt": submitted.receipt, "erased": erased})),
+        axum::Json(ErasureAnswer {
+            receipt: submitted.receipt,
+            erased,
+        }),
     )
         .into_response())
 }
@@ -398,7 +426,7 @@ pub(crate) async fn checkpoint(State(app): State<App>) -> Response {
 #[utoipa::path(get, path = "/v1/entries/{index}", tag = "log",
     params(("index" = u64, Path, description = "the entry's index")),
     responses(
-        (status = 200, description = "the leaf bytes exactly as hashed", content_type = "application/json", body = serde_json::Value),
+        (status = 200, description = "the leaf bytes exactly as hashed", content_type = "application/json", body = schema::Leaf),
         (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
         (status = 404, description = "not below the latest checkpoint's size", body = ErrorBody)))]
 pub(crate) async fn entry(
@@ -423,14 +451,9 @@ pub(crate) struct PageParams {
 /// stats answers a statistics query over the published entries (`GET /v1/stats`), from the
 /// index the log keeps up to date as it appends.
 #[utoipa::path(get, path = "/v1/stats", tag = "oversight",
-    params(
-        ("group_by" = Option<String>, Query, description = "comma list of requesting_agency, requesting_country, holder_agency, holder_country, category, purpose, legal_basis, outcome, kind, day, month, year"),
-        ("requesting_agency" = Option<String>, Query, description = "only these values (comma list); likewise requesting_country, holder_agency, holder_country, category, purpose, legal_basis, outcome, kind"),
-        ("time" = Option<String>, Query, description = "accessed_at (default) or integrated_at"),
-        ("from" = Option<String>, Query, description = "first day included: YYYY, YYYY-MM or YYYY-MM-DD (UTC)"),
-        ("to" = Option<String>, Query, description = "last day included")),
+    params(schema::GroupBy, schema::Filters),
     responses(
-        (status = 200, description = "the groups with count, records_returned, hits and hit_rate (docs/api.md)", body = serde_json::Value),
+        (status = 200, description = "the groups with count, records_returned, hits and hit_rate (docs/api.md)", body = schema::Stats),
         (status = 400, description = "bad input; the body names the problem", body = ErrorBody)))]
 pub(crate) async fn stats(
     State(app): State<App>,
@@ -440,18 +463,32 @@ pub(crate) async fn stats(
     let wanted =
         huella_core::stats::Query::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .map_err(|e| ApiError::bad_request("bad_query", e.to_string()))?;
-    Ok(axum::Json(app.ledger.stats(&wanted).to_json()).into_response())
+    let ledger = app.ledger.clone();
+    // Off the runtime's threads, as a search is: a query walks every cell of the index.
+    let table = blocking(move || ledger.stats(&wanted), "the statistics query").await?;
+    Ok(axum::Json(table.to_json()).into_response())
+}
+
+/// blocking runs `work` on the blocking pool, so that a long read does not hold one of the
+/// runtime's threads; `what` names it if it panics.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+    what: &str,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("{what} stopped unexpectedly"),
+        )
+    })
 }
 
 /// search answers one page of a search over the published entries (`GET /v1/search`).
 #[utoipa::path(get, path = "/v1/search", tag = "oversight",
-    params(
-        ("requesting_agency" = Option<String>, Query, description = "the filters, time, from and to of /v1/stats"),
-        ("order" = Option<String>, Query, description = "newest (default) or oldest"),
-        ("limit" = Option<u64>, Query, description = "1 to 100, default 20"),
-        ("cursor" = Option<u64>, Query, description = "the previous page's next_cursor")),
+    params(schema::Filters, schema::SearchPaging),
     responses(
-        (status = 200, description = "a page of matching entries with links, and next_cursor", body = serde_json::Value),
+        (status = 200, description = "a page of matching entries with links, and next_cursor", body = schema::SearchPage),
         (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
         (status = 404, description = "cursor beyond the log", body = ErrorBody)))]
 pub(crate) async fn search(
@@ -496,15 +533,7 @@ pub(crate) async fn search(
     };
     let ledger = app.ledger.clone();
     // Off the runtime's threads: a page may read up to `SCAN_BUDGET` leaves.
-    let page = tokio::task::spawn_blocking(move || ledger.search(&request))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the search stopped unexpectedly",
-            )
-        })??;
+    let page = blocking(move || ledger.search(&request), "the search").await??;
     Ok(axum::Json(page).into_response())
 }
 
@@ -556,12 +585,27 @@ pub(crate) struct InclusionParams {
     tree_size: Option<String>,
 }
 
+/// InclusionProof is the answer of `GET /v1/proofs/inclusion`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct InclusionProof {
+    /// The entry.
+    index: u64,
+    /// The tree size the proof is for.
+    tree_size: u64,
+    /// The entry's leaf hash, base64.
+    #[schema(value_type = String)]
+    leaf_hash: huella_core::merkle::Hash,
+    /// The proof's hashes, leaf sibling first, base64 (RFC 6962 §2.1.1).
+    #[schema(value_type = Vec<String>)]
+    proof: Vec<huella_core::merkle::Hash>,
+}
+
 #[utoipa::path(get, path = "/v1/proofs/inclusion", tag = "log",
     params(
         ("index" = u64, Query, description = "the entry"),
         ("tree_size" = Option<u64>, Query, description = "the tree size, default the latest")),
     responses(
-        (status = 200, description = "the inclusion proof (docs/api.md)", body = serde_json::Value),
+        (status = 200, description = "the inclusion proof (docs/api.md)", body = InclusionProof),
         (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
         (status = 404, description = "no such tree size", body = ErrorBody)))]
 pub(crate) async fn inclusion(
@@ -573,12 +617,12 @@ pub(crate) async fn inclusion(
     let index = required("index", &q.index)?;
     let tree_size = optional("tree_size", &q.tree_size)?;
     let proof = app.ledger.reader().snapshot().inclusion(index, tree_size)?;
-    let response = axum::Json(serde_json::json!({
-        "index": index,
-        "tree_size": proof.tree_size,
-        "leaf_hash": proof.leaf_hash,
-        "proof": proof.proof,
-    }))
+    let response = axum::Json(InclusionProof {
+        index,
+        tree_size: proof.tree_size,
+        leaf_hash: proof.leaf_hash,
+        proof: proof.proof,
+    })
     .into_response();
     observe_proof(&app, started);
     Ok(response)
@@ -590,12 +634,24 @@ pub(crate) struct ConsistencyParams {
     to: Option<String>,
 }
 
+/// ConsistencyProof is the answer of `GET /v1/proofs/consistency`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ConsistencyProof {
+    /// The smaller tree size.
+    from: u64,
+    /// The larger.
+    to: u64,
+    /// The proof's hashes, base64 (RFC 6962 §2.1.2).
+    #[schema(value_type = Vec<String>)]
+    proof: Vec<huella_core::merkle::Hash>,
+}
+
 #[utoipa::path(get, path = "/v1/proofs/consistency", tag = "log",
     params(
         ("from" = u64, Query, description = "the smaller tree size"),
         ("to" = Option<u64>, Query, description = "the larger, default the latest")),
     responses(
-        (status = 200, description = "the consistency proof", body = serde_json::Value),
+        (status = 200, description = "the consistency proof", body = ConsistencyProof),
         (status = 400, description = "bad input; the body names the problem", body = ErrorBody),
         (status = 404, description = "no such tree size", body = ErrorBody)))]
 pub(crate) async fn consistency(
@@ -607,8 +663,7 @@ pub(crate) async fn consistency(
     let from = required("from", &q.from)?;
     let to = optional("to", &q.to)?;
     let (to, proof) = app.ledger.reader().snapshot().consistency(from, to)?;
-    let response =
-        axum::Json(serde_json::json!({"from": from, "to": to, "proof": proof})).into_response();
+    let response = axum::Json(ConsistencyProof { from, to, proof }).into_response();
     observe_proof(&app, started);
     Ok(response)
 }
@@ -665,11 +720,11 @@ pub(crate) async fn receipt(
 /// keys is the registry as of the latest checkpoint (`GET /v1/keys`): every key ever
 /// registered, retired and revoked ones included, with where each change is logged.
 #[utoipa::path(get, path = "/v1/keys", tag = "log",
-    responses((status = 200, description = "the log's origin and key, every key ever registered with its role and validity, the registrars and the holders", body = serde_json::Value)))]
+    responses((status = 200, description = "the log's origin and key, every key ever registered with its role and validity, the registrars and the holders", body = Keys)))]
 pub(crate) async fn keys(State(app): State<App>) -> Response {
     let published = app.ledger.published();
     let trust = app.ledger.trust();
-    let keys: Vec<serde_json::Value> = published
+    let keys = published
         .keys
         .records()
         .map(|r| {
@@ -684,38 +739,97 @@ pub(crate) async fn keys(State(app): State<App>) -> Response {
             .into_iter()
             .flatten()
             .min_by_key(|t| t.unix_millis());
-            serde_json::json!({
-                "key": r.key.to_string(),
-                "key_id": r.key.key_ref().to_string(),
-                "agency": r.principal.agency,
-                "country": r.principal.country,
-                "role": r.role,
-                "valid_from": r.valid_from,
-                "valid_until": until,
-                "registered_at": r.registered_at,
-                "retired_at": retired.map(|(_, i)| i),
-                "revoked_at": revoked.map(|v| v.index),
-                "compromised_since": revoked.map(|v| &v.compromised_since),
-                "revocation_reason": revoked.map(|v| &v.reason),
-            })
+            KeyAnswer {
+                key: r.key.to_string(),
+                key_id: r.key.key_ref().to_string(),
+                agency: r.principal.agency.to_string(),
+                country: r.principal.country.to_string(),
+                role: r.role.to_string(),
+                valid_from: r.valid_from.as_ref().map(|t| t.as_str().to_string()),
+                valid_until: until.map(|t| t.as_str().to_string()),
+                registered_at: r.registered_at,
+                retired_at: retired.map(|(_, i)| *i),
+                revoked_at: revoked.map(|v| v.index),
+                compromised_since: revoked.map(|v| v.compromised_since.as_str().to_string()),
+                revocation_reason: revoked.map(|v| v.reason.to_string()),
+            }
         })
         .collect();
-    axum::Json(serde_json::json!({
-        "origin": app.ledger.log_key().name().as_str(),
-        "log_key": app.ledger.log_key().to_string(),
-        "tree_size": published.size,
-        "keys": keys,
-        "registrars": trust.countries,
-        "holders": trust.registry.holders,
-    }))
+    axum::Json(Keys {
+        origin: app.ledger.log_key().name().as_str().to_string(),
+        log_key: app.ledger.log_key().to_string(),
+        tree_size: published.size,
+        keys,
+        registrars: trust.countries.clone(),
+        holders: trust.registry.holders.clone(),
+    })
     .into_response()
+}
+
+/// Keys is the answer of `GET /v1/keys`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Keys {
+    /// The log's origin.
+    origin: String,
+    /// The log's verifier key.
+    log_key: String,
+    /// The checkpoint size the registry is as of.
+    tree_size: u64,
+    /// Every key ever registered, in the order registered.
+    keys: Vec<KeyAnswer>,
+    /// Who may sign registry changes, per country (the trust root's).
+    #[schema(value_type = Vec<schema::Registrars>)]
+    registrars: Vec<huella_core::trust::Registrars>,
+    /// The agencies holding data (the trust root's).
+    #[schema(value_type = Vec<schema::Holder>)]
+    holders: Vec<huella_core::registry::Holder>,
+}
+
+/// KeyAnswer is one key of `GET /v1/keys`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyAnswer {
+    /// Its verifier key.
+    key: String,
+    /// Its `name+hexid`, as signatures name it.
+    key_id: String,
+    /// The agency it signs for.
+    agency: String,
+    /// That agency's country.
+    country: String,
+    /// What it may sign.
+    #[schema(value_type = schema::Role)]
+    role: String,
+    /// From when it may sign; null for a key of the trust root, valid from the start.
+    #[schema(required = true)]
+    valid_from: Option<String>,
+    /// Until when it may sign: its retirement's end or its compromise, the earlier; null
+    /// while neither.
+    #[schema(required = true)]
+    valid_until: Option<String>,
+    /// The entry that registered it; null for a key of the trust root.
+    #[schema(required = true)]
+    registered_at: Option<u64>,
+    /// The entry that retired it, if any.
+    #[schema(required = true)]
+    retired_at: Option<u64>,
+    /// The entry that revoked it, if any.
+    #[schema(required = true)]
+    revoked_at: Option<u64>,
+    /// From when a revoked key is suspect.
+    #[schema(required = true)]
+    compromised_since: Option<String>,
+    /// Why it was revoked.
+    #[schema(required = true)]
+    revocation_reason: Option<String>,
 }
 
 /// trust is the trust root the log runs with (`GET /v1/trust`), as its file holds it. A
 /// reader should take it from a source it trusts, not from here: `verify` uses it only
 /// without --trust, with a warning.
 #[utoipa::path(get, path = "/v1/trust", tag = "log",
-    responses((status = 200, description = "the trust root the log runs with (keys/README.md)", body = serde_json::Value)))]
+    responses((status = 200, description = "the trust root the log runs with (keys/README.md)", body = schema::Trust)))]
 pub(crate) async fn trust(State(app): State<App>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
@@ -740,10 +854,22 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
 /// healthz is liveness: the process runs and answers. Whether it can read and write is
 /// [`readyz`].
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "the process answers", body = String)))]
+    responses((status = 200, description = "the process answers", body = Health)))]
 pub(crate) async fn healthz(State(app): State<App>) -> Response {
-    let size = app.ledger.published().size;
-    axum::Json(serde_json::json!({"status": "ok", "tree_size": size})).into_response()
+    axum::Json(Health {
+        status: "ok",
+        tree_size: app.ledger.published().size,
+    })
+    .into_response()
+}
+
+/// Health is the answer of `GET /healthz`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    status: &'static str,
+    /// The published checkpoint's size.
+    tree_size: u64,
 }
 
 /// readyz is readiness, for reads and for writes apart: reads are ready when the newest
@@ -751,34 +877,474 @@ pub(crate) async fn healthz(State(app): State<App>) -> Response {
 /// them refused. 200 when both are, else 503 with the same body.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "reads and writes work", body = serde_json::Value),
-        (status = 503, description = "reads or writes do not; the body says which", body = serde_json::Value)))]
+        (status = 200, description = "reads and writes work", body = Readiness),
+        (status = 503, description = "reads or writes do not; the body says which", body = Readiness)))]
 pub(crate) async fn readyz(State(app): State<App>) -> Response {
     let snapshot = app.ledger.reader().snapshot();
     let size = snapshot.size();
     let reads = match size.checked_sub(1).map(|last| snapshot.receipt(last, None)) {
-        None | Some(Ok(_)) => serde_json::json!({"ok": true, "tree_size": size}),
-        Some(Err(e)) => serde_json::json!({"ok": false, "tree_size": size, "error": e.to_string()}),
+        None | Some(Ok(_)) => Ready {
+            ok: true,
+            tree_size: Some(size),
+            error: None,
+        },
+        Some(Err(e)) => Ready {
+            ok: false,
+            tree_size: Some(size),
+            error: Some(e.to_string()),
+        },
     };
     let writes = match app.ledger.appender().write_failure() {
-        None => serde_json::json!({"ok": true}),
-        Some(why) => serde_json::json!({"ok": false, "error": why}),
+        None => Ready {
+            ok: true,
+            tree_size: None,
+            error: None,
+        },
+        Some(why) => Ready {
+            ok: false,
+            tree_size: None,
+            error: Some(why),
+        },
     };
-    let ready = reads["ok"] == true && writes["ok"] == true;
+    let ready = reads.ok && writes.ok;
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut response = (
-        status,
-        axum::Json(serde_json::json!({"reads": reads, "writes": writes})),
-    )
-        .into_response();
+    let mut response = (status, axum::Json(Readiness { reads, writes })).into_response();
     if !ready {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from(5));
     }
     response
+}
+
+/// Readiness is the answer of `GET /readyz`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Readiness {
+    /// Whether the newest entry, its proof and its checkpoint can be read.
+    reads: Ready,
+    /// Whether submissions are accepted (no storage failure holds them refused).
+    writes: Ready,
+}
+
+/// Ready is whether one half works, and if not why.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Ready {
+    /// Whether it works.
+    ok: bool,
+    /// For reads: the published size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tree_size: Option<u64>,
+    /// Why not, when not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The query parameters and answers of the API, as the OpenAPI document describes them.
+/// Types the handlers above serialize derive their schema; answers built by code that must
+/// not depend on utoipa (the pure core's statistics, trust root and receipts, the ledger's
+/// search page, the HPKE envelope) are described here by a mirror type that is never built,
+/// and tests/openapi.rs validates real answers against each (`jsonschema`), so a mirror
+/// that drifts fails there.
+pub(crate) mod schema {
+    #![allow(dead_code)]
+
+    use std::collections::BTreeMap;
+
+    use utoipa::{IntoParams, ToSchema};
+
+    /// Dimension is what `group_by` may name: huella_core::stats::DIMENSION_NAMES.
+    #[derive(ToSchema, serde::Serialize)]
+    #[schema(rename_all = "snake_case")]
+    pub(crate) enum Dimension {
+        RequestingAgency,
+        RequestingCountry,
+        HolderAgency,
+        HolderCountry,
+        Category,
+        Purpose,
+        LegalBasis,
+        Outcome,
+        Kind,
+        Day,
+        Month,
+        Year,
+    }
+
+    /// TimeField is which time a query's days are of.
+    #[derive(ToSchema, serde::Serialize)]
+    #[schema(rename_all = "snake_case")]
+    pub(crate) enum TimeField {
+        AccessedAt,
+        IntegratedAt,
+    }
+
+    /// Filters are the parameters `/v1/stats` and `/v1/search` share
+    /// (`huella_core::stats::Query::from_pairs`): a comma list of values per public field
+    /// (an entry matches when its field has any of them), the time the days are of, and a
+    /// range of days. Each at most once.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct Filters {
+        /// Only entries by these agencies (comma list): the agency that accessed, read,
+        /// ordered an erasure, or whose key a registration names.
+        #[param(style = Form, explode = false)]
+        requesting_agency: Option<Vec<String>>,
+        /// Only entries whose requesting agency is of these countries (ISO 3166-1 alpha-2).
+        #[param(style = Form, explode = false)]
+        requesting_country: Option<Vec<String>>,
+        /// Only access entries about data held by these agencies.
+        #[param(style = Form, explode = false)]
+        holder_agency: Option<Vec<String>>,
+        /// Only access entries about data held in these countries.
+        #[param(style = Form, explode = false)]
+        holder_country: Option<Vec<String>>,
+        /// Only access entries of these data categories (docs/format.md §2).
+        #[param(style = Form, explode = false)]
+        category: Option<Vec<String>>,
+        /// Only access entries and sealed reads with these purposes.
+        #[param(style = Form, explode = false)]
+        purpose: Option<Vec<String>>,
+        /// Only entries under these legal bases.
+        #[param(style = Form, explode = false)]
+        legal_basis: Option<Vec<String>>,
+        /// Only access entries with these outcomes: hit, no_hit, error.
+        #[param(style = Form, explode = false, value_type = Option<Vec<Outcome>>, inline)]
+        outcome: Option<Vec<String>>,
+        /// Only entries of these kinds.
+        #[param(style = Form, explode = false, value_type = Option<Vec<Kind>>, inline)]
+        kind: Option<Vec<String>>,
+        /// Which time `from`, `to` and the periods are of: accessed_at (default; for
+        /// registry events and retention notices, when the log integrated them) or
+        /// integrated_at.
+        #[param(value_type = Option<TimeField>, inline)]
+        time: Option<String>,
+        /// The first day counted, included: YYYY, YYYY-MM or YYYY-MM-DD (UTC).
+        #[param(pattern = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")]
+        from: Option<String>,
+        /// The last day counted, included: YYYY, YYYY-MM or YYYY-MM-DD (UTC).
+        #[param(pattern = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")]
+        to: Option<String>,
+    }
+
+    /// GroupBy is what `/v1/stats` groups by.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct GroupBy {
+        /// What to group by, in order (comma list, each once, at most 12); none gives one
+        /// group of everything that matches. day, month and year are of `time`.
+        #[param(style = Form, explode = false, inline)]
+        group_by: Option<Vec<Dimension>>,
+    }
+
+    /// SearchPaging is how `/v1/search` pages.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct SearchPaging {
+        /// newest (default) or oldest first.
+        #[param(value_type = Option<Order>, inline)]
+        order: Option<String>,
+        /// Most entries on the page, 1 to 100; default 20.
+        #[param(minimum = 1, maximum = 100)]
+        limit: Option<u64>,
+        /// Where to go on from: the previous page's `next_cursor`.
+        cursor: Option<u64>,
+    }
+
+    /// Outcome is an access's outcome.
+    #[derive(ToSchema, serde::Serialize)]
+    #[schema(rename_all = "snake_case")]
+    pub(crate) enum Outcome {
+        Hit,
+        NoHit,
+        Error,
+    }
+
+    /// Kind is an entry's kind.
+    #[derive(ToSchema, serde::Serialize)]
+    #[schema(rename_all = "snake_case")]
+    pub(crate) enum Kind {
+        Access,
+        SealedRead,
+        Erasure,
+        Retention,
+        KeyRegister,
+        KeyRetire,
+        KeyRevoke,
+    }
+
+    /// Role is what a registered key may sign.
+    #[derive(ToSchema, serde::Serialize)]
+    #[schema(rename_all = "snake_case")]
+    pub(crate) enum Role {
+        Submitter,
+        Auditor,
+        ErasureAuthority,
+    }
+
+    /// Order is a search's order.
+    #[derive(ToSchema, serde::Serialize)]
+    #[schema(rename_all = "snake_case")]
+    pub(crate) enum Order {
+        Newest,
+        Oldest,
+    }
+
+    /// Totals are a group's counts.
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Totals {
+        /// Entries.
+        count: u64,
+        /// The sum of their `records_returned`.
+        records_returned: u64,
+        /// Those with outcome `hit`.
+        hits: u64,
+        /// hits over entries with an outcome; null when none has one.
+        #[schema(required = true)]
+        hit_rate: Option<f64>,
+    }
+
+    /// StatsGroup is one group: its value of each `group_by` dimension, by the dimension's
+    /// name (null where its entries have no such field), and its totals.
+    #[derive(ToSchema, serde::Serialize)]
+    pub(crate) struct StatsGroup {
+        /// The group's value of each `group_by` dimension, by the dimension's name.
+        #[serde(flatten)]
+        key: BTreeMap<String, Option<String>>,
+        /// Entries.
+        count: u64,
+        /// The sum of their `records_returned`.
+        records_returned: u64,
+        /// Those with outcome `hit`.
+        hits: u64,
+        /// hits over entries with an outcome; null when none has one.
+        #[schema(required = true)]
+        hit_rate: Option<f64>,
+    }
+
+    /// Stats is the answer of `GET /v1/stats` (`huella_core::stats::Table::to_json`).
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Stats {
+        /// The entries counted: the first `tree_size` of the log.
+        tree_size: u64,
+        /// The query's dimensions, in order.
+        group_by: Vec<Dimension>,
+        /// The query's time field.
+        time: TimeField,
+        /// The first day counted (YYYY-MM-DD), or null.
+        #[schema(required = true)]
+        from: Option<String>,
+        /// The last day counted, or null.
+        #[schema(required = true)]
+        to: Option<String>,
+        /// The query's filters: per field, the values allowed.
+        filters: BTreeMap<String, Vec<String>>,
+        /// The groups, sorted by key (absent values last).
+        groups: Vec<StatsGroup>,
+        /// Everything that matched.
+        total: Totals,
+    }
+
+    /// SearchLinks are an entry's URLs, relative to the log's base URL.
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct SearchLinks {
+        /// `GET /v1/entries/{index}`.
+        leaf: String,
+        /// `GET /v1/proofs/inclusion?index=…&tree_size=…`, at the page's tree size.
+        inclusion_proof: String,
+        /// `GET /v1/receipts/{index}`.
+        receipt: String,
+    }
+
+    /// SearchEntry is one entry found: its public fields (those its kind has), its time and
+    /// links. Nothing sealed.
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct SearchEntry {
+        /// Its index.
+        index: u64,
+        requesting_agency: Option<String>,
+        requesting_country: Option<String>,
+        holder_agency: Option<String>,
+        holder_country: Option<String>,
+        category: Option<String>,
+        purpose: Option<String>,
+        legal_basis: Option<String>,
+        outcome: Option<String>,
+        kind: Option<String>,
+        /// `records_returned` (access entries only).
+        records_returned: Option<u64>,
+        /// accessed_at for an access, read_at for a sealed read, ordered_at for an erasure,
+        /// integrated_at for the rest.
+        time: String,
+        /// When the log integrated it.
+        integrated_at: String,
+        /// Where to get its leaf, inclusion proof and receipt.
+        links: SearchLinks,
+    }
+
+    /// SearchPage is one page of `GET /v1/search`.
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct SearchPage {
+        /// The log size searched.
+        tree_size: u64,
+        /// The order.
+        order: Order,
+        /// How many entries of the log match, in all.
+        matches: u64,
+        /// This page's matches.
+        entries: Vec<SearchEntry>,
+        /// Where the next page starts; null when the search is done.
+        #[schema(required = true)]
+        next_cursor: Option<u64>,
+        /// How many leaves this page read.
+        scanned: u64,
+    }
+
+    /// Receipt is the JSON receipt of a logged entry (docs/format.md §11.1).
+    #[derive(ToSchema, serde::Serialize)]
+    pub(crate) struct Receipt {
+        /// The entry's index.
+        index: u64,
+        /// Its leaf hash, base64.
+        leaf_hash: String,
+        /// The signed checkpoint the proof is against.
+        checkpoint: String,
+        /// The entry's C2SP tlog-proof: keep it, it proves the entry is in the log.
+        tlog_proof: String,
+    }
+
+    /// Sealed is an HPKE envelope (RFC 9180; docs/format.md §16.5).
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Sealed {
+        /// The HPKE suite.
+        suite: String,
+        /// The encapsulated key, base64.
+        enc: String,
+        /// The ciphertext with its tag, base64: the disclosure file's JSON.
+        ciphertext: String,
+    }
+
+    /// Leaf is a logged entry exactly as hashed (docs/format.md §8, §15.3, §16.4).
+    #[derive(ToSchema, serde::Serialize)]
+    pub(crate) struct Leaf {
+        /// The signature(s) over the event, which differ by kind.
+        #[serde(flatten)]
+        signatures: BTreeMap<String, serde_json::Value>,
+        /// Its index.
+        index: u64,
+        /// When the log integrated it.
+        integrated_at: String,
+        /// The previous entry's leaf hash, base64 (zeros for entry 0).
+        prev: String,
+        /// The event, as signed; its `kind` says which (docs/format.md).
+        event: BTreeMap<String, serde_json::Value>,
+    }
+
+    /// TrustLog is the log a trust root is for.
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct TrustLog {
+        /// Its origin.
+        origin: String,
+        /// Its verifier key.
+        key: String,
+    }
+
+    /// Registrars are one country's registrars.
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Registrars {
+        /// ISO 3166-1 alpha-2.
+        country: String,
+        /// Their verifier keys.
+        registrars: Vec<String>,
+        /// How many must sign a change; absent means 1.
+        threshold: Option<u64>,
+    }
+
+    /// Holder is an agency holding data.
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Holder {
+        /// The agency.
+        agency: String,
+        /// Its country.
+        country: String,
+    }
+
+    /// InitialRegistry is the registry a log starts with.
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct InitialRegistry {
+        /// Always 2.
+        version: u64,
+        /// Keys that may submit from the start: agency, country, key.
+        submitters: Vec<BTreeMap<String, String>>,
+        /// The holders.
+        holders: Vec<Holder>,
+    }
+
+    /// Trust is a trust root as its file holds it (docs/format.md §14, keys/README.md).
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Trust {
+        /// Always 1.
+        version: u64,
+        /// The log.
+        log: TrustLog,
+        /// Who may sign registry changes, per country.
+        countries: Vec<Registrars>,
+        /// The registry the log started with.
+        registry: InitialRegistry,
+    }
+
+    /// RegistryEvent is the body of `POST /v1/registry` (docs/format.md §15).
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct RegistryEvent {
+        /// The change: its `kind` is key_register, key_retire or key_revoke, with that
+        /// kind's fields (docs/format.md §15.1).
+        event: BTreeMap<String, serde_json::Value>,
+        /// One signature per registrar who signs it (docs/format.md §15.2).
+        signatures: Vec<BTreeMap<String, String>>,
+    }
+
+    /// SealedReadSubmission is the body of `POST /v1/sealed/read` (docs/format.md §16.1,
+    /// §16.5).
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct SealedReadSubmission {
+        /// The read, as the auditor signs it: `kind` sealed_read, and either `entries` or
+        /// `search` (docs/format.md §16.1).
+        event: BTreeMap<String, serde_json::Value>,
+        /// For a search, the opening of the value searched for.
+        openings: Option<BTreeMap<String, serde_json::Value>>,
+        /// The auditor's signature, base64 (docs/format.md §16.1).
+        signature: String,
+    }
+
+    /// ErasureSubmission is the body of `POST /v1/sealed/erase` (docs/format.md §16.2,
+    /// §16.6).
+    #[derive(ToSchema, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct ErasureSubmission {
+        /// The order, as the erasure authority signs it: `kind` erasure, and either
+        /// `entries` or `search` (docs/format.md §16.2).
+        event: BTreeMap<String, serde_json::Value>,
+        /// For a search, the opening of the value searched for.
+        openings: Option<BTreeMap<String, serde_json::Value>>,
+        /// The authority's signature, base64.
+        signature: String,
+    }
 }

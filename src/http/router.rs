@@ -91,13 +91,84 @@ pub fn openapi() -> &'static serde_json::Value {
         json["paths"]["/v1/entries"]["post"]["requestBody"]["content"]["application/json"]
             ["schema"] = serde_json::json!({"$ref": "#/components/schemas/Submission"});
         json["info"]["version"] = env!("CARGO_PKG_VERSION").into();
+        shared_errors(&mut json);
         json
     })
 }
 
+/// shared_errors adds to every operation the errors that do not come from its handler: the
+/// middleware's ([`guard`]: 408, 413, 503) and the server loop's (429), and, where the
+/// operation takes parameters or a body, 400. A status the handler already documents (or a
+/// `4XX` range, for 400) is left as it is.
+fn shared_errors(document: &mut serde_json::Value) {
+    const SHARED: [(&str, &str); 4] = [
+        (
+            "408",
+            "the request took longer than the server's request timeout (`timeout`)",
+        ),
+        (
+            "413",
+            "the declared request body is larger than the server's limit (`too_large`); the \
+             connection is closed",
+        ),
+        (
+            "429",
+            "this address holds the most connections one address may (`too_many_connections`), \
+             or, for a submission, its agency is over its rate (`rate_limited`); `Retry-After` \
+             says when to retry",
+        ),
+        (
+            "503",
+            "busy (`busy`: large responses waiting for slow readers fill the response budget) or \
+             unavailable; `Retry-After` says when to retry",
+        ),
+    ];
+    let error = |description: &str| {
+        serde_json::json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        })
+    };
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths.values_mut().filter_map(|p| p.as_object_mut()) {
+        for operation in operation.values_mut() {
+            let takes_input = operation
+                .get("parameters")
+                .is_some_and(|p| p.as_array().is_some_and(|p| !p.is_empty()))
+                || operation.get("requestBody").is_some();
+            let responses = &mut operation["responses"];
+            for (status, description) in SHARED {
+                if responses.get(status).is_none() {
+                    responses[status] = error(description);
+                }
+            }
+            if takes_input && responses.get("400").is_none() && responses.get("4XX").is_none() {
+                responses["400"] = error("bad input; `error` and `message` name the problem");
+            }
+        }
+    }
+}
+
+/// Document is the shape of [`openapi`]'s answer, for the document itself; the OpenAPI 3.1
+/// specification (https://spec.openapis.org/oas/v3.1.0) says the rest.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct Document {
+    /// Always 3.1.0.
+    openapi: String,
+    /// The title, the description and the server's version.
+    info: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Every endpoint.
+    paths: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The schemas the paths refer to.
+    components: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
 /// openapi_json serves [`openapi`].
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "this document: OpenAPI 3.1", body = serde_json::Value)))]
+    responses((status = 200, description = "this document: OpenAPI 3.1", body = Document)))]
 async fn openapi_json() -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=3600")],

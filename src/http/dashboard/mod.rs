@@ -100,6 +100,40 @@ const FILTERS: [&str; 6] = [
     "to",
 ];
 
+/// PageParams are the page's query parameters, as the OpenAPI document describes them
+/// ([`page`] reads them by name; tests/openapi.rs checks the two lists agree).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct PageParams {
+    /// The page's language: es or en (default: from Accept-Language, else en).
+    #[param(value_type = Option<PageLang>, inline)]
+    lang: Option<String>,
+    /// Only accesses by this agency (as `/v1/stats`' filter of the same name).
+    requesting_agency: Option<String>,
+    /// Only accesses by agencies of this country.
+    requesting_country: Option<String>,
+    /// Only accesses of this data category.
+    category: Option<String>,
+    /// Only accesses with this purpose.
+    purpose: Option<String>,
+    /// The first day counted, YYYY-MM-DD (also YYYY or YYYY-MM), of accessed_at.
+    from: Option<String>,
+    /// The last day counted, included.
+    to: Option<String>,
+    /// Where the table of entries goes on: the index the "older" link gives.
+    cursor: Option<u64>,
+}
+
+/// PageLang is a language the page is written in.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum PageLang {
+    Es,
+    En,
+}
+
 /// Params are the page's query parameters, checked.
 struct Params {
     lang: Lang,
@@ -121,12 +155,7 @@ pub(crate) async fn favicon() -> Response {
 
 /// page serves the dashboard (`GET /`).
 #[utoipa::path(get, path = "/", tag = "dashboard",
-    params(
-        ("lang" = Option<String>, Query, description = "es or en (default: from Accept-Language, else en)"),
-        ("requesting_agency" = Option<String>, Query, description = "filter; likewise requesting_country, category, purpose"),
-        ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, description = "last day, YYYY-MM-DD"),
-        ("cursor" = Option<u64>, Query, description = "where the table of entries goes on")),
+    params(PageParams),
     responses(
         (status = 200, description = "the dashboard", content_type = "text/html", body = String),
         (status = 400, description = "a bad filter, named on the page", content_type = "text/html", body = String)))]
@@ -165,9 +194,17 @@ pub(crate) async fn page(
     params
         .filters
         .sort_by_key(|(f, _)| FILTERS.iter().position(|x| x == f));
-    let (status, html) = match render(&app, &params, problem) {
-        Ok(html) => (StatusCode::OK, html),
-        Err((status, html)) => (status, html),
+    // Off the runtime's threads, as `/v1/search` is: the page runs a dozen statistics
+    // queries and a search.
+    let rendered = crate::http::handlers::blocking(
+        move || render(&app, &params, problem),
+        "the dashboard's rendering",
+    )
+    .await;
+    let (status, html) = match rendered {
+        Ok(Ok(html)) => (StatusCode::OK, html),
+        Ok(Err((status, html))) => (status, html),
+        Err(e) => return e.into_response(),
     };
     (
         status,

@@ -1,9 +1,10 @@
 //! Issue #16: the oversight dashboard in a real browser. `tests/browser/dashboard.mjs`
 //! drives headless Chromium (Debian's `chromium`, through Playwright's `playwright-core`)
 //! over a demo log: every chart drawn with the totals `/v1/stats` gives, the checkpoint's
-//! signature checked in the browser, labelled controls and table headers, a filter that
-//! moves the charts, the summary and the table, the language switch, an entry's link to its
-//! leaf, the tables with scripts blocked, and a screenshot.
+//! signature checked in the browser, the size and root shown being the shown checkpoint's,
+//! labelled controls and table headers, a filter that moves the charts, the summary and the
+//! table, the language switch, an entry's link to its leaf, the tables with scripts blocked,
+//! and a screenshot.
 //!
 //! Needs `node`, `chromium` (or `$CHROMIUM`) and `npm ci` run in `tests/browser`; `.ci/run`
 //! installs them. With `HUELLA_SCREENSHOT=PATH` the screenshot is also copied there (how
@@ -53,6 +54,79 @@ fn the_dashboard_works_in_a_real_browser() {
     }
 }
 
+/// between returns the text of `html` between `start` and the next `end`.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    html.split(start)
+        .nth(1)
+        .and_then(|rest| rest.split(end).next())
+        .unwrap_or_else(|| panic!("no {start} in the page"))
+}
+
+/// Checks the health panel shows one checkpoint: the size and root beside the note are
+/// the note's own. Returns the size.
+fn health_is_one_checkpoint(html: &str) -> u64 {
+    let shown: u64 = between(html, "id=\"tree-size\">", "<").parse().unwrap();
+    let root = between(html, "id=\"tree-root\">", "<");
+    let note = between(html, "<pre id=\"checkpoint\">", "</pre>");
+    let lines: Vec<&str> = note.lines().collect();
+    assert_eq!(
+        lines[1],
+        shown.to_string(),
+        "the page shows {shown} entries beside the checkpoint:\n{note}"
+    );
+    assert_eq!(lines[2], root, "the root shown is not the checkpoint's");
+    shown
+}
+
+/// The health panel with witnesses: size, root and note from the one cosigned checkpoint,
+/// that checkpoint's cosignature time, and its newest entry's integration time.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_health_panel_shows_one_checkpoint_with_its_cosignature_time() {
+    huella_verify::client::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = DemoProcess::start_with(&dir.path().join("demo"), 10, &["--witnesses", "2"], None);
+    let page = || async {
+        reqwest::get(format!("{}/?lang=en", demo.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // Until the witnesses have cosigned, the log's own checkpoint is shown, with no
+    // cosignature time; once they have, theirs, with the time.
+    let mut html = page().await;
+    for _ in 0..100 {
+        if html.contains("id=\"cosigned-at\"") {
+            break;
+        }
+        health_is_one_checkpoint(&html);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        html = page().await;
+    }
+    let size = health_is_one_checkpoint(&html);
+    let witnesses = between(&html, "id=\"witnesses\">", "<");
+    assert!(
+        witnesses.contains(&format!("cosigned the checkpoint of size {size};")),
+        "{witnesses}"
+    );
+    let served = reqwest::get(format!("{}/checkpoint", demo.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(served.starts_with(&format!("huella.localhost/log\n{size}\n")));
+    // The cosignature's time is this checkpoint's: today, seconds ago.
+    let at = between(&html, "id=\"cosigned-at\">", "<");
+    let today = huella_core::values::Timestamp::from_system_time(std::time::SystemTime::now());
+    assert!(
+        at.starts_with(&today.as_str()[..10]) && at.contains(" s ago)"),
+        "{at}"
+    );
+    assert!(between(&html, "id=\"latest-entry\">", "<").contains(" ago)"));
+}
+
 /// The page's own HTTP answers: headers that keep it safe and cacheable, assets cached for a
 /// year, the language chosen by the header or the switch, a bad filter refused with a page
 /// that names it (and never echoes a personal value into the page).
@@ -76,6 +150,12 @@ async fn the_dashboard_page_and_assets_are_served_safely() {
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"));
     let html = page.text().await.unwrap();
     assert!(html.starts_with("<!doctype html>\n<html lang=\"es\">"));
+    // Without witnesses: the log's own checkpoint, with no cosignature time.
+    assert_eq!(
+        health_is_one_checkpoint(&html),
+        10 + common::demo::EXTRA_ENTRIES
+    );
+    assert!(!html.contains("id=\"cosigned-at\""));
     // Every asset the page names is served, cacheable for a year; others are not.
     let mut assets = 0;
     for part in html.split("/assets/").skip(1) {

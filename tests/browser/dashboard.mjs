@@ -65,6 +65,9 @@ try {
   await page.waitForSelector('#sig-status[data-state="ok"]', { timeout: 10000 });
   check(true, "the checkpoint's signature verifies in the browser");
   const size = Number(await page.textContent("#tree-size"));
+  const note = (await page.textContent("#checkpoint")).split("\n");
+  check(note[1] === String(size), `the size shown (${size}) is the shown checkpoint's (${note[1]})`);
+  check(note[2] === (await page.textContent("#tree-root")), "the root shown is the shown checkpoint's");
   const checkpoint = await (await fetch(`${base}/checkpoint`)).text();
   check(checkpoint.split("\n")[1] === String(size), `the page shows the served checkpoint's size (${size})`);
   const witnesses = await page.textContent("#witnesses");

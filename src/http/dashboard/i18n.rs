@@ -61,9 +61,23 @@ impl Lang {
             "skip" => ("Saltar al contenido", "Skip to content"),
             "language" => ("Idioma", "Language"),
             "health" => ("Estado del registro", "Log health"),
-            "entries_total" => ("Entradas", "Entries"),
+            "entries_total" => (
+                "Entradas en el punto de control",
+                "Entries in the checkpoint",
+            ),
+            "cosigned_at" => (
+                "Cofirmado (la cofirma más reciente)",
+                "Cosigned (newest cosignature)",
+            ),
+            "awaiting" => (
+                "Entradas publicadas que esperan cofirma",
+                "Entries published, awaiting cosignatures",
+            ),
             "root" => ("Raíz del árbol", "Tree root"),
-            "latest" => ("Última entrada integrada", "Latest entry integrated"),
+            "latest" => (
+                "Su última entrada, integrada",
+                "Its newest entry, integrated",
+            ),
             "ago" => ("hace", "ago"),
             "witnesses" => ("Cofirmas de testigos", "Witness cosignatures"),
             "no_witnesses" => (

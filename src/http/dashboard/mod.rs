@@ -21,6 +21,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use huella_core::entry::Leaf;
 use huella_core::stats::{Query as StatsQuery, Table};
+use huella_core::values::Timestamp;
 
 use crate::http::handlers::App;
 use crate::ledger::search::{Order, Page, Request};
@@ -555,6 +556,27 @@ fn error_page(lang: Lang, why: &str) -> (StatusCode, String) {
     (StatusCode::BAD_REQUEST, h)
 }
 
+/// age is how long ago `at` was, with the time, in `lang`.
+fn age(lang: Lang, at: &Timestamp) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let secs = now.saturating_sub(at.unix_millis()) / 1000;
+    let age = match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    };
+    match lang {
+        Lang::Es => format!("{} ({} {age})", at.as_str(), lang.t("ago")),
+        Lang::En => format!("{} ({age} {})", at.as_str(), lang.t("ago")),
+    }
+}
+
+/// health writes the log's health: the checkpoint shown (the one `GET /checkpoint` serves)
+/// with its size, root and note all from that one checkpoint, when it was cosigned, and when
+/// its newest entry was integrated.
 fn health(h: &mut String, app: &App, lang: Lang) {
     let t = |k| lang.t(k);
     let published = app.ledger.published();
@@ -572,14 +594,34 @@ fn health(h: &mut String, app: &App, lang: Lang) {
         ),
     };
     // The checkpoint shown is the one `GET /checkpoint` serves: cosigned, when witnessed.
+    // Its size and root come from its own note, never from the published size, which runs
+    // ahead of it while the witnesses have not cosigned the newest.
     let note = cosigned
         .as_ref()
         .map_or(published.note.as_str(), |c| c.note.as_str());
-    let root = huella_core::checkpoint::open(note.as_bytes(), app.ledger.log_key())
-        .map(|(c, _)| c.root.to_string())
+    let shown = huella_core::checkpoint::open(note.as_bytes(), app.ledger.log_key())
+        .ok()
+        .map(|(c, _)| c);
+    let size = shown.as_ref().map_or(published.size, |c| c.size);
+    let root = shown
+        .as_ref()
+        .map(|c| c.root.to_string())
         .unwrap_or_default();
-    let latest = published
-        .size
+    // When it was cosigned: its newest cosignature's time. A checkpoint the log signs alone
+    // carries no time, so then only its newest entry's integration time is shown.
+    let cosigned_at = app
+        .witnessing
+        .as_ref()
+        .filter(|_| cosigned.is_some())
+        .and_then(|w| w.policy().check(note.as_bytes()).ok())
+        .and_then(|check| check.cosigned.iter().map(|(_, secs)| *secs).max())
+        .map(|secs| {
+            age(
+                lang,
+                &Timestamp::from_unix_millis(secs.saturating_mul(1000)),
+            )
+        });
+    let latest = size
         .checked_sub(1)
         .and_then(|i| app.ledger.reader().snapshot().leaf(i).ok())
         .and_then(|leaf| Leaf::parse(&leaf).ok())
@@ -589,33 +631,38 @@ fn health(h: &mut String, app: &App, lang: Lang) {
             Leaf::SealedRead(e) => e.integrated_at,
             Leaf::Erasure(e) => e.integrated_at,
             Leaf::Retention(e) => e.integrated_at,
-        });
-    let latest = match latest {
-        Some(at) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            let secs = now.saturating_sub(at.unix_millis()) / 1000;
-            let age = match secs {
-                s if s < 120 => format!("{s} s"),
-                s if s < 7200 => format!("{} min", s / 60),
-                s if s < 172_800 => format!("{} h", s / 3600),
-                s => format!("{} d", s / 86_400),
-            };
-            match lang {
-                Lang::Es => format!("{} ({} {age})", at.as_str(), t("ago")),
-                Lang::En => format!("{} ({age} {})", at.as_str(), t("ago")),
-            }
-        }
-        None => "—".into(),
-    };
+        })
+        .map_or_else(|| "—".into(), |at| age(lang, &at));
+    let mut rows = String::new();
+    if let Some(at) = cosigned_at {
+        let _ = write!(
+            rows,
+            r#"<dt>{}</dt><dd id="cosigned-at">{}</dd>"#,
+            t("cosigned_at"),
+            esc(&at)
+        );
+    }
+    let _ = write!(
+        rows,
+        r#"<dt>{}</dt><dd id="latest-entry">{}</dd>"#,
+        t("latest"),
+        esc(&latest)
+    );
+    if published.size > size {
+        let _ = write!(
+            rows,
+            r#"<dt>{}</dt><dd id="awaiting">{}</dd>"#,
+            t("awaiting"),
+            published.size - size
+        );
+    }
     let _ = write!(
         h,
         r#"<section aria-labelledby="health-h" class="health"><h2 id="health-h">{health}</h2>
 <dl>
 <dt>{entries}</dt><dd id="tree-size">{size}</dd>
-<dt>{root_t}</dt><dd><code>{root}</code></dd>
-<dt>{latest_t}</dt><dd>{latest}</dd>
+<dt>{root_t}</dt><dd><code id="tree-root">{root}</code></dd>
+{rows}
 <dt>{witnesses_t}</dt><dd id="witnesses">{witnesses}</dd>
 <dt>{signature}</dt><dd id="sig-status" data-state="unchecked">{unchecked}</dd>
 </dl>
@@ -627,11 +674,8 @@ fn health(h: &mut String, app: &App, lang: Lang) {
 "#,
         health = t("health"),
         entries = t("entries_total"),
-        size = published.size,
         root_t = t("root"),
         root = esc(&root),
-        latest_t = t("latest"),
-        latest = esc(&latest),
         witnesses_t = t("witnesses"),
         witnesses = esc(&witnesses),
         signature = t("signature"),

@@ -205,6 +205,145 @@ async fn the_log_and_the_verifier_give_the_same_tables_and_survive_restarts() {
     again("no snapshot").await;
 }
 
+/// csv_fields splits one RFC 4180 line (no line breaks inside fields) into its fields.
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// huella_verify_binary is the standalone `huella-verify` a rights group builds alone
+/// (`cargo build -p huella-verify`, as `.ci/run` does), next to `huella` in the same target
+/// directory. Built here too, so that a stale binary is never run (a no-op when fresh).
+fn huella_verify_binary() -> std::path::PathBuf {
+    let huella = std::path::Path::new(env!("CARGO_BIN_EXE_huella"));
+    let binary = huella.with_file_name(format!("huella-verify{}", std::env::consts::EXE_SUFFIX));
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build.args([
+        "build",
+        "--quiet",
+        "-p",
+        "huella-verify",
+        "--bin",
+        "huella-verify",
+    ]);
+    if huella.parent().and_then(|d| d.file_name()) == Some(std::ffi::OsStr::new("release")) {
+        build.arg("--release");
+    }
+    let out = build.output().expect("cargo runs");
+    assert!(
+        out.status.success() && binary.exists(),
+        "cargo build -p huella-verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    binary
+}
+
+/// The standalone verifier, from an exported bundle: its `stats --json` gives the log's
+/// tables, and its `--csv` the same numbers.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_standalone_verifier_gives_the_same_tables_from_a_bundle_and_as_csv() {
+    huella_verify::client::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let demo = DemoProcess::start(&data, 40);
+    let bundle = dir.path().join("bundle");
+    let out = common::run_huella(&[
+        "export",
+        "--url",
+        &demo.base,
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let binary = tokio::task::block_in_place(huella_verify_binary);
+    let log_key = data.join("log.key.pub");
+    let trust = data.join("trust.json");
+    let run = |flags: &[&str], format: &str| {
+        let mut args = vec![
+            "stats",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--log-key",
+            log_key.to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+            format,
+        ];
+        args.extend_from_slice(flags);
+        let out = std::process::Command::new(&binary)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "huella-verify {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for (query, flags) in QUERIES {
+        let server = served(&demo.base, query).await;
+        assert_eq!(server["tree_size"], 40 + common::demo::EXTRA_ENTRIES);
+        let json: serde_json::Value = serde_json::from_str(&run(flags, "--json")).unwrap();
+        assert_eq!(
+            table(json),
+            server,
+            "{query}: huella-verify --bundle differs from the log"
+        );
+        // The CSV: a header of the dimensions and the totals, then one line per group with
+        // the log's numbers.
+        let csv = run(flags, "--csv");
+        let mut lines = csv.lines();
+        let dimensions: Vec<&str> = server["group_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        let mut header = dimensions.clone();
+        header.extend(["count", "records_returned", "hits", "hit_rate"]);
+        assert_eq!(lines.next(), Some(header.join(",").as_str()), "{query}");
+        let groups = server["groups"].as_array().unwrap();
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), groups.len(), "{query}: {csv}");
+        for (row, group) in rows.iter().zip(groups) {
+            let cells = csv_fields(row);
+            let n = dimensions.len();
+            for (cell, dimension) in cells.iter().zip(&dimensions) {
+                assert_eq!(
+                    cell,
+                    group[*dimension].as_str().unwrap_or(""),
+                    "{query}: {row}"
+                );
+            }
+            for (i, name) in ["count", "records_returned", "hits"].iter().enumerate() {
+                assert_eq!(
+                    cells[n + i],
+                    group[*name].to_string(),
+                    "{query} {name}: {row}"
+                );
+            }
+        }
+    }
+}
+
 /// A snapshot that counts fewer entries than the log (the log grew after it was written)
 /// is caught up from the entries after it.
 #[tokio::test(flavor = "multi_thread")]

@@ -711,19 +711,85 @@ async fn the_largest_valid_submission_fits_the_default_body_limit() {
     let (agencies, _) = common::agencies();
     let now = huella_core::values::Timestamp::from_unix_millis(common::NOW);
     let (from, mut json) = huella::demo::sample_event(&agencies, 7, 0, &now);
-    let worst = "\u{1}".repeat(huella_core::commitment::MAX_VALUE_BYTES);
+    // Values of visible characters, each sent escaped as `\u0041`: six bytes of JSON per
+    // byte of value, as many as any escape takes.
+    let value = "A".repeat(huella_core::commitment::MAX_VALUE_BYTES);
     for field in ["subject", "requesting_user", "record_ref", "query"] {
-        json[field] = serde_json::Value::String(worst.clone());
+        json[field] = serde_json::Value::String(value.clone());
     }
     let plain: huella_core::event::PlainEvent = serde_json::from_value(json).unwrap();
     let sealed = plain
         .seal(&agencies[from].key, now, huella::keyfile::random_salt)
         .unwrap();
-    let body = serde_json::to_string(&sealed).unwrap();
+    let body = serde_json::to_string(&sealed)
+        .unwrap()
+        .replace(&value, &"\\u0041".repeat(value.len()));
     assert!(body.len() > 4 * 6 * 16384, "{} bytes", body.len());
     assert!(body.len() <= huella::http::LARGEST_SUBMISSION);
     let response = log.post(body).await;
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    log.stop().await;
+}
+
+/// A committed value with a character a reader cannot see is refused (422
+/// `invisible_character`), naming the field and the code point, never the value, and
+/// nothing is logged: two values that look the same must be the same, or a search for one
+/// would miss the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_values_with_invisible_characters_are_refused() {
+    let log = TestLog::start(Arc::new(MemoryStore::new()), Limits::default()).await;
+    let (agencies, _) = common::agencies();
+    let now = huella_core::values::Timestamp::from_unix_millis(common::NOW);
+    for (n, (field, value, code)) in [
+        ("subject", "CO-CC-1077\u{200b}777777", "U+200B"),
+        ("requesting_user", "officer\u{202e}4471", "U+202E"),
+        ("record_ref", "REC-\u{1}55", "U+0001"),
+        ("query", "fingerprint\u{e0041}match", "U+E0041"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // `huella submit` refuses to seal such a value; a client of its own may not.
+        let (from, json) = huella::demo::sample_event(&agencies, 7, n as u64, &now);
+        let plain: huella_core::event::PlainEvent = serde_json::from_value(json).unwrap();
+        let mut sealed = plain
+            .seal(
+                &agencies[from].key,
+                now.clone(),
+                huella::keyfile::random_salt,
+            )
+            .unwrap();
+        let opening =
+            huella_core::commitment::Opening::new(huella_core::commitment::Salt([9; 32]), value);
+        let mut event = sealed.event.clone();
+        use huella_core::commitment::Field;
+        match field {
+            "subject" => event.subject = opening.commitment(Field::Subject),
+            "requesting_user" => event.requesting_user = opening.commitment(Field::RequestingUser),
+            "record_ref" => event.record_ref = opening.commitment(Field::RecordRef),
+            _ => event.query = opening.commitment(Field::Query),
+        }
+        match field {
+            "subject" => sealed.openings.subject = opening,
+            "requesting_user" => sealed.openings.requesting_user = opening,
+            "record_ref" => sealed.openings.record_ref = opening,
+            _ => sealed.openings.query = opening,
+        }
+        let signed = huella_core::event::SignedEvent::sign(event, &agencies[from].key).unwrap();
+        (sealed.event, sealed.signature) = (signed.event, signed.signature);
+        let response = log.post(serde_json::to_string(&sealed).unwrap()).await;
+        assert_eq!(response.status(), 422, "{field}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invisible_character", "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(field) && message.contains(code),
+            "{message}"
+        );
+        let visible: String = value.chars().filter(|c| !c.is_control()).take(6).collect();
+        assert!(!message.contains(&visible), "{message}");
+    }
+    assert_eq!(log.checkpoint().await.size, 0);
     log.stop().await;
 }
 

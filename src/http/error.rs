@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use huella_core::admission::AdmissionError;
 use huella_core::canonical::FormatError;
+use huella_core::commitment::CommitmentError;
 use huella_core::event::EventError;
 use huella_core::keylog::{ChangeError, SignError};
 use huella_core::merkle::TreeError;
@@ -130,6 +131,11 @@ impl From<SubmitError> for ApiError {
                 AdmissionError::OutOfWindow { .. } => ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "access_time_out_of_window",
+                    message,
+                ),
+                AdmissionError::Commitment(CommitmentError::Invisible { .. }) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invisible_character",
                     message,
                 ),
                 AdmissionError::Commitment(_) => ApiError::new(

@@ -157,5 +157,6 @@ pub fn admit(
         });
     }
     openings.check(&signed.event)?;
+    openings.check_visible()?;
     Ok(Admitted { signed, openings })
 }

@@ -136,6 +136,16 @@ pub enum CommitmentError {
     /// The value is longer than [`MAX_VALUE_BYTES`].
     #[error("value for {0} is longer than {MAX_VALUE_BYTES} bytes")]
     TooLong(&'static str),
+    /// The value holds a character a reader cannot see (a control, format or other
+    /// invisible character, as in every free-text field): two values that look the same
+    /// would then differ, and a search for one would miss the other.
+    #[error("value for {field}: {why}")]
+    Invisible {
+        /// The field.
+        field: &'static str,
+        /// Which character, where (never the value).
+        why: String,
+    },
 }
 
 impl Opening {

@@ -342,6 +342,21 @@ impl Openings {
         }
         Ok(())
     }
+
+    /// check_visible refuses a value with a character a reader cannot see (the rule of
+    /// every free-text field, [`crate::values::first_invisible`]). Admission applies it to
+    /// new submissions; readers of what is already logged do not.
+    pub fn check_visible(&self) -> Result<(), CommitmentError> {
+        for field in Field::ALL {
+            if let Some(why) = crate::values::first_invisible(&self.opening(field).value) {
+                return Err(CommitmentError::Invisible {
+                    field: field.name(),
+                    why,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Submission is the body of `POST /v1/entries`: a signed event and its openings.
@@ -459,6 +474,12 @@ impl PlainEvent {
                     "a committed value is longer than 16 KiB",
                 ));
             }
+        }
+        // The log would refuse it (`422 invisible_character`): say so before signing.
+        if openings.check_visible().is_err() {
+            return Err(EventError::Inconsistent(
+                "a committed value holds a character a reader cannot see (docs/format.md §2)",
+            ));
         }
         let signed = SignedEvent::sign(event, signer)?;
         Ok(Submission {

@@ -180,19 +180,25 @@ pub fn invisible(c: char) -> Option<Invisible> {
 /// visible_text checks free text: its length, and that no character is invisible.
 fn visible_text(s: &str, min: usize, max: usize) -> Result<(), String> {
     charset(s, min, max, |_| true, "")?;
-    match s
-        .chars()
-        .enumerate()
-        .find_map(|(i, c)| Some((i, c, invisible(c)?)))
-    {
-        Some((i, c, why)) => Err(format!(
-            "character {} at position {} is {}, which a reader cannot see",
-            code_point(c),
-            i + 1,
-            why.describe()
-        )),
+    match first_invisible(s) {
+        Some(why) => Err(why),
         None => Ok(()),
     }
+}
+
+/// first_invisible names the first character of `s` a reader cannot see (see [`invisible`]),
+/// by its code point and position, never quoting the text around it.
+pub fn first_invisible(s: &str) -> Option<String> {
+    let (i, c, why) = s
+        .chars()
+        .enumerate()
+        .find_map(|(i, c)| Some((i, c, invisible(c)?)))?;
+    Some(format!(
+        "character {} at position {} is {}, which a reader cannot see",
+        code_point(c),
+        i + 1,
+        why.describe()
+    ))
 }
 
 /// code_point writes a character as `U+XXXX`, which names it without printing it.

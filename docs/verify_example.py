@@ -159,6 +159,18 @@ REGISTRY_ENTRIES = [
     },
 ]
 ROOT_4 = "lSz+j9+A2afqiOrlgCj63mInfsq3DYepv4fbFKVVeUk="
+# Entry 4 the other way the example may go on: a planned retirement of entry 2's key.
+RETIRE_4 = {
+    "event": {
+        "kind": "key_retire",
+        "key": NEW_KEY_VERIFIER,
+        "valid_until": "2026-12-31T00:00:00Z",
+    },
+    "signer": "registrar.co.example+41e2200a",
+    "integrated_at": "2026-11-23T20:00:00.000Z",
+    "signature": "KDGUIdVKYXwj+EghQLKGZ/RlDUZ59lRzb/s136UoH6pkBNjOL0RFkRu8VUwvUndTQ7YzBRLboSwFJceCkfzgDA==",
+    "leaf_hash": "3pBRkI6i51EZSnuRdAlcPpetoeweL2p7Yo9PeFTmIO0=",
+}
 REVOKED_AT_4 = "entry 4: key us-dhs-cbp.example+2e49a808 was revoked at log index 3"
 WRONG_REGISTRAR_2 = (
     "entry 2: registry event key_register: key registrar.us.example+7b7256cb is not a registrar of CO"
@@ -637,7 +649,8 @@ def main():
             check(public == public_key, f"seed of {name}")
     check(trust["countries"][0]["registrars"] == [REGISTRAR_CO_VERIFIER])
     check(trust["countries"][1]["registrars"] == [REGISTRAR_US_VERIFIER])
-    for index, spec in enumerate(REGISTRY_ENTRIES, start=2):
+    def registry_leaf(index, spec, prev):
+        """The leaf of registry event `spec` at `index` after `prev`, each value checked."""
         event = spec["event"]
         signing_bytes = REGISTRY_PREFIX + jcs(event)
         check(len(REGISTRY_PREFIX) == 19)
@@ -660,6 +673,10 @@ def main():
         in_doc(leaf.decode())
         leaf_hash = record_hash(leaf)
         check(b64(leaf_hash) == in_doc(spec["leaf_hash"]), f"entry {index}: leaf hash")
+        return leaf, leaf_hash
+
+    for index, spec in enumerate(REGISTRY_ENTRIES, start=2):
+        leaf, leaf_hash = registry_leaf(index, spec, prev)
         leaves.append(leaf)
         leaf_hashes.append(leaf_hash)
         prev = leaf_hash
@@ -675,6 +692,13 @@ def main():
     revoked = ("us-dhs-cbp.example+2e49a808", "2026-11-23T19:15:00Z")
     revoked += ("signing laptop reported stolen", 3, [1])  # revoked at 3; entry 1 exposed
     check(replay.compromised() == [revoked], "the revoked key's exposed entries")
+    # Entry 4 as a retirement of entry 2's key: the key is retired at 4, until valid_until.
+    retire_leaf, _ = registry_leaf(4, RETIRE_4, prev)
+    retired = Replay(trust)
+    for leaf in leaves + [retire_leaf]:
+        retired.push(leaf)
+    record = retired.keys[key_ref(NEW_KEY_VERIFIER)]
+    check(record["retired"] == ("2026-12-31T00:00:00Z", 4), "entry 4, the retirement")
     # Entry 4: another access signed with the revoked key.
     event_4 = dict(
         COMMON,
@@ -727,6 +751,7 @@ def main():
     print("worked example: key ids, commitments, canonical event, leaves, leaf hashes,")
     print("hash chain, roots, inclusion and consistency proofs, receipt: all match")
     print("registry events: signing bytes, leaves, root of size 4, replay from the trust root")
+    print("(a registration, a revocation and a retirement)")
     print("(threshold rule, key validity, the revoked key's exposed entry 1, refusals): all match")
     if Ed25519PublicKey is None:
         print("Ed25519 signatures: SKIPPED (install the 'cryptography' package to check them)")

@@ -844,3 +844,59 @@ fn the_registry_example_is_the_one_in_the_docs() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+// Entry 4, the other way the example may go on: Colombia's registrar retires the key entry
+// 2 registered, planned (docs/format.md §15.6, "A retirement").
+const SIGNING_BYTES_4_RETIRE: &str = concat!(
+    "huella/registry/v1\n",
+    r#"{"key":"co-migracion.example+05d40848+AW56HN0psLeP0Tr0xVmP7/TvKpcWbjym8uT7/M2AUFvx","kind":"key_retire","valid_until":"2026-12-31T00:00:00Z"}"#,
+);
+
+const SIGNATURE_4_RETIRE: &str =
+    "KDGUIdVKYXwj+EghQLKGZ/RlDUZ59lRzb/s136UoH6pkBNjOL0RFkRu8VUwvUndTQ7YzBRLboSwFJceCkfzgDA==";
+
+const LEAF_4_RETIRE: &str = r#"{"event":{"key":"co-migracion.example+05d40848+AW56HN0psLeP0Tr0xVmP7/TvKpcWbjym8uT7/M2AUFvx","kind":"key_retire","valid_until":"2026-12-31T00:00:00Z"},"index":4,"integrated_at":"2026-11-23T20:00:00.000Z","prev":"AHBYBfooMW8EFj/s2dDgXVVfEURGjGgt4YiD16RLpKE=","signatures":[{"key":"registrar.co.example+41e2200a","signature":"KDGUIdVKYXwj+EghQLKGZ/RlDUZ59lRzb/s136UoH6pkBNjOL0RFkRu8VUwvUndTQ7YzBRLboSwFJceCkfzgDA=="}]}"#;
+
+const LEAF_HASH_4_RETIRE: &str = "3pBRkI6i51EZSnuRdAlcPpetoeweL2p7Yo9PeFTmIO0=";
+
+/// A retirement (entry 4 instead of another access): its signed form, its leaf, and the
+/// replay, which keeps the key's earlier entries valid and ends it at `valid_until`.
+#[test]
+fn a_retirement_signs_its_tagged_canonical_form_and_replays() {
+    let retire = RegistryEvent::KeyRetire {
+        key: new_key().verifier(),
+        valid_until: Timestamp::parse("2026-12-31T00:00:00Z").unwrap(),
+    };
+    assert_eq!(retire.signing_bytes(), SIGNING_BYTES_4_RETIRE.as_bytes());
+    let entry4 = RegistryEntry::new(
+        Count::new(4).unwrap(),
+        Timestamp::parse("2026-11-23T20:00:00.000Z").unwrap(),
+        merkle::record_hash(LEAF_3.as_bytes()),
+        SignedRegistryEvent::sign(retire, &[&registrar_co()]),
+    );
+    assert_eq!(
+        serde_json::to_string(&entry4.signatures[0].signature).unwrap(),
+        format!("\"{SIGNATURE_4_RETIRE}\"")
+    );
+    assert_eq!(entry4.to_leaf(), LEAF_4_RETIRE.as_bytes());
+    assert_eq!(
+        b64(&merkle::record_hash(LEAF_4_RETIRE.as_bytes())),
+        LEAF_HASH_4_RETIRE
+    );
+    let leaf = Leaf::parse(LEAF_4_RETIRE.as_bytes()).unwrap();
+    assert_eq!(leaf.kind(), "key_retire");
+    let auditor = replay(&[
+        LEAF_0.as_bytes(),
+        LEAF_1.as_bytes(),
+        LEAF_2.as_bytes(),
+        LEAF_3.as_bytes(),
+        LEAF_4_RETIRE.as_bytes(),
+    ])
+    .unwrap();
+    let record = auditor.keys().record(new_key().key_ref()).unwrap();
+    assert_eq!(
+        record.retired,
+        Some((Timestamp::parse("2026-12-31T00:00:00Z").unwrap(), 4))
+    );
+    assert!(record.revoked.is_none());
+}

@@ -19,7 +19,7 @@ use common::tmpfs::Tmpfs;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -37,8 +37,6 @@ use huella_core::trust::TrustRoot;
 use huella_core::values::Timestamp;
 use huella_core::verify::{Auditor, check_leaves};
 use huella_verify::client::{Client, ClientError, Submitted};
-
-const BIN: &str = env!("CARGO_BIN_EXE_huella");
 
 /// How long any single request or start-up may take before the test calls the log stuck.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -116,33 +114,18 @@ impl Fixture {
     fn spawn(&mut self, file_blocks: Option<u64>) -> Server {
         self.starts += 1;
         let log = self.dir.path().join(format!("serve-{}.log", self.starts));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
+        let listen = format!("127.0.0.1:{}", common::serve::free_port());
+        let serve = common::serve::command(
+            &self.data,
+            common::serve::Registry::Keys(&self.keys),
+            &listen,
+        );
         let mut command = match file_blocks {
-            None => Command::new(BIN),
-            Some(blocks) => {
-                let mut sh = Command::new("/bin/sh");
-                sh.arg("-c")
-                    .arg(format!(
-                        "ulimit -f {blocks} && trap '' XFSZ && exec \"$0\" \"$@\""
-                    ))
-                    .arg(BIN);
-                sh
-            }
+            None => serve,
+            Some(blocks) => common::serve::under_file_limit(&serve, blocks),
         };
         command
-            .args(["serve", "--data"])
-            .arg(&self.data)
-            .arg("--keys")
-            .arg(&self.keys)
-            .args(["--listen", &listen])
             .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap());
         huella_verify::client::install_crypto();
         Server {

@@ -224,33 +224,6 @@ fn csv_fields(line: &str) -> Vec<String> {
     fields
 }
 
-/// huella_verify_binary is the standalone `huella-verify` a rights group builds alone
-/// (`cargo build -p huella-verify`, as `.ci/run` does), next to `huella` in the same target
-/// directory. Built here too, so that a stale binary is never run (a no-op when fresh).
-fn huella_verify_binary() -> std::path::PathBuf {
-    let huella = std::path::Path::new(env!("CARGO_BIN_EXE_huella"));
-    let binary = huella.with_file_name(format!("huella-verify{}", std::env::consts::EXE_SUFFIX));
-    let mut build = std::process::Command::new(env!("CARGO"));
-    build.args([
-        "build",
-        "--quiet",
-        "-p",
-        "huella-verify",
-        "--bin",
-        "huella-verify",
-    ]);
-    if huella.parent().and_then(|d| d.file_name()) == Some(std::ffi::OsStr::new("release")) {
-        build.arg("--release");
-    }
-    let out = build.output().expect("cargo runs");
-    assert!(
-        out.status.success() && binary.exists(),
-        "cargo build -p huella-verify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    binary
-}
-
 /// The standalone verifier, from an exported bundle: its `stats --json` gives the log's
 /// tables, and its `--csv` the same numbers.
 #[tokio::test(flavor = "multi_thread")]
@@ -272,7 +245,7 @@ async fn the_standalone_verifier_gives_the_same_tables_from_a_bundle_and_as_csv(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let binary = tokio::task::block_in_place(huella_verify_binary);
+    let binary = tokio::task::block_in_place(common::huella_verify_binary);
     let log_key = data.join("log.key.pub");
     let trust = data.join("trust.json");
     let run = |flags: &[&str], format: &str| {

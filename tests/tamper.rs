@@ -2205,17 +2205,13 @@ fn the_service_refuses_to_start_on_corrupt_data() {
     bytes[used / 2] ^= 0x01;
     std::fs::write(&db_file, bytes).unwrap();
 
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--origin"])
-        .arg(log_key().name().as_str())
-        .arg("--data")
-        .arg(&data)
-        .arg("--keys")
-        .arg(&keys)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        common::serve::command(&data, common::serve::Registry::Keys(&keys), "127.0.0.1:0")
+            .args(["--origin", log_key().name().as_str()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
     let started = std::time::Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -48,6 +48,33 @@ pub fn agencies() -> (Vec<Agency>, Registry) {
 
 /// run_huella runs the `huella` binary with `args` from a multi-threaded tokio test (the
 /// test's runtime keeps serving the log meanwhile) and returns what it did.
+/// huella_verify_binary is the standalone `huella-verify` a rights group builds alone
+/// (`cargo build -p huella-verify`, as `.ci/run` does), next to `huella` in the same target
+/// directory. Built here too, so that a stale binary is never run (a no-op when fresh).
+pub fn huella_verify_binary() -> std::path::PathBuf {
+    let huella = std::path::Path::new(env!("CARGO_BIN_EXE_huella"));
+    let binary = huella.with_file_name(format!("huella-verify{}", std::env::consts::EXE_SUFFIX));
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build.args([
+        "build",
+        "--quiet",
+        "-p",
+        "huella-verify",
+        "--bin",
+        "huella-verify",
+    ]);
+    if huella.parent().and_then(|d| d.file_name()) == Some(std::ffi::OsStr::new("release")) {
+        build.arg("--release");
+    }
+    let out = build.output().expect("cargo runs");
+    assert!(
+        out.status.success() && binary.exists(),
+        "cargo build -p huella-verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    binary
+}
+
 pub fn run_huella(args: &[&str]) -> std::process::Output {
     tokio::task::block_in_place(|| {
         std::process::Command::new(env!("CARGO_BIN_EXE_huella"))

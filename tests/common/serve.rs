@@ -1,5 +1,60 @@
-//! `huella serve` as a process on a data directory `huella demo` made (its trust root in
+//! `huella serve` as a process: [`command`], the one place tests make its command line, and
+//! [`Serve`], the process on a data directory `huella demo` made (its trust root in
 //! `trust.json`), on a free port; killed when dropped.
+
+/// Registry is where `serve` takes who may sign from.
+pub enum Registry<'a> {
+    /// The trust root `trust.json` in the data directory (what `huella demo` writes).
+    Trust,
+    /// `registry.json` in this keys directory (the older form).
+    Keys(&'a std::path::Path),
+}
+
+/// command is `huella serve` on `data`, listening on `listen`, with its registry from
+/// `registry`; no failpoint is inherited from the test's environment, and stdout is null.
+pub fn command(
+    data: &std::path::Path,
+    registry: Registry<'_>,
+    listen: &str,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_huella"));
+    command.args(["serve", "--data"]).arg(data);
+    match registry {
+        Registry::Trust => command.arg("--trust").arg(data.join("trust.json")),
+        Registry::Keys(keys) => command.arg("--keys").arg(keys),
+    };
+    command
+        .args(["--listen", listen])
+        .env_remove("HUELLA_FAILPOINT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+/// under_file_limit runs `command` under `ulimit -f blocks` (512-byte blocks), with SIGXFSZ
+/// ignored, so that writes past the limit fail with EFBIG as on a full disk.
+pub fn under_file_limit(command: &std::process::Command, blocks: u64) -> std::process::Command {
+    let mut sh = std::process::Command::new("/bin/sh");
+    sh.arg("-c")
+        .arg(format!(
+            "ulimit -f {blocks} && trap '' XFSZ && exec \"$0\" \"$@\""
+        ))
+        .arg(command.get_program())
+        .args(command.get_args())
+        .env_remove("HUELLA_FAILPOINT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    sh
+}
+
+/// free_port is a port nobody listened on a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 /// Serve is `huella serve` on a demo data directory, killed when dropped.
 pub struct Serve {
@@ -21,22 +76,9 @@ impl Serve {
         failpoint: Option<&str>,
         extra: &[&str],
     ) -> Serve {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_huella"));
-        command
-            .args(["serve", "--data"])
-            .arg(data)
-            .arg("--trust")
-            .arg(data.join("trust.json"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env_remove("HUELLA_FAILPOINT")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+        let port = free_port();
+        let mut command = command(data, Registry::Trust, &format!("127.0.0.1:{port}"));
+        command.args(extra).stderr(std::process::Stdio::null());
         if let Some(name) = failpoint {
             command.env("HUELLA_FAILPOINT", name);
         }

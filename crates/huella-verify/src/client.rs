@@ -32,7 +32,7 @@ pub enum ClientError {
         why: String,
     },
     /// The request did not complete.
-    #[error("request to {url} failed: {}", describe(source))]
+    #[error("request to {url} failed: {}", cause(source))]
     Http {
         /// The URL.
         url: String,
@@ -149,37 +149,74 @@ pub struct Submitted {
     pub created: bool,
 }
 
-/// describe names the cause of a failed request: the innermost error of the chain says what
-/// went wrong (connection refused, a certificate the trust store does not accept), where
-/// reqwest's own message says only "error sending request".
-fn describe(e: &reqwest::Error) -> String {
+/// HttpCause is why a request did not complete, typed for callers that tell the cases
+/// apart (the message of [`ClientError::Http`] is made from it).
+#[derive(Debug)]
+pub enum HttpCause<'a> {
+    /// Nobody listens at the address: the connection was refused.
+    Refused,
+    /// The TLS handshake failed: a certificate the trust store does not accept, or (an
+    /// `InvalidMessage`) a server that speaks plain HTTP.
+    Tls(&'a rustls::Error),
+    /// No answer within the timeout.
+    Timeout,
+    /// Anything else (an answer that is not HTTP, say): reqwest's message and the innermost
+    /// cause's.
+    Other(String),
+}
+
+impl std::fmt::Display for HttpCause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpCause::Refused => {
+                f.write_str("connection refused (is the log running, and is this its address?)")
+            }
+            HttpCause::Tls(tls @ rustls::Error::InvalidMessage(_)) => write!(
+                f,
+                "TLS failure: {tls} (is the server speaking plain HTTP? then use an http:// URL)"
+            ),
+            HttpCause::Tls(tls) => write!(f, "TLS failure: {tls}"),
+            HttpCause::Timeout => f.write_str("timed out"),
+            HttpCause::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl ClientError {
+    /// http_cause is why the request did not complete, for an [`ClientError::Http`].
+    pub fn http_cause(&self) -> Option<HttpCause<'_>> {
+        match self {
+            ClientError::Http { source, .. } => Some(cause(source)),
+            _ => None,
+        }
+    }
+}
+
+/// cause finds why a request failed: the innermost error of the chain says what went wrong
+/// (connection refused, a certificate the trust store does not accept), where reqwest's own
+/// message says only "error sending request".
+fn cause(e: &reqwest::Error) -> HttpCause<'_> {
     let mut causes = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(cause) = next {
         if let Some(tls) = tls_error(cause) {
-            let hint = match tls {
-                rustls::Error::InvalidMessage(_) => {
-                    " (is the server speaking plain HTTP? then use an http:// URL)"
-                }
-                _ => "",
-            };
-            return format!("TLS failure: {tls}{hint}");
+            return HttpCause::Tls(tls);
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::ConnectionRefused
         {
-            return "connection refused (is the log running, and is this its address?)".into();
+            return HttpCause::Refused;
         }
         causes.push(cause.to_string());
         next = cause.source();
     }
     if e.is_timeout() {
-        return "timed out".into();
+        return HttpCause::Timeout;
     }
-    match causes.last() {
+    HttpCause::Other(match causes.last() {
         Some(innermost) => format!("{e}: {innermost}"),
         None => e.to_string(),
-    }
+    })
 }
 
 /// tls_error finds a rustls error in `e`, which hyper and tokio wrap in I/O errors, sometimes
@@ -244,10 +281,7 @@ impl Client {
         }
         let http = builder.build().map_err(|e| ClientError::Url {
             url: base.clone(),
-            why: UrlProblem::Invalid(format!(
-                "cannot make an HTTP client for it: {}",
-                describe(&e)
-            )),
+            why: UrlProblem::Invalid(format!("cannot make an HTTP client for it: {}", cause(&e))),
         })?;
         Ok(Client {
             base,

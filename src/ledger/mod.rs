@@ -23,9 +23,15 @@
 //!    (*BeforeTreeHashes*) A crash up to here wrote nothing: the batch is lost, and none of
 //!    its waiters had an answer. Start-up finds the log as it was.
 //! 3. The store writes the batch's tree hashes after the last ones in the hash file and
-//!    fsyncs it. (*AfterTreeHashes*) A crash here, whether the hashes reached the disk or
-//!    not, leaves at most a tail of hashes past the stored entries: start-up reads only the
-//!    hashes of the entries sled holds, and the next commit writes over the tail.
+//!    fsyncs it; then the sled store draws a fresh key for each entry's openings and writes
+//!    them at `32 × index` in `db/opening-keys`, fsynced, before sled can hold the openings
+//!    sealed under them. (*AfterTreeHashes*) A crash anywhere in this step, before, between
+//!    or after the two fsyncs, leaves at most a tail of hashes and a tail of keys past the
+//!    stored entries: start-up reads only the hashes of the entries sled holds and never
+//!    reads a key past them, and the next commit writes over both tails (at the same
+//!    indices, since it starts at the stored size). The keys of stored entries are never
+//!    written here, so no crash can destroy an opening that was acknowledged.
+//!    `tests/commit_steps.rs` reads every entry's openings back after each crash.
 //! 4. The store applies the batch's records (leaves, openings, request ids and the signed
 //!    checkpoint) as one atomic sled batch. (*AfterRecords*) Until the flush, a crash keeps
 //!    either the whole batch, checkpoint included, or none of it. Kept, it is a complete log

@@ -7,10 +7,14 @@
 //! | step | `live` | `disk` |
 //! | --- | --- | --- |
 //! | [`Step::BeforeTreeHashes`] | unchanged | unchanged |
-//! | [`Step::AfterTreeHashes`] | unchanged | + hashes (written and fsynced to the hash file) |
+//! | [`Step::AfterTreeHashes`] | unchanged | + hashes (written and fsynced to the hash file; the sled store's openings keys too) |
 //! | [`Step::AfterRecords`] | + hashes and records | unchanged: sled has applied the batch, not flushed it |
 //! | [`Step::AfterFlush`] | | + records |
 //! | [`Step::AfterCheckpoint`] | | the sequencer has since answered and written its checkpoint copy |
+//!
+//! The memory store seals no openings, so the keys file has no state here: its writes belong
+//! to the same step as the hashes, with the same tail rule (ledger/mod.rs, step 3), and the
+//! sled store failed at that step is where a crash between them is tested.
 //!
 //! The sled store reports the same steps, in the same order, to a [`super::StepHook`]
 //! (`SledStore::with_step_hook`), and `tests/commit_steps.rs` checks that both orders agree

@@ -110,18 +110,26 @@ impl Witnessing {
             .clone()
     }
 
-    /// spawn starts the task on the current runtime.
-    pub fn spawn(self: &Arc<Self>, ledger: Arc<Ledger>) -> tokio::task::JoinHandle<()> {
-        let this = self.clone();
-        tokio::spawn(async move { this.run(ledger).await })
-    }
-
-    async fn run(self: Arc<Self>, ledger: Arc<Ledger>) {
-        huella_verify::client::install_crypto();
-        let http = reqwest::Client::builder()
+    /// spawn starts the task on the current runtime. Its requests check the witnesses'
+    /// certificates against the system's trust store and, if given, the CA certificates
+    /// (PEM) in `ca_cert`; a file that holds none is an error here, before anything starts.
+    pub fn spawn(
+        self: &Arc<Self>,
+        ledger: Arc<Ledger>,
+        ca_cert: Option<&std::path::Path>,
+    ) -> Result<tokio::task::JoinHandle<()>, huella_verify::client::ClientError> {
+        let http = huella_verify::client::trusting(ca_cert)?
             .timeout(TIMEOUT)
             .build()
-            .unwrap_or_default();
+            .map_err(|e| huella_verify::client::ClientError::Unexpected {
+                url: "the witnesses' URLs".into(),
+                why: format!("cannot make an HTTP client: {e}"),
+            })?;
+        let this = self.clone();
+        Ok(tokio::spawn(async move { this.run(ledger, http).await }))
+    }
+
+    async fn run(self: Arc<Self>, ledger: Arc<Ledger>, http: reqwest::Client) {
         let n = self.policy.witnesses.len();
         let mut state: Vec<Peer> = vec![Peer::default(); n];
         // Per checkpoint size: its note and the cosignature line of each witness that gave one.

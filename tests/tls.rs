@@ -53,10 +53,14 @@ fn make_tls() -> Tls {
 
 /// serve_tls serves `log`'s API over TLS on 127.0.0.1 and returns the https:// base URL.
 async fn serve_tls(log: &TestLog, server: rustls::ServerConfig) -> String {
+    serve_app_tls(router(log.ledger.clone(), Limits::default()), server).await
+}
+
+/// serve_app_tls serves `app` over TLS on 127.0.0.1 and returns the https:// base URL.
+async fn serve_app_tls(app: axum::Router, server: rustls::ServerConfig) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("https://{}", listener.local_addr().unwrap());
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
-    let app = router(log.ledger.clone(), Limits::default());
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -283,5 +287,66 @@ async fn client_failures_name_their_cause() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no scheme"));
+    log.stop().await;
+}
+
+/// The log's requests to its witnesses are HTTPS too: a witness behind TLS with a test CA
+/// cosigns once the log is given that CA (`serve --ca-cert`), and not without it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_reaches_a_witness_behind_tls_with_an_extra_ca() {
+    let log = log_with_entries(3).await;
+    let tls = make_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write(dir.path(), "ca.pem", &tls.ca_pem);
+    let signer = huella_core::cosignature::CosignerSigner::from_seed(
+        huella_core::keys::KeyName::new("witness.test/tls").unwrap(),
+        &[7; 32],
+    );
+    let cosigner = signer.verifier();
+    let witness_policy = huella_core::policy::Policy::parse(
+        format!("log {}\nquorum none\n", log.log_key).as_bytes(),
+    )
+    .unwrap();
+    let witness =
+        huella::witness::Witness::open(signer, &witness_policy, &dir.path().join("w")).unwrap();
+    let base = serve_app_tls(huella::witness::router(Arc::new(witness)), tls.server).await;
+    let policy = huella_core::policy::Policy::parse(
+        format!("witness W {cosigner} {base}\nquorum W\n").as_bytes(),
+    )
+    .unwrap();
+
+    // Without the CA: the witness's certificate is refused, nothing is cosigned.
+    let refused = huella::witnessing::Witnessing::new(policy.clone());
+    let task = refused.spawn(log.ledger.clone(), None).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(refused.cosigned(), None);
+    task.abort();
+
+    // With it: cosigned.
+    let trusted = huella::witnessing::Witnessing::new(policy);
+    let task = trusted.spawn(log.ledger.clone(), Some(&ca)).unwrap();
+    let mut cosigned = None;
+    for _ in 0..100 {
+        cosigned = trusted.cosigned();
+        if cosigned.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let cosigned = cosigned.expect("the witness behind TLS cosigned within 10 s");
+    assert_eq!(
+        (cosigned.size, cosigned.witnesses),
+        (3, vec!["W".to_string()])
+    );
+    task.abort();
+    // A CA file that holds no certificate is an error before anything starts.
+    let empty = write(dir.path(), "empty.pem", "");
+    assert!(matches!(
+        huella::witnessing::Witnessing::new(
+            huella_core::policy::Policy::parse(b"quorum none\n").unwrap()
+        )
+        .spawn(log.ledger.clone(), Some(&empty)),
+        Err(ClientError::CaCert { .. })
+    ));
     log.stop().await;
 }

@@ -581,6 +581,6 @@ async fn start_witnesses(
     std::fs::write(args.data.join("witness-policy"), &lines)?;
     let policy = Policy::parse(lines.as_bytes())?;
     let witnessing = crate::witnessing::Witnessing::new(policy);
-    witnessing.spawn(ledger.clone());
+    witnessing.spawn(ledger.clone(), None)?;
     Ok(Some(witnessing))
 }

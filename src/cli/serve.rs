@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// `GET /checkpoint` serves the newest one that meets the quorum.
     #[arg(long, value_name = "FILE")]
     pub witness_policy: Option<PathBuf>,
+    /// An extra CA certificate (PEM) to trust for the witnesses' `https://` URLs, besides
+    /// the system's trust store (a test CA, or a government PKI).
+    #[arg(long, value_name = "FILE", requires = "witness_policy")]
+    pub ca_cert: Option<PathBuf>,
     /// The trust root (default: `trust.json` in --keys, if it is there).
     #[arg(long, value_name = "FILE")]
     pub trust: Option<PathBuf>,
@@ -82,7 +86,9 @@ pub async fn run(args: ServeArgs) -> CliResult {
             let policy = huella_core::policy::Policy::parse(&text)
                 .map_err(|e| format!("--witness-policy {}: {e}", path.display()))?;
             let witnessing = crate::witnessing::Witnessing::new(policy);
-            witnessing.spawn(ledger.clone());
+            witnessing
+                .spawn(ledger.clone(), args.ca_cert.as_deref())
+                .map_err(|e| format!("--ca-cert: {e}"))?;
             eprintln!(
                 "huella: sending checkpoints to {} witnesses; GET /checkpoint serves the newest that meets the policy's quorum",
                 witnessing.policy().witnesses.len()

@@ -229,6 +229,30 @@ fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls:
     tls_error(inner)
 }
 
+/// trusting is an HTTP client builder that checks certificates against the system's trust
+/// store and, if given, the CA certificates (PEM) in `ca_cert`: what every client of Huella
+/// starts from (the reader tools, and the log's requests to its witnesses).
+pub fn trusting(ca_cert: Option<&Path>) -> Result<reqwest::ClientBuilder, ClientError> {
+    install_crypto();
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = ca_cert {
+        let bad = |why: String| ClientError::CaCert {
+            path: path.display().to_string(),
+            why,
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad("holds no PEM certificate".into()));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder)
+}
+
 /// install_crypto makes ring rustls's process-wide provider, once; reqwest is built without
 /// one of its own, to keep aws-lc out of the build. [`Client`] calls it; code that builds a
 /// `reqwest::Client` of its own calls it first.
@@ -258,28 +282,12 @@ impl Client {
     pub fn with_ca_cert(base_url: &str, ca_cert: Option<&Path>) -> Result<Client, ClientError> {
         check_url(base_url)?;
         let base = base_url.trim_end_matches('/').to_string();
-        install_crypto();
         // Without timeouts a hung or hostile log could stall a verifier or monitor forever
         // instead of being reported unreachable.
-        let mut builder = reqwest::Client::builder()
+        let http = trusting(ca_cert)?
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT);
-        if let Some(path) = ca_cert {
-            let bad = |why: String| ClientError::CaCert {
-                path: path.display().to_string(),
-                why,
-            };
-            let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| bad(format!("not PEM certificates: {e}")))?;
-            if certs.is_empty() {
-                return Err(bad("holds no PEM certificate".into()));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder.build().map_err(|e| ClientError::Url {
+            .timeout(REQUEST_TIMEOUT)
+            .build().map_err(|e| ClientError::Url {
             url: base.clone(),
             why: UrlProblem::Invalid(format!("cannot make an HTTP client for it: {}", cause(&e))),
         })?;

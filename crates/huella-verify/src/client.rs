@@ -287,10 +287,14 @@ impl Client {
         let http = trusting(ca_cert)?
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .build().map_err(|e| ClientError::Url {
-            url: base.clone(),
-            why: UrlProblem::Invalid(format!("cannot make an HTTP client for it: {}", cause(&e))),
-        })?;
+            .build()
+            .map_err(|e| ClientError::Url {
+                url: base.clone(),
+                why: UrlProblem::Invalid(format!(
+                    "cannot make an HTTP client for it: {}",
+                    cause(&e)
+                )),
+            })?;
         Ok(Client {
             base,
             http,

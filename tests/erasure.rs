@@ -635,3 +635,99 @@ async fn retention_purges_old_openings_and_logs_a_signed_notice() {
     assert_eq!(summary.retention_notices, 1);
     log.stop().await;
 }
+
+/// `huella serve --retention`: the task runs at start, logs a notice signed by the log key,
+/// and destroys the openings of the entries it names; a later read of one says which notice
+/// erased it, and the whole log still verifies, counting the notice.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_with_retention_purges_what_is_older_and_the_log_verifies() {
+    huella_verify::client::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    // The demo's accesses are spread over the past year.
+    assert!(common::demo::DemoProcess::start(&data, 40).stop().success());
+    let serve = common::serve::Serve::start_with(&data, None, &["--retention", "30d"]).await;
+    // The notice: the first retention entry the log serves.
+    let mut notice = None;
+    for _ in 0..100 {
+        let page = reqwest::get(format!("{}/v1/entries?start=0&limit=1000", serve.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        notice = page.lines().enumerate().find_map(|(i, line)| {
+            let leaf: serde_json::Value = serde_json::from_str(line).unwrap();
+            (leaf["event"]["kind"] == "retention").then_some((i as u64, leaf))
+        });
+        if notice.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (at, notice) = notice.expect("a retention notice within 10 s");
+    let last = notice["event"]["last"].as_u64().unwrap();
+    // A read of the range's last entry, an access accessed before the cutoff: erased by it.
+    let disclosure = dir.path().join("disclosure.json");
+    let out = common::run_huella(&[
+        "sealed",
+        "read",
+        "--url",
+        &serve.base,
+        "--key",
+        data.join("auditors/CO-PROCURADURIA.key").to_str().unwrap(),
+        "--entries",
+        &last.to_string(),
+        "--case-ref",
+        "PGN-RETENTION-1",
+        "--purpose",
+        "oversight_audit",
+        "--legal-basis",
+        "Ley 1581 de 2012, art. 17",
+        "--log-key",
+        data.join("log.key.pub").to_str().unwrap(),
+        "--out",
+        disclosure.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&disclosure).unwrap()).unwrap();
+    assert_eq!(file["entries"][0]["index"], last);
+    assert_eq!(file["entries"][0]["erased_by"], at);
+    assert!(file["entries"][0].get("openings").is_none(), "{file}");
+    let out = common::run_huella(&[
+        "disclosure",
+        "verify",
+        disclosure.to_str().unwrap(),
+        "--log-key",
+        data.join("log.key.pub").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("entry {last} (erased by entry {at})")),
+        "{text}"
+    );
+    // The whole log verifies, and counts the notice.
+    let out = common::run_huella(&[
+        "verify",
+        "--url",
+        &serve.base,
+        "--log-key",
+        data.join("log.key.pub").to_str().unwrap(),
+        "--trust",
+        data.join("trust.json").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["retention_notices"], 1, "{report}");
+}

@@ -306,6 +306,55 @@ fn a_bad_sealed_read_or_erasure_fails_naming_its_index() {
             "does not verify with the log key",
         ),
         (
+            "an erasure ordered before the key is valid",
+            base(),
+            Box::new(|log: &Log| {
+                let mut event = erasure(&authority(), vec![0]);
+                event.ordered_at = at("2026-11-23T10:30:00Z");
+                log.signed(event, &authority())
+            }),
+            Failure::Unauthorized,
+            "is valid from 2026-11-23T11:00:00Z",
+        ),
+        (
+            "an erasure by an unregistered key",
+            base(),
+            Box::new(|log: &Log| {
+                let stranger = key("sic.co.example", 16);
+                log.signed(erasure(&stranger, vec![0]), &stranger)
+            }),
+            Failure::Unauthorized,
+            "is not registered",
+        ),
+        (
+            "an erasure with a bad signature",
+            base(),
+            Box::new(|log: &Log| {
+                log.signed(erasure(&authority(), vec![0]), &key("sic.co.example", 17))
+            }),
+            Failure::Signature,
+            "does not verify",
+        ),
+        (
+            "an erasure of an entry not before it",
+            base(),
+            Box::new(|log: &Log| log.signed(erasure(&authority(), vec![0, 2]), &authority())),
+            Failure::Inconsistent,
+            "entry 2 is not before index 2",
+        ),
+        (
+            "an erasure that is not canonical",
+            base(),
+            Box::new(|log: &Log| {
+                let leaf = log.signed(erasure(&authority(), vec![0]), &authority());
+                let mut value: serde_json::Value = serde_json::from_slice(&leaf).unwrap();
+                value["event"]["extra"] = 1.into();
+                serde_json::to_vec(&value).unwrap()
+            }),
+            Failure::Format,
+            "extra",
+        ),
+        (
             "a sealed read that is not canonical",
             base(),
             Box::new(|log: &Log| {

@@ -65,7 +65,8 @@ pub enum Command {
     Disclosure(DisclosureCommand),
     /// Statistics of a log, computed from a copy just verified (as `huella-verify stats`).
     Stats(StatsArgs),
-    /// Read sealed data as an auditor: the read is logged first, then disclosed, sealed to you.
+    /// Sealed data: read it as an auditor (the read is logged first, then disclosed, sealed
+    /// to you), or order it erased as an erasure authority (logged first, then destroyed).
     #[command(subcommand)]
     Sealed(sealed::SealedCommand),
     /// Load-test a running `huella demo` with pre-signed events and report throughput and

@@ -44,6 +44,12 @@ pub async fn run(args: DisclosureVerifyArgs) -> CliResult {
     let verified = disclosure.verify(&log_key).map_err(AuditError::from)?;
     let witnessed = crate::witnesses::check(policy.as_ref(), disclosure.checkpoint.as_bytes())?;
     let read = &verified.read.event;
+    // Entries erased before the read are disclosed without openings, and by which order.
+    let erased: Vec<(u64, u64)> = disclosure
+        .entries
+        .iter()
+        .filter_map(|e| Some((e.index, e.erased_by?)))
+        .collect();
     if args.json {
         println!(
             "{}",
@@ -52,13 +58,17 @@ pub async fn run(args: DisclosureVerifyArgs) -> CliResult {
                 "read_index": verified.read.index.get(),
                 "checkpoint_size": verified.checkpoint.size,
                 "entries": verified.entries.iter().map(|e| e.index.get()).collect::<Vec<_>>(),
+                "erased": erased
+                    .iter()
+                    .map(|(index, by)| serde_json::json!({"index": index, "erased_by": by}))
+                    .collect::<Vec<_>>(),
                 "read": read,
                 "witnesses": witnessed,
             })
         );
     } else {
         println!(
-            "VERIFIED: {} entries disclosed by the sealed read at index {} of log {} (tree size {}): every opening opens its commitment, every entry is included, and the read itself is logged.",
+            "VERIFIED: {} entries disclosed by the sealed read at index {} of log {} (tree size {}): every opening given opens its commitment, every entry is included, and the read itself is logged.",
             verified.entries.len(),
             verified.read.index.get(),
             verified.checkpoint.origin,
@@ -74,6 +84,16 @@ pub async fn run(args: DisclosureVerifyArgs) -> CliResult {
             read.legal_basis,
             read.read_at
         );
+        if !erased.is_empty() {
+            println!(
+                "  erased before the read, so disclosed without openings: {}",
+                erased
+                    .iter()
+                    .map(|(index, by)| format!("entry {index} (erased by entry {by})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         println!("  who may sign it is checked by replaying the log: `verify --trust`");
         println!("  {}", witnessed.render());
     }

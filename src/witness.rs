@@ -23,6 +23,9 @@ use huella_core::merkle::Hash;
 use huella_core::policy::Policy;
 use huella_core::witness::{Latest, MAX_REQUEST, Refusal, decide, origin, parse};
 
+/// MAX_EVIDENCE bounds the refused checkpoints kept as evidence per log.
+pub const MAX_EVIDENCE: usize = 1000;
+
 /// Witness is a running witness: its key, the logs it witnesses, and where it keeps state.
 pub struct Witness {
     signer: CosignerSigner,
@@ -134,7 +137,12 @@ impl Witness {
         });
         let accepted = match decide(&request, &self.logs, latest.as_ref()) {
             Ok(a) => a,
-            Err(refusal) => return Ok(Err(refusal)),
+            Err(refusal) => {
+                if refusal.misbehavior {
+                    self.keep_evidence(&origin, body, &refusal, stored.as_ref(), now);
+                }
+                return Ok(Err(refusal));
+            }
         };
         let line = self.signer.cosign(&accepted.body, now);
         let mut checkpoint = String::from_utf8_lossy(&request.note).into_owned();
@@ -146,6 +154,51 @@ impl Witness {
             checkpoint,
         })?;
         Ok(Ok(line))
+    }
+
+    /// keep_evidence keeps a refused checkpoint the log signed that contradicts what this
+    /// witness cosigned (a split view, or a proof that does not verify), beside what it
+    /// cosigned, in `<data>/evidence/<origin hash>/`, and logs it: for a witness run by an
+    /// authority or a rights group, that is the proof of the log's misbehavior. At most
+    /// [`MAX_EVIDENCE`] files per log (only the log's own key can make more); failing to
+    /// keep one is logged, never a reason to answer otherwise.
+    fn keep_evidence(
+        &self,
+        origin: &str,
+        body: &[u8],
+        refusal: &Refusal,
+        cosigned: Option<&Stored>,
+        now: u64,
+    ) {
+        tracing::warn!(
+            "log {origin} signed a checkpoint this witness refuses: {}",
+            refusal.why
+        );
+        let Some(data) = self.dir.parent() else {
+            return;
+        };
+        let dir = data.join("evidence").join(origin_hash(origin));
+        let kept = std::fs::create_dir_all(&dir).and_then(|()| {
+            let count = std::fs::read_dir(&dir)?.count();
+            if count >= MAX_EVIDENCE {
+                return Err(std::io::Error::other(format!("{count} files kept already")));
+            }
+            let path = dir.join(format!("{now}-{count}.txt"));
+            let mut text = format!(
+                "refused ({}): {}\n\nrequest:\n",
+                refusal.status, refusal.why
+            )
+            .into_bytes();
+            text.extend_from_slice(body);
+            text.extend_from_slice(b"\ncosigned before:\n");
+            text.extend_from_slice(cosigned.map_or("(nothing)\n", |c| &c.checkpoint).as_bytes());
+            std::fs::write(&path, text)?;
+            Ok(path)
+        });
+        match kept {
+            Ok(path) => tracing::warn!("kept as evidence in {}", path.display()),
+            Err(e) => tracing::warn!("could not keep the evidence of {origin}: {e}"),
+        }
     }
 
     /// checkpoint is the latest cosigned checkpoint of the log whose origin hashes to

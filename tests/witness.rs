@@ -120,6 +120,32 @@ async fn the_witness_cosigns_consistent_checkpoints_and_refuses_the_rest() {
             .0,
         400
     );
+    // The fork and the bad proof, both signed by the log, are kept as evidence beside what
+    // the witness had cosigned; the other refusals are not.
+    let evidence = dir
+        .path()
+        .join("state/evidence")
+        .join(huella::witness::origin_hash(log.name().as_str()));
+    let mut kept: Vec<String> = std::fs::read_dir(&evidence)
+        .unwrap()
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(
+        kept.iter()
+            .any(|k| k.starts_with("refused (409)") && k.contains("split view")),
+        "{kept:?}"
+    );
+    assert!(
+        kept.iter()
+            .any(|k| k.starts_with("refused (422)") && k.contains(&tree.note(12, &log))),
+        "{kept:?}"
+    );
+    assert!(
+        kept.iter()
+            .all(|k| k.contains("cosigned before:\n") && k.contains(&tree.note(8, &log)))
+    );
     // Another log: 404. A forged signature: 403. A smaller size than cosigned: 409.
     let stranger = SignerKey::from_seed(KeyName::new("log.example/stranger").unwrap(), &[6; 32]);
     assert_eq!(witness.add(tree.body(0, 3, &stranger)).await.0, 404);

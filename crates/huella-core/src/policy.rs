@@ -43,8 +43,11 @@ pub struct PolicyLog {
 /// PolicyWitness is a witness the policy knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyWitness {
-    /// Its name in the policy.
+    /// Its name in the policy, for people (non-UTF-8 octets shown as U+FFFD).
     pub name: String,
+    /// Its name as the policy's octets, which name it (tlog-policy: names are opaque octet
+    /// strings, compared as such).
+    pub name_octets: Vec<u8>,
     /// Its cosigner key.
     pub key: CosignerKey,
     /// Its submission prefix URL, if given.
@@ -54,8 +57,10 @@ pub struct PolicyWitness {
 /// Group is a threshold of members.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {
-    /// Its name.
+    /// Its name, for people.
     pub name: String,
+    /// Its name as the policy's octets.
+    pub name_octets: Vec<u8>,
     /// How many members must have witnessed.
     pub threshold: usize,
     /// Its members.
@@ -165,6 +170,7 @@ impl Policy {
                     }
                     policy.witnesses.push(PolicyWitness {
                         name,
+                        name_octets: rest[0].to_vec(),
                         key,
                         url: url(rest.get(2)),
                     });
@@ -215,6 +221,7 @@ impl Policy {
                     };
                     policy.groups.push(Group {
                         name: text(rest[0]),
+                        name_octets: rest[0].to_vec(),
                         threshold,
                         members,
                     });
@@ -251,8 +258,8 @@ impl Policy {
         if name == b"none" {
             return Err("none is a reserved name".into());
         }
-        if self.witnesses.iter().any(|w| w.name.as_bytes() == name)
-            || self.groups.iter().any(|g| g.name.as_bytes() == name)
+        if self.witnesses.iter().any(|w| w.name_octets == name)
+            || self.groups.iter().any(|g| g.name_octets == name)
         {
             return Err(format!(
                 "{} is already defined",
@@ -267,14 +274,10 @@ impl Policy {
         if name == b"none" {
             return Ok(Member::None);
         }
-        if let Some(i) = self
-            .witnesses
-            .iter()
-            .position(|w| w.name.as_bytes() == name)
-        {
+        if let Some(i) = self.witnesses.iter().position(|w| w.name_octets == name) {
             return Ok(Member::Witness(i));
         }
-        if let Some(i) = self.groups.iter().position(|g| g.name.as_bytes() == name) {
+        if let Some(i) = self.groups.iter().position(|g| g.name_octets == name) {
             return Ok(Member::Group(i));
         }
         Err(format!(
@@ -398,6 +401,40 @@ mod tests {
         assert!(!met(&[0, 1, 2]));
         assert!(!met(&[3, 4, 5]));
         assert!(!met(&[]));
+    }
+
+    /// tlog-policy: "names must be handled as opaque octet strings": 0x4B ("K") and
+    /// 0xE2 0x84 0xAA (a Kelvin sign) are two names, and names need not be UTF-8.
+    #[test]
+    fn names_are_opaque_octet_strings() {
+        let v = |i: u8| {
+            witness(&format!("w{i}.example"), 40 + i)
+                .verifier()
+                .to_string()
+        };
+        let mut text =
+            format!("witness K {}\nwitness \u{212a} {}\nwitness ", v(0), v(1)).into_bytes();
+        text.push(0xfe);
+        text.extend_from_slice(format!(" {}\nwitness ", v(2)).as_bytes());
+        text.push(0xff);
+        text.extend_from_slice(format!(" {}\ngroup g all K \u{212a} ", v(3)).as_bytes());
+        text.extend_from_slice(&[0xfe, b' ', 0xff, b'\n']);
+        text.extend_from_slice(b"quorum g\n");
+        let policy = Policy::parse(&text).unwrap();
+        assert_eq!(policy.witnesses.len(), 4);
+        assert_eq!(policy.witnesses[0].name_octets, b"K");
+        assert_eq!(policy.witnesses[1].name_octets, "\u{212a}".as_bytes());
+        assert_eq!(policy.witnesses[2].name_octets, [0xfe]);
+        assert_eq!(policy.witnesses[3].name_octets, [0xff]);
+        assert_eq!(policy.groups[0].members.len(), 4);
+        // A name defined twice, as octets, is refused; as text, two invalid octets are not
+        // the same name.
+        let mut twice = format!("witness a {}\nwitness ", v(0)).into_bytes();
+        twice.push(0xfe);
+        twice.extend_from_slice(format!(" {}\nwitness ", v(1)).as_bytes());
+        twice.push(0xfe);
+        twice.extend_from_slice(format!(" {}\nquorum a\n", v(2)).as_bytes());
+        assert!(Policy::parse(&twice).is_err());
     }
 
     #[test]

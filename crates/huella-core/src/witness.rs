@@ -53,6 +53,10 @@ pub struct Refusal {
     pub why: String,
     /// For a 409: the size the witness last cosigned.
     pub latest_size: Option<u64>,
+    /// The checkpoint is signed by the log, yet inconsistent with what the witness cosigned
+    /// (another root at the same size, a proof that does not verify): what the spec says a
+    /// witness "MAY log ... as it might be proof of log misbehavior".
+    pub misbehavior: bool,
 }
 
 impl Refusal {
@@ -62,6 +66,16 @@ impl Refusal {
             status,
             why: why.into(),
             latest_size: None,
+            misbehavior: false,
+        }
+    }
+
+    /// misbehaving is a refusal of a checkpoint the log signed that contradicts what the
+    /// witness cosigned.
+    fn misbehaving(status: u16, why: impl Into<String>) -> Refusal {
+        Refusal {
+            misbehavior: true,
+            ..Refusal::new(status, why)
         }
     }
 
@@ -152,13 +166,12 @@ pub fn decide(
     let known = latest.map_or(0, |l| l.size);
     if request.old != known {
         return Err(Refusal {
-            status: 409,
-            why: format!("the latest cosigned size is {known}"),
             latest_size: Some(known),
+            ..Refusal::new(409, format!("the latest cosigned size is {known}"))
         });
     }
     if checkpoint.size == 0 && checkpoint.root != empty_root() {
-        return Err(Refusal::new(
+        return Err(Refusal::misbehaving(
             422,
             "a size-0 checkpoint must have the empty tree's root",
         ));
@@ -172,11 +185,13 @@ pub fn decide(
         // v1.0.0: "If they don't match, the witness MUST respond with a 409 Conflict".
         if checkpoint.root != old_root {
             return Err(Refusal {
-                status: 409,
-                why: format!(
-                    "it cosigned another tree of size {known}: the roots differ (a split view)"
-                ),
                 latest_size: Some(known),
+                ..Refusal::misbehaving(
+                    409,
+                    format!(
+                        "it cosigned another tree of size {known}: the roots differ (a split view)"
+                    ),
+                )
             });
         }
         if !request.proof.is_empty() {
@@ -193,7 +208,9 @@ pub fn decide(
             &checkpoint.root,
             &request.proof,
         )
-        .map_err(|e| Refusal::new(422, format!("the consistency proof does not verify: {e}")))?;
+        .map_err(|e| {
+            Refusal::misbehaving(422, format!("the consistency proof does not verify: {e}"))
+        })?;
     }
     Ok(Accepted {
         latest: Latest {

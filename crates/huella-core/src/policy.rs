@@ -326,12 +326,21 @@ impl Policy {
         for c in &found {
             cosigned[c.key] = true;
         }
+        // Lines shaped as cosignatures (a timestamp and a signature after the key id) by keys
+        // the policy does not name: ignored, as the spec says, but named in the report.
+        let (_, lines) = crate::note::parse(note)?;
+        let ignored = lines
+            .iter()
+            .filter(|l| l.signature.len() == 8 + 64 && !keys.iter().any(|k| k.signs(l)))
+            .map(|l| format!("{}+{:08x}", l.name, l.id))
+            .collect();
         Ok(QuorumCheck {
             met: self.met(&cosigned),
             cosigned: found
                 .iter()
                 .map(|c| (self.witnesses[c.key].name.clone(), c.time))
                 .collect(),
+            ignored,
         })
     }
 }
@@ -343,6 +352,8 @@ pub struct QuorumCheck {
     pub met: bool,
     /// The witnesses that cosigned, by policy name, with their cosignatures' times.
     pub cosigned: Vec<(String, u64)>,
+    /// Cosignature lines by keys the policy does not name (`name+hexid`), ignored.
+    pub ignored: Vec<String>,
 }
 
 #[cfg(test)]
@@ -518,6 +529,10 @@ mod tests {
         let check = policy.check(note.as_bytes()).unwrap();
         assert!(!check.met);
         assert_eq!(check.cosigned.len(), 2);
+        // Named in the report by its key name and id, as a key the policy does not name.
+        let stranger_key = witness("w9.example", 99).verifier().to_string();
+        let id = stranger_key.split('+').nth(1).unwrap();
+        assert_eq!(check.ignored, vec![format!("w9.example+{id}")]);
     }
 
     #[test]

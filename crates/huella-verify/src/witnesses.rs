@@ -83,8 +83,16 @@ pub fn check(policy: Option<&Policy>, note: &[u8]) -> Result<Witnessed, AuditErr
         .map_err(|e| AuditError::Witnesses(e.to_string()))?;
     if !found.met {
         let names: Vec<&str> = found.cosigned.iter().map(|(n, _)| n.as_str()).collect();
+        let ignored = if found.ignored.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; ignored, as keys the policy does not name: {}",
+                found.ignored.join(", ")
+            )
+        };
         return Err(AuditError::Witnesses(format!(
-            "the checkpoint's cosignatures do not meet the policy's quorum (cosigned by: {})",
+            "the checkpoint's cosignatures do not meet the policy's quorum (cosigned by: {}){ignored}",
             if names.is_empty() {
                 "none".to_string()
             } else {

@@ -108,6 +108,18 @@ try {
   check(page.url().endsWith(`/v1/entries/${index}`), `the link leads to /v1/entries/${index}`);
   const leaf = JSON.parse(await page.textContent("body"));
   check(leaf.index === index && leaf.event.category === category, "the leaf is the entry listed");
+  // And its row's other links: the inclusion proof, and the receipt, of the same entry.
+  await page.goBack();
+  const links = await page.$$eval("table.entries tbody tr:first-child td:last-child a", (as) => as.map((a) => a.href));
+  check(links.length === 3, `the first row links its leaf, proof and receipt (${links.length} links)`);
+  await page.goto(links[1]);
+  const proof = JSON.parse(await page.textContent("body"));
+  check(proof.index === index && Array.isArray(proof.proof) && proof.tree_size > index,
+    `the proof link gives entry ${index}'s inclusion proof`);
+  await page.goto(links[2]);
+  const receipt = await page.textContent("body");
+  check(receipt.startsWith("c2sp.org/tlog-proof@v1\n") && receipt.includes(`\nindex ${index}\n`),
+    `the receipt link gives entry ${index}'s receipt (a C2SP tlog-proof)`);
 
   // With scripts blocked, the numbers are all there, as tables.
   const plain = await browser.newContext({ javaScriptEnabled: false });

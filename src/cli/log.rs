@@ -69,8 +69,8 @@ pub struct LogArgs {
     /// requests, before it is closed (at most a day).
     #[arg(long, default_value_t = 60)]
     pub idle_timeout: u64,
-    /// Seconds a response may wait for the client to read any of it before the connection
-    /// is closed (at most a day).
+    /// Seconds a response that has to wait for the client may wait for it to read 16 KiB
+    /// (or the rest, if less) before the connection is closed (at most a day).
     #[arg(long, default_value_t = 30)]
     pub write_timeout: u64,
     /// Most connections open at once (kept below the descriptor limit, which is raised to

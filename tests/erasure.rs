@@ -367,14 +367,71 @@ async fn an_erasure_destroys_the_value_an_earlier_search_kept() {
     }
     let [(person_read, person_body), (other_read, _)] = reads.try_into().unwrap();
     assert!(log.ledger.store().opening(person_read).unwrap().is_some());
-    // An order listing the person's two entries.
-    let listed = order(&authority(), "CO-SIC", Some(vec![2, 5]), None);
-    let body = ErasureSubmission {
-        signature: sign(&listed, &authority()),
-        event: listed,
-        openings: None,
+    // A read of listed entries, among them one of the person's.
+    let (_, recipient) = huella::hpke::keypair();
+    let listed_read = SealedRead {
+        agency: AgencyId::new("CO-PROCURADURIA").unwrap(),
+        case_ref: RequestId::new("PGN-3").unwrap(),
+        country: CountryCode::new("CO").unwrap(),
+        entries: Some(vec![Count::new(2).unwrap(), Count::new(3).unwrap()]),
+        key: auditor().key_ref().clone(),
+        kind: SealedReadKind::Only,
+        legal_basis: LegalBasis::new("Ley 1581 de 2012, art. 17").unwrap(),
+        purpose: Purpose::new("oversight_audit").unwrap(),
+        read_at: Timestamp::from_unix_millis(NOW),
+        recipient,
+        request_id: RequestId::new("PGN-LISTED-1").unwrap(),
+        search: None,
     };
-    let (status, answer) = post(&log, "/v1/sealed/erase", serde_json::to_vec(&body).unwrap()).await;
+    let listed_body = serde_json::to_vec(&ReadSubmission {
+        signature: sign(&listed_read, &auditor()),
+        event: listed_read,
+        openings: None,
+    })
+    .unwrap();
+    assert_eq!(
+        post(&log, "/v1/sealed/read", listed_body.clone()).await.0,
+        201
+    );
+    // An order listing one of the person's two entries: entry 5 still holds the value, so
+    // the search keeps its copy (erasing it would not make the value gone).
+    let erase = |entries: Vec<u64>, id: &str| {
+        let mut listed = order(&authority(), "CO-SIC", Some(entries), None);
+        listed.request_id = RequestId::new(id).unwrap();
+        serde_json::to_vec(&ErasureSubmission {
+            signature: sign(&listed, &authority()),
+            event: listed,
+            openings: None,
+        })
+        .unwrap()
+    };
+    let (status, answer) = post(&log, "/v1/sealed/erase", erase(vec![2], "SIC-E-1")).await;
+    assert_eq!(status, 201, "{answer}");
+    assert!(log.ledger.store().opening(person_read).unwrap().is_some());
+    // A retry of the listed read now meets an entry erased after it: 410, naming the order.
+    let first = answer["receipt"]["index"].as_u64().unwrap();
+    let (status, answer) = post(&log, "/v1/sealed/read", listed_body).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (410, Some("erased")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("entry 2, which read"),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("erased by entry {first} after it")),
+        "{answer}"
+    );
+    // The order that erases the last entry holding the value destroys the search's copy.
+    let (status, answer) = post(&log, "/v1/sealed/erase", erase(vec![5], "SIC-E-2")).await;
     assert_eq!(status, 201, "{answer}");
     let by = answer["receipt"]["index"].as_u64().unwrap();
     assert_eq!(log.ledger.store().opening(person_read).unwrap(), None);

@@ -342,13 +342,23 @@ fn disclose(app: &App, receipt: &Receipt) -> Result<Disclosure, ApiError> {
         for (index, openings) in indices {
             let leaf = snapshot.leaf(index)?;
             let inclusion = snapshot.inclusion(index, Some(checkpoint.size))?;
-            // An entry erased before the read says so, and by which order.
+            // An entry erased before the read says so, and by which order. One erased after
+            // it (a retry of the read after an erasure) cannot be disclosed any more.
             let erased_by = app
                 .ledger
                 .store()
                 .erased_by(index)
-                .map_err(|e| unavailable(e.to_string()))?
-                .filter(|&by| by < receipt.index);
+                .map_err(|e| unavailable(e.to_string()))?;
+            if let Some(by) = erased_by.filter(|&by| by > receipt.index) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::GONE,
+                    "erased",
+                    format!(
+                        "entry {index}, which read {} names, was erased by entry {by} after it; its disclosure can no longer be made",
+                        receipt.index
+                    ),
+                ));
+            }
             let openings = match (openings, erased_by) {
                 (_, Some(_)) => None,
                 (Some(openings), None) => Some(openings),

@@ -3,7 +3,7 @@
 //! takes nothing else), the per-agency rate limit, the pool, and the sequencer thread; then
 //! the receipt, built once the entry is durable.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -23,8 +23,8 @@ use tokio::sync::oneshot;
 use crate::ledger::clock::Clock;
 use crate::ledger::reader::{LogReader, ReadError};
 use crate::ledger::sequencer::{
-    Accepted, Claim, ERASURE_REQUESTS, Item, Pending, READ_REQUESTS, RETENTION_REQUESTS, Shared,
-    already_logged, erasure_request_key, lock, read_request_key, registry_request_key, request_key,
+    Accepted, Claim, Item, Pending, READ_REQUESTS, RETENTION_REQUESTS, Shared, already_logged,
+    erasure_request_key, lock, read_request_key, registry_request_key, request_key,
     retention_request_key,
 };
 use crate::metrics::Metrics;
@@ -659,10 +659,12 @@ impl Drop for Appender {
 
 /// carry_out_erasure destroys the openings (and blind-index records) of every access entry
 /// the order logged at `by` names, that are not destroyed yet: the listed entries, or those
-/// before it whose searched field has the value of `search`. Then it destroys the value any
-/// sealed read or earlier order searched for, when that is a value destroyed now
-/// ([`erase_searches`]), and a search's own opening, kept beside the order until now, last.
-/// Returns the entries erased now or before by this order.
+/// before it whose searched field has the value of `search`. Before any of them, it destroys
+/// the value a sealed read searched for when the entries it destroys are the last that hold
+/// it ([`erase_searches`]); a search's own opening, kept beside the order until now, goes
+/// last. So a run stopped anywhere (a crash, a failed write) and run again finishes the
+/// same: the openings it reads are there until the searches are done. Returns the entries
+/// erased now or before by this order.
 pub(crate) fn carry_out_erasure(
     store: &dyn Store,
     blind: Option<&crate::blind::BlindKey>,
@@ -683,11 +685,14 @@ pub(crate) fn carry_out_erasure(
         }
         _ => Vec::new(),
     };
+    let matches = |openings: &huella_core::event::Openings| match (&order.search, search) {
+        (Some(wanted), Some(opening)) => {
+            crate::blind::value(openings, wanted.field).value == opening.search.value
+        }
+        _ => true,
+    };
     let mut erased = Vec::new();
-    let mut destroyed = Destroyed::default();
-    if let (Some(wanted), Some(opening)) = (&order.search, search) {
-        destroyed.add(wanted.field, &opening.search.value);
-    }
+    let mut doomed = Vec::new();
     for index in targets {
         if let Some(earlier) = store.erased_by(index)? {
             if earlier == by {
@@ -695,28 +700,35 @@ pub(crate) fn carry_out_erasure(
             }
             continue;
         }
-        let matches = |openings: &huella_core::event::Openings| match (&order.search, search) {
-            (Some(wanted), Some(opening)) => {
-                crate::blind::value(openings, wanted.field).value == opening.search.value
-            }
-            _ => true,
-        };
-        if let Some(openings) = erase_entry(store, blind, index, by, matches)? {
-            destroyed.add_entry(&openings);
-            erased.push(index);
+        if let Some(openings) = stored_openings(store, index)?
+            && matches(&openings)
+        {
+            doomed.push((index, openings));
         }
     }
-    erase_searches(store, by, &destroyed)?;
+    let mut destroyed = Destroyed::default();
+    if let (Some(wanted), Some(opening)) = (&order.search, search) {
+        destroyed.add(wanted.field, &opening.search.value);
+    }
+    for (_, openings) in &doomed {
+        destroyed.add_entry(openings);
+    }
+    let doomed_indices: HashSet<u64> = doomed.iter().map(|(i, _)| *i).collect();
+    erase_searches(store, blind, by, &destroyed, &doomed_indices)?;
+    for (index, openings) in doomed {
+        erase_entry(store, blind, index, &openings, by)?;
+        erased.push(index);
+    }
     if order.search.is_some() && store.erased_by(by)?.is_none() {
         store.erase(by, &[], by)?;
     }
+    erased.sort_unstable();
     Ok(erased)
 }
 
-/// Destroyed is the searchable values an erasure or a retention notice destroys: a search
-/// that named one of them must not keep it.
+/// Destroyed is the searchable values an erasure or a retention notice destroys.
 #[derive(Default)]
-struct Destroyed(std::collections::HashSet<(huella_core::sealed::SearchField, String)>);
+struct Destroyed(HashSet<(huella_core::sealed::SearchField, String)>);
 
 impl Destroyed {
     /// add adds a value of `field`.
@@ -732,35 +744,35 @@ impl Destroyed {
     }
 }
 
-/// erase_searches destroys the searched value kept beside every sealed read and erasure
-/// order (other than the one at `by`, which destroys its own last) whose search named a
-/// value in `destroyed`, recorded as by the entry at `by`. A read keeps its searched value
-/// so that a retry can be answered; once the entries it found are erased, that value is
-/// the one copy left of what the erasure destroys. Reads are few beside accesses, so this
-/// looks at each read's kept value rather than keeping an index of them.
+/// erase_searches destroys, recorded as by the entry at `by`, the searched value a sealed
+/// read keeps beside its entry (so that a retry can be answered) when that value is one in
+/// `destroyed` and no access entry outside `erasing` still holds it: once the entries that
+/// held it are erased, the read's copy would be the last. A value other entries still hold
+/// is kept, since erasing the read's copy would not make it gone. Reads are few beside
+/// accesses, so this looks at each read's kept value rather than keeping an index of them.
+/// (An erasure order's own searched value is destroyed by that order, last.)
 fn erase_searches(
     store: &dyn Store,
+    blind: Option<&crate::blind::BlindKey>,
     by: u64,
     destroyed: &Destroyed,
+    erasing: &HashSet<u64>,
 ) -> Result<(), crate::store::StoreError> {
     if destroyed.0.is_empty() {
         return Ok(());
     }
-    let mut searches = store.request_indices(READ_REQUESTS)?;
-    searches.extend(store.request_indices(ERASURE_REQUESTS)?);
-    for index in searches {
-        if index == by || store.erased_by(index)?.is_some() {
+    let mut gone: HashMap<(huella_core::sealed::SearchField, String), bool> = HashMap::new();
+    for index in store.request_indices(READ_REQUESTS)? {
+        if store.erased_by(index)?.is_some() {
             continue;
         }
         let Some(leaf) = store.leaves(index, 1)?.pop() else {
             continue;
         };
-        let field = match Leaf::parse(&leaf) {
-            Ok(Leaf::SealedRead(read)) => read.event.search.map(|s| s.field),
-            Ok(Leaf::Erasure(order)) => order.event.search.map(|s| s.field),
-            _ => None,
+        let Ok(Leaf::SealedRead(read)) = Leaf::parse(&leaf) else {
+            continue;
         };
-        let (Some(field), Some(bytes)) = (field, store.opening(index)?) else {
+        let (Some(wanted), Some(bytes)) = (read.event.search, store.opening(index)?) else {
             continue;
         };
         let Ok(Some(SearchOpenings { search })) =
@@ -768,7 +780,25 @@ fn erase_searches(
         else {
             continue;
         };
-        if destroyed.0.contains(&(field, search.value)) {
+        let value = (wanted.field, search.value);
+        if !destroyed.0.contains(&value) {
+            continue;
+        }
+        let last_copy = match gone.get(&value) {
+            Some(&last) => last,
+            None => {
+                let last = match blind {
+                    Some(key) => store
+                        .blind_lookup(&key.tag(value.0, &value.1))?
+                        .iter()
+                        .all(|i| erasing.contains(i)),
+                    None => true,
+                };
+                gone.insert(value, last);
+                last
+            }
+        };
+        if last_copy {
             store.erase(index, &[], by)?;
         }
     }
@@ -790,10 +820,11 @@ pub(crate) fn retention_next(store: &dyn Store) -> Result<u64, crate::store::Sto
 }
 
 /// carry_out_retention destroys, as an erasure does (recorded as by the notice at `by`),
-/// what the notice's range holds from before its `before` and is not destroyed yet: the
-/// openings of access entries accessed before it, and the value a sealed read or erasure
-/// order made before it searched for; then the value any other search kept that is one
-/// destroyed now ([`erase_searches`]).
+/// the openings of the access entries in the notice's range accessed before its `before`
+/// and not destroyed yet; first, the value any sealed read made before `before` kept
+/// (wherever it is in the log), and the value a later read kept when the entries destroyed
+/// now are the last that held it ([`erase_searches`]). Run again after a stop, it finishes
+/// the same.
 pub(crate) fn carry_out_retention(
     store: &dyn Store,
     blind: Option<&crate::blind::BlindKey>,
@@ -803,55 +834,64 @@ pub(crate) fn carry_out_retention(
     let (first, last) = (notice.first.get(), notice.last.get());
     let before = notice.before.unix_millis();
     let leaves = store.leaves(first, last - first + 1)?;
-    let mut destroyed = Destroyed::default();
+    let mut doomed = Vec::new();
     for (leaf, index) in leaves.iter().zip(first..) {
-        let made = match Leaf::parse(leaf) {
-            Ok(Leaf::Access(entry)) => entry.event.accessed_at.unix_millis(),
-            Ok(Leaf::SealedRead(read)) if read.event.search.is_some() => {
-                read.event.read_at.unix_millis()
-            }
-            Ok(Leaf::Erasure(order)) if order.event.search.is_some() => {
-                order.event.ordered_at.unix_millis()
-            }
-            _ => continue,
+        let Ok(Leaf::Access(entry)) = Leaf::parse(leaf) else {
+            continue;
         };
-        if made >= before || store.erased_by(index)?.is_some() {
+        if entry.event.accessed_at.unix_millis() >= before || store.erased_by(index)?.is_some() {
             continue;
         }
-        if matches!(Leaf::parse(leaf), Ok(Leaf::Access(_))) {
-            if let Some(openings) = erase_entry(store, blind, index, by, |_| true)? {
-                destroyed.add_entry(&openings);
-            }
-        } else if store.opening(index)?.is_some() {
+        if let Some(openings) = stored_openings(store, index)? {
+            doomed.push((index, openings));
+        }
+    }
+    for index in store.request_indices(READ_REQUESTS)? {
+        if index >= by || store.erased_by(index)?.is_some() || store.opening(index)?.is_none() {
+            continue;
+        }
+        if let Some(leaf) = store.leaves(index, 1)?.pop()
+            && let Ok(Leaf::SealedRead(read)) = Leaf::parse(&leaf)
+            && read.event.search.is_some()
+            && read.event.read_at.unix_millis() < before
+        {
             store.erase(index, &[], by)?;
         }
     }
-    erase_searches(store, by, &destroyed)
+    let mut destroyed = Destroyed::default();
+    for (_, openings) in &doomed {
+        destroyed.add_entry(openings);
+    }
+    let erasing: HashSet<u64> = doomed.iter().map(|(i, _)| *i).collect();
+    erase_searches(store, blind, by, &destroyed, &erasing)?;
+    for (index, openings) in doomed {
+        erase_entry(store, blind, index, &openings, by)?;
+    }
+    Ok(())
+}
+
+/// stored_openings reads an access entry's openings, if it still has them.
+fn stored_openings(
+    store: &dyn Store,
+    index: u64,
+) -> Result<Option<huella_core::event::Openings>, crate::store::StoreError> {
+    Ok(store
+        .opening(index)?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 /// erase_entry destroys an access entry's openings and blind-index records, recorded as by
-/// the entry at `by`, if it still has openings and `matches` them. Returns the openings it
-/// destroyed.
+/// the entry at `by`.
 fn erase_entry(
     store: &dyn Store,
     blind: Option<&crate::blind::BlindKey>,
     index: u64,
+    openings: &huella_core::event::Openings,
     by: u64,
-    matches: impl Fn(&huella_core::event::Openings) -> bool,
-) -> Result<Option<huella_core::event::Openings>, crate::store::StoreError> {
-    let Some(bytes) = store.opening(index)? else {
-        return Ok(None);
-    };
-    let Ok(openings) = serde_json::from_slice::<huella_core::event::Openings>(&bytes) else {
-        return Ok(None);
-    };
-    if !matches(&openings) {
-        return Ok(None);
-    }
+) -> Result<(), crate::store::StoreError> {
     let tags: Vec<[u8; 32]> = match blind {
-        Some(key) => key.records(index, &openings).map(|(tag, _)| tag).to_vec(),
+        Some(key) => key.records(index, openings).map(|(tag, _)| tag).to_vec(),
         None => Vec::new(),
     };
-    store.erase(index, &tags, by)?;
-    Ok(Some(openings))
+    store.erase(index, &tags, by)
 }

@@ -53,11 +53,12 @@ pub struct WitnessError(String);
 
 /// origin_hash is the lower-case hex SHA-256 of an origin: the monitoring path's name.
 pub fn origin_hash(origin: &str) -> String {
-    Hash::sha256(origin.as_bytes())
-        .0
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Hash::sha256(origin.as_bytes()).0)
+}
+
+/// hex is lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Witness {
@@ -139,7 +140,14 @@ impl Witness {
             Ok(a) => a,
             Err(refusal) => {
                 if refusal.misbehavior {
-                    self.keep_evidence(&origin, body, &refusal, stored.as_ref(), now);
+                    self.keep_evidence(
+                        &origin,
+                        body,
+                        &request.note,
+                        &refusal,
+                        stored.as_ref(),
+                        now,
+                    );
                 }
                 return Ok(Err(refusal));
             }
@@ -157,15 +165,17 @@ impl Witness {
     }
 
     /// keep_evidence keeps a refused checkpoint the log signed that contradicts what this
-    /// witness cosigned (a split view, or a proof that does not verify), beside what it
+    /// witness cosigned (another root at the size it cosigned: a split view), beside what it
     /// cosigned, in `<data>/evidence/<origin hash>/`, and logs it: for a witness run by an
-    /// authority or a rights group, that is the proof of the log's misbehavior. At most
-    /// [`MAX_EVIDENCE`] files per log (only the log's own key can make more); failing to
+    /// authority or a rights group, that is the proof of the log's misbehavior. Each file is
+    /// named by the SHA-256 of the signed checkpoint, so sending it again adds nothing; only
+    /// the log's key can make new ones, and at most [`MAX_EVIDENCE`] are kept per log. Failing to
     /// keep one is logged, never a reason to answer otherwise.
     fn keep_evidence(
         &self,
         origin: &str,
         body: &[u8],
+        note: &[u8],
         refusal: &Refusal,
         cosigned: Option<&Stored>,
         now: u64,
@@ -179,13 +189,16 @@ impl Witness {
         };
         let dir = data.join("evidence").join(origin_hash(origin));
         let kept = std::fs::create_dir_all(&dir).and_then(|()| {
+            let path = dir.join(format!("{}.txt", hex(&Hash::sha256(note).0)));
+            if path.exists() {
+                return Ok(path);
+            }
             let count = std::fs::read_dir(&dir)?.count();
             if count >= MAX_EVIDENCE {
                 return Err(std::io::Error::other(format!("{count} files kept already")));
             }
-            let path = dir.join(format!("{now}-{count}.txt"));
             let mut text = format!(
-                "refused ({}): {}\n\nrequest:\n",
+                "refused ({}) at {now}: {}\n\nrequest:\n",
                 refusal.status, refusal.why
             )
             .into_bytes();

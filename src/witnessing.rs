@@ -8,7 +8,7 @@
 //! its own task, each request with a timeout. A witness that is down or refuses is logged
 //! and counted in the `huella_witness_*` metrics, never fatal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -137,15 +137,29 @@ impl Witnessing {
         // Requests in flight, at most one per witness: each witness goes at its own pace, so
         // a slow one never holds back what the others cosign.
         let mut tasks: tokio::task::JoinSet<Answer> = tokio::task::JoinSet::new();
+        // Which witness each request in flight is for, so that one that ends without an
+        // answer (a panic) frees its witness too.
+        let mut asked: HashMap<tokio::task::Id, usize> = HashMap::new();
         let mut tick = tokio::time::interval(ROUND);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                Some(Ok(done)) = tasks.join_next(), if !tasks.is_empty() => {
-                    let (i, size, note, took, answer) = done;
-                    state[i].busy = false;
-                    self.answered(&ledger, &mut state[i], i, (size, &note), took, answer, &mut collected);
-                    self.update(&mut collected);
+                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    match done {
+                        Ok((id, (i, size, note, took, answer))) => {
+                            asked.remove(&id);
+                            state[i].busy = false;
+                            self.answered(&ledger, &mut state[i], i, (size, &note), took, answer, &mut collected);
+                            self.update(&mut collected);
+                        }
+                        Err(e) => {
+                            if let Some(i) = asked.remove(&e.id()) {
+                                state[i].busy = false;
+                                tracing::warn!("witness {}: the request ended without an answer: {e}", self.policy.witnesses[i].name);
+                            }
+                        }
+                    }
                     continue;
                 }
             }
@@ -177,7 +191,7 @@ impl Witnessing {
                 let body = request_body(old, &proof, &note);
                 let url = format!("{}/add-checkpoint", url.trim_end_matches('/'));
                 let (http, note) = (http.clone(), note.clone());
-                tasks.spawn(async move {
+                let handle = tasks.spawn(async move {
                     let started = Instant::now();
                     let answer = async {
                         let response = http.post(&url).body(body).send().await?;
@@ -188,6 +202,7 @@ impl Witnessing {
                     .await;
                     (i, size, note, started.elapsed(), answer)
                 });
+                asked.insert(handle.id(), i);
             }
         }
     }
@@ -260,17 +275,20 @@ impl Witnessing {
                 }
             }
             Ok((409, body)) => match huella_core::checkpoint::parse_decimal(body.trim_end()) {
-                // It cosigned a smaller size: the next request sends a proof from there.
-                Some(s) if s < size => peer.known = Some(s),
-                // This size, not yet asked from there: ask again with no proof.
-                Some(s) if s == size && peer.sent_old != size => peer.known = Some(s),
-                // This size again, or a bigger one than the log has: it has cosigned another
-                // tree of that size, or a tree this log never had. A split view or a rollback
-                // of the log, or of the witness's state: report it.
-                Some(s) => failed(format!(
+                // This size again (asked from it), or a bigger one than the log has: it has
+                // cosigned another tree of that size, or a tree this log never had. A split
+                // view, or a rollback of the log or of the witness's state: report it.
+                Some(s) if s > size || (s == size && peer.sent_old == size) => failed(format!(
                     "refused checkpoint {size}: it has cosigned a tree of size {s} that is not \
                      this log's (a fork, or a rolled-back log or witness)"
                 )),
+                // It names the very size it was sent a proof from: it contradicts itself.
+                Some(s) if s == peer.sent_old => failed(format!(
+                    "answered 409 naming size {s}, the size it was sent a proof from"
+                )),
+                // It cosigned another size, up to this one: the next request sends a proof
+                // from there (an empty one from this size, which it cosigns again).
+                Some(s) => peer.known = Some(s),
                 None => failed(format!("409 with a body that is not a size: {body:?}")),
             },
             Ok((status, body)) => failed(format!(

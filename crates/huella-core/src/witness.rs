@@ -53,9 +53,10 @@ pub struct Refusal {
     pub why: String,
     /// For a 409: the size the witness last cosigned.
     pub latest_size: Option<u64>,
-    /// The checkpoint is signed by the log, yet inconsistent with what the witness cosigned
-    /// (another root at the same size, a proof that does not verify): what the spec says a
-    /// witness "MAY log ... as it might be proof of log misbehavior".
+    /// The checkpoint is signed by the log and contradicts, by itself, what the witness
+    /// cosigned (another root at the same size) or the empty tree (size 0 with another
+    /// root): proof of the log's misbehavior that anyone can check, which the spec says a
+    /// witness MAY log. (A proof that does not verify is not: the client made the proof.)
     pub misbehavior: bool,
 }
 
@@ -208,9 +209,7 @@ pub fn decide(
             &checkpoint.root,
             &request.proof,
         )
-        .map_err(|e| {
-            Refusal::misbehaving(422, format!("the consistency proof does not verify: {e}"))
-        })?;
+        .map_err(|e| Refusal::new(422, format!("the consistency proof does not verify: {e}")))?;
     }
     Ok(Accepted {
         latest: Latest {

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Latency of the read-only queries over HTTP: 1,000 requests of each, one after another on
-one keep-alive connection, each timed to its last byte (docs/benchmarks.md, session 8).
+one keep-alive connection, each timed to its last byte (docs/benchmarks.md, sessions 8, 9).
+With a third argument N: N clients at once, each on its own connection, send 250 requests
+of the country-pair query, and the latency over all of them is given.
 
     huella demo --events 50000 --listen 127.0.0.1:18222 &    # a release build
     python3 benches/http_latency.py 127.0.0.1 18222
+    python3 benches/http_latency.py 127.0.0.1 18222 16
 """
 import http.client
 import sys
+import threading
 import time
 
 QUERIES = [
@@ -20,8 +24,41 @@ QUERIES = [
 ]
 
 
+def concurrent(host: str, port: int, clients: int) -> None:
+    query, each, times, lock = QUERIES[2], 250, [], threading.Lock()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection(host, port)
+        mine = []
+        for _ in range(each):
+            start = time.perf_counter()
+            connection.request("GET", query)
+            response = connection.getresponse()
+            response.read()
+            mine.append((time.perf_counter() - start) * 1000)
+            if response.status != 200:
+                sys.exit(f"{query}: {response.status}")
+        with lock:
+            times.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.perf_counter() - started
+    times.sort()
+    print(f"{query}, {clients} clients: {len(times)} requests in {took:.1f} s "
+          f"({len(times) / took:.0f}/s), p50 {times[len(times) // 2]:.1f} ms, "
+          f"p99 {times[int(len(times) * 0.99)]:.1f} ms, max {times[-1]:.1f} ms")
+
+
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
+    if len(sys.argv) > 3:
+        concurrent(host, port, int(sys.argv[3]))
+        return
     connection = http.client.HTTPConnection(host, port)
     for query in QUERIES:
         times = []

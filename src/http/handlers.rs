@@ -423,7 +423,7 @@ pub(crate) async fn sealed_erase(
 }
 
 #[utoipa::path(get, path = "/checkpoint", tag = "log",
-    responses((status = 200, description = "the latest signed checkpoint (C2SP tlog-checkpoint)", content_type = "text/plain", body = String)))]
+    responses((status = 200, description = "the latest signed checkpoint (C2SP tlog-checkpoint, a C2SP signed note); on a log run with a witness policy, the newest checkpoint whose witness cosignatures (C2SP tlog-cosignature, cosignature/v1) meet the policy's quorum, with those cosignature lines after the log's signature, or the log's latest alone until one does (docs/witnessing.md)", content_type = "text/plain", body = String)))]
 pub(crate) async fn checkpoint(State(app): State<App>) -> Response {
     // With a witness policy: the newest checkpoint whose cosignatures meet its quorum, with
     // them; until one does, the log's latest alone (readers that enforce the policy refuse it).

@@ -529,6 +529,75 @@ fn idle_connections_from_one_address_cannot_exhaust_the_descriptors() {
     demo.stop();
 }
 
+/// Idle connections from many addresses: a server allowed 1,024 open files holds at most
+/// 768 connections (a quarter of the descriptors stays for the store), however many
+/// addresses they come from; the rest wait in the listen queue. The store never runs short:
+/// no write fails, and once the idle connections are closed, writes go on.
+#[test]
+fn idle_connections_from_many_addresses_stop_at_the_total_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let demo = common::demo::DemoProcess::start_with(&data, 20, &[], Some(1024));
+    let addr = demo.base.trim_start_matches("http://").to_string();
+    // The connections the server holds are its socket descriptors (the listener's among them).
+    let sockets = || {
+        std::fs::read_dir(format!("/proc/{}/fd", demo.pid()))
+            .unwrap()
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count()
+    };
+    let before = sockets();
+    // 3 addresses × 256, each at the per-address cap, make the total cap; 50 more from a
+    // fourth wait in the listen queue (its 128 places; past them, connects wait for room).
+    let mut held = Vec::new();
+    for (a, count) in [(2u8, 256), (3, 256), (4, 256), (5, 50)] {
+        for _ in 0..count {
+            held.push(connect_from([127, 0, 0, a], &addr).unwrap());
+        }
+    }
+    // Wait until the server holds the connections the cap allows (10 s at most), then watch
+    // a second more that it takes none of the queued ones.
+    let mut most = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while most < 768 && std::time::Instant::now() < deadline {
+        most = most.max(sockets());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for _ in 0..10 {
+        most = most.max(sockets());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The demo's own client connections to itself (among the sockets before) count toward
+    // the cap too: the flood gets what they leave of the 768, and never the 50 more.
+    let flood = most - before;
+    assert!(
+        (768 - before..=768).contains(&flood),
+        "{most} sockets, {before} before: the total cap at 1,024 descriptors is 768 connections"
+    );
+    // The clients close them all (the queued ones too). Writes go on, and none failed.
+    drop(held);
+    let url = demo.base.as_str();
+    huella_at(&[
+        "bench",
+        "--url",
+        url,
+        "--data",
+        data.to_str().unwrap(),
+        "--fill",
+        "50",
+        "--json",
+    ]);
+    let after = get(&addr, "/metrics");
+    assert!(after.contains("huella_write_failures_total 0"), "{after}");
+    assert!(after.contains("huella_writes_refused 0"), "{after}");
+    let checkpoint = get(&addr, "/checkpoint");
+    let body = checkpoint.split("\r\n\r\n").nth(1).unwrap();
+    let size = (70 + common::demo::EXTRA_ENTRIES).to_string();
+    assert_eq!(body.lines().nth(1), Some(size.as_str()), "{checkpoint}");
+    demo.stop();
+}
+
 /// Slow readers: 1,000 connections (from four addresses, under the per-address cap) each
 /// ask for a page of 1,000 entries and never read it. Resident memory stays bounded by the
 /// response budget while they wait, the write timeout closes them, and the memory comes back

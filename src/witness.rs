@@ -168,8 +168,9 @@ impl Witness {
     /// witness cosigned (another root at the size it cosigned: a split view), beside what it
     /// cosigned, in `<data>/evidence/<origin hash>/`, and logs it: for a witness run by an
     /// authority or a rights group, that is the proof of the log's misbehavior. Each file is
-    /// named by the SHA-256 of the signed checkpoint, so sending it again adds nothing; only
-    /// the log's key can make new ones, and at most [`MAX_EVIDENCE`] are kept per log. Failing to
+    /// named by the SHA-256 of the checkpoint and the log's signature on it, so sending it
+    /// again, with other signature lines or without, adds nothing; only the log's key can
+    /// make new ones, and at most [`MAX_EVIDENCE`] are kept per log. Failing to
     /// keep one is logged, never a reason to answer otherwise.
     fn keep_evidence(
         &self,
@@ -189,7 +190,22 @@ impl Witness {
         };
         let dir = data.join("evidence").join(origin_hash(origin));
         let kept = std::fs::create_dir_all(&dir).and_then(|()| {
-            let path = dir.join(format!("{}.txt", hex(&Hash::sha256(note).0)));
+            // Named by the checkpoint and the log's own signature on it: lines by other keys
+            // (which a note may carry, and anyone may add) do not make it another file.
+            let signed = match huella_core::note::parse(note) {
+                Ok((text, signatures)) => {
+                    let mut signed = text.into_bytes();
+                    for line in signatures
+                        .iter()
+                        .filter(|s| self.logs.iter().any(|k| s.is_by(k.key_ref())))
+                    {
+                        signed.extend_from_slice(line.to_line().as_bytes());
+                    }
+                    signed
+                }
+                Err(_) => note.to_vec(),
+            };
+            let path = dir.join(format!("{}.txt", hex(&Hash::sha256(&signed).0)));
             if path.exists() {
                 return Ok(path);
             }

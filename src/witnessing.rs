@@ -58,6 +58,14 @@ struct Peer {
     not_before: Instant,
 }
 
+/// back_off counts a witness's failure and pauses asking it: twice as long each time in a
+/// row, from [`ROUND`] up to [`BACKOFF_MAX`].
+fn back_off(failures: &mut u32, not_before: &mut Instant) {
+    *failures = failures.saturating_add(1);
+    let pause = ROUND * 2u32.saturating_pow((*failures).min(8));
+    *not_before = Instant::now() + pause.min(BACKOFF_MAX);
+}
+
 impl Default for Peer {
     fn default() -> Peer {
         Peer {
@@ -156,6 +164,8 @@ impl Witnessing {
                         Err(e) => {
                             if let Some(i) = asked.remove(&e.id()) {
                                 state[i].busy = false;
+                                let peer = &mut state[i];
+                                back_off(&mut peer.failures, &mut peer.not_before);
                                 tracing::warn!("witness {}: the request ended without an answer: {e}", self.policy.witnesses[i].name);
                             }
                         }
@@ -228,9 +238,7 @@ impl Witnessing {
         let mut failed = |why: String| {
             tracing::warn!("witness {name}: {why}");
             metrics.witness_failures.get_or_create(&label).inc();
-            peer.failures = peer.failures.saturating_add(1);
-            let pause = ROUND * 2u32.saturating_pow(peer.failures.min(8));
-            peer.not_before = Instant::now() + pause.min(BACKOFF_MAX);
+            back_off(&mut peer.failures, &mut peer.not_before);
         };
         match answer {
             Ok((200, lines)) => {

@@ -123,8 +123,15 @@ async fn the_witness_cosigns_consistent_checkpoints_and_refuses_the_rest() {
     );
     // The fork, signed by the log, is kept as evidence beside what the witness had cosigned,
     // once however often it is sent; a proof that does not verify is not evidence (the
-    // client made the proof), nor are the other refusals.
+    // client made the proof), nor are the other refusals. A line by another key added to
+    // the fork does not make it another file.
+    use base64::Engine as _;
+    let junk = format!(
+        "{forked_again}\u{2014} junk.example/x {}\n",
+        base64::engine::general_purpose::STANDARD.encode([7u8; 68])
+    );
     assert_eq!(witness.add(forked_again).await.0, 409);
+    assert_eq!(witness.add(junk).await.0, 409);
     let evidence = dir
         .path()
         .join("state/evidence")

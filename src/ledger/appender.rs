@@ -191,6 +191,10 @@ pub struct Appender {
     limiter: Option<DefaultKeyedRateLimiter<String>>,
     /// Operational metrics, shared with the sequencer and the HTTP layer.
     metrics: Arc<Metrics>,
+    /// Held while an erasure or a retention notice is carried out: one at a time, so that
+    /// each sees the openings the other left (two orders of entries holding one value must
+    /// not each keep a search's copy for the other).
+    erasing: tokio::sync::Mutex<()>,
 }
 
 /// Parts is what [`Appender::new`] is built from.
@@ -237,6 +241,7 @@ impl Appender {
                 .rate_limit
                 .map(|r| RateLimiter::keyed(Quota::per_second(r.per_second).allow_burst(r.burst))),
             metrics: parts.metrics,
+            erasing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -339,6 +344,7 @@ impl Appender {
         let accepted = self
             .enqueue(Item::Erasure(order.clone()), request_key, &agency)
             .await?;
+        let _one_at_a_time = self.erasing.lock().await;
         let erased = carry_out_erasure(
             self.store.as_ref(),
             self.blind_key.as_ref(),
@@ -364,6 +370,7 @@ impl Appender {
         most: u64,
     ) -> Result<Option<(u64, u64, u64)>, SubmitError> {
         let unavailable = |e: crate::store::StoreError| SubmitError::Unavailable(e.to_string());
+        let _one_at_a_time = self.erasing.lock().await;
         let size = self.reader.published().size;
         let first = retention_next(self.store.as_ref()).map_err(unavailable)?;
         let mut last = None;
@@ -710,8 +717,8 @@ pub(crate) fn carry_out_erasure(
     if let (Some(wanted), Some(opening)) = (&order.search, search) {
         destroyed.add(wanted.field, &opening.search.value);
     }
-    for (_, openings) in &doomed {
-        destroyed.add_entry(openings);
+    for (index, openings) in &doomed {
+        destroyed.add_entry(*index, openings);
     }
     let doomed_indices: HashSet<u64> = doomed.iter().map(|(i, _)| *i).collect();
     erase_searches(store, blind, by, &destroyed, &doomed_indices)?;
@@ -726,31 +733,35 @@ pub(crate) fn carry_out_erasure(
     Ok(erased)
 }
 
-/// Destroyed is the searchable values an erasure or a retention notice destroys.
+/// Destroyed is the searchable values an erasure or a retention notice destroys, each with
+/// the entries being erased that hold it.
 #[derive(Default)]
-struct Destroyed(HashSet<(huella_core::sealed::SearchField, String)>);
+struct Destroyed(HashMap<(huella_core::sealed::SearchField, String), Vec<u64>>);
 
 impl Destroyed {
-    /// add adds a value of `field`.
+    /// add adds a value of `field` (an order's searched value: no entry of its own).
     fn add(&mut self, field: huella_core::sealed::SearchField, value: &str) {
-        self.0.insert((field, value.to_string()));
+        self.0.entry((field, value.to_string())).or_default();
     }
 
-    /// add_entry adds an access entry's searchable values.
-    fn add_entry(&mut self, openings: &huella_core::event::Openings) {
+    /// add_entry adds the searchable values of the access entry at `index`.
+    fn add_entry(&mut self, index: u64, openings: &huella_core::event::Openings) {
         for field in crate::blind::FIELDS {
-            self.add(field, &crate::blind::value(openings, field).value);
+            let value = crate::blind::value(openings, field).value.clone();
+            self.0.entry((field, value)).or_default().push(index);
         }
     }
 }
 
 /// erase_searches destroys, recorded as by the entry at `by`, the searched value a sealed
 /// read keeps beside its entry (so that a retry can be answered) when that value is one in
-/// `destroyed` and no access entry outside `erasing` still holds it: once the entries that
-/// held it are erased, the read's copy would be the last. A value other entries still hold
-/// is kept, since erasing the read's copy would not make it gone. Reads are few beside
-/// accesses, so this looks at each read's kept value rather than keeping an index of them.
-/// (An erasure order's own searched value is destroyed by that order, last.)
+/// `destroyed` and either the read found one of the entries being erased (an entry before
+/// it holding the value: a retry could no longer disclose what the read disclosed), or no
+/// access entry outside `erasing` still holds it (the read's copy would be the last). A
+/// read whose copy stays (its value is still held by entries it found, none of them erased)
+/// discloses the same on a retry. Reads are few beside accesses, so this looks at each
+/// read's kept value rather than keeping an index of them. (An erasure order's own
+/// searched value is destroyed by that order, last.)
 fn erase_searches(
     store: &dyn Store,
     blind: Option<&crate::blind::BlindKey>,
@@ -781,9 +792,10 @@ fn erase_searches(
             continue;
         };
         let value = (wanted.field, search.value);
-        if !destroyed.0.contains(&value) {
+        let Some(holders) = destroyed.0.get(&value) else {
             continue;
-        }
+        };
+        let found_one = holders.iter().any(|&holder| holder < index);
         let last_copy = match gone.get(&value) {
             Some(&last) => last,
             None => {
@@ -798,7 +810,7 @@ fn erase_searches(
                 last
             }
         };
-        if last_copy {
+        if found_one || last_copy {
             store.erase(index, &[], by)?;
         }
     }
@@ -859,8 +871,8 @@ pub(crate) fn carry_out_retention(
         }
     }
     let mut destroyed = Destroyed::default();
-    for (_, openings) in &doomed {
-        destroyed.add_entry(openings);
+    for (index, openings) in &doomed {
+        destroyed.add_entry(*index, openings);
     }
     let erasing: HashSet<u64> = doomed.iter().map(|(i, _)| *i).collect();
     erase_searches(store, blind, by, &destroyed, &erasing)?;

@@ -660,10 +660,10 @@ async fn body_and_nesting_limits_hold() {
     };
     // The answer says the connection closes (the body is left unread), so that a client
     // does not send its next request on it and see that cut off.
-    let response = log.post(padded(limits.max_body + 1)).await;
+    let response = log.post_over_limit(padded(limits.max_body + 1)).await;
     assert_eq!(response.status(), 413);
     assert_eq!(response.headers()["connection"], "close");
-    let over = log.post(padded(limits.max_body + 1));
+    let over = log.post_over_limit(padded(limits.max_body + 1));
     let too_large = (413, "too_large");
     refused(
         &log,
@@ -681,7 +681,7 @@ async fn body_and_nesting_limits_hold() {
         log.stop().await;
         start().await
     };
-    let over = log.post(padded(Limits::default().max_body + 1));
+    let over = log.post_over_limit(padded(Limits::default().max_body + 1));
     refused(
         &log,
         "over 512 KiB",

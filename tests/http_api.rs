@@ -341,7 +341,13 @@ async fn every_error_class_has_its_status_and_changes_nothing() {
         "{{\"pad\": \"{}\"}}",
         "x".repeat(Limits::default().max_body + 1)
     );
-    expect(&log, log.post(huge).await, 413, "too_large").await;
+    expect(
+        &log,
+        log.post_over_limit(huge.into()).await,
+        413,
+        "too_large",
+    )
+    .await;
 
     // 404: not found.
     expect(&log, log.get("/v1/entries/3").await, 404, "not_found").await;

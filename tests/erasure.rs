@@ -742,30 +742,12 @@ async fn serve_with_retention_purges_what_is_older_and_the_log_verifies() {
     let last = notice["event"]["last"].as_u64().unwrap();
     // A read of the range's last entry, an access accessed before the cutoff: erased by it.
     let disclosure = dir.path().join("disclosure.json");
-    let out = common::run_huella(&[
-        "sealed",
-        "read",
-        "--url",
+    common::demo::sealed_read(
         &serve.base,
-        "--key",
-        data.join("auditors/CO-PROCURADURIA.key").to_str().unwrap(),
-        "--entries",
+        &data,
         &last.to_string(),
-        "--case-ref",
         "PGN-RETENTION-1",
-        "--purpose",
-        "oversight_audit",
-        "--legal-basis",
-        "Ley 1581 de 2012, art. 17",
-        "--log-key",
-        data.join("log.key.pub").to_str().unwrap(),
-        "--out",
-        disclosure.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &disclosure,
     );
     let file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&disclosure).unwrap()).unwrap();

@@ -42,6 +42,16 @@ fn submit(base: &str, data: &std::path::Path, request_id: &str) {
     );
 }
 
+/// serve_witnessed serves the demo log in `data` with the witness policy `policy_file`.
+async fn serve_witnessed(data: &std::path::Path, policy_file: &std::path::Path) -> Serve {
+    Serve::start_with(
+        data,
+        None,
+        &["--witness-policy", policy_file.to_str().unwrap()],
+    )
+    .await
+}
+
 /// wait_cosigned waits until `GET /checkpoint` meets `policy` at `size` or more, and
 /// returns its size and the witnesses that cosigned.
 async fn wait_cosigned(
@@ -113,12 +123,7 @@ async fn the_log_serves_the_newest_checkpoint_its_witnesses_cosigned() {
     std::fs::write(&policy_file, &policy_text).unwrap();
     let policy = Policy::parse(policy_text.as_bytes()).unwrap();
 
-    let serve = Serve::start_with(
-        &data,
-        None,
-        &["--witness-policy", policy_file.to_str().unwrap()],
-    )
-    .await;
+    let serve = serve_witnessed(&data, &policy_file).await;
     let size = 5 + common::demo::EXTRA_ENTRIES;
     let (cosigned, by) = wait_cosigned(&serve.base, &policy, &log_key, size).await;
     assert_eq!(cosigned, size);
@@ -129,12 +134,7 @@ async fn the_log_serves_the_newest_checkpoint_its_witnesses_cosigned() {
     // their own size, learned from a 409), so /checkpoint is cosigned without waiting for
     // an append.
     assert!(serve.stop().success());
-    let serve = Serve::start_with(
-        &data,
-        None,
-        &["--witness-policy", policy_file.to_str().unwrap()],
-    )
-    .await;
+    let serve = serve_witnessed(&data, &policy_file).await;
     let (cosigned, by) = wait_cosigned(&serve.base, &policy, &log_key, size).await;
     assert_eq!(cosigned, size);
     assert_eq!(by, vec!["W1".to_string(), "W2".to_string()]);
@@ -234,31 +234,7 @@ quorum three
     // A sealed read waits for the witnesses: its disclosure is over a cosigned checkpoint,
     // and `disclosure verify --witness-policy` accepts it.
     let disclosure = dir.path().join("disclosure.json");
-    let out = common::run_huella(&[
-        "sealed",
-        "read",
-        "--url",
-        &serve.base,
-        "--key",
-        data.join("auditors/CO-PROCURADURIA.key").to_str().unwrap(),
-        "--entries",
-        "8",
-        "--case-ref",
-        "PGN-WITNESSED-1",
-        "--purpose",
-        "oversight_audit",
-        "--legal-basis",
-        "Ley 1581 de 2012, art. 17",
-        "--log-key",
-        data.join("log.key.pub").to_str().unwrap(),
-        "--out",
-        disclosure.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::demo::sealed_read(&serve.base, &data, "8", "PGN-WITNESSED-1", &disclosure);
     let out = common::run_huella(&[
         "disclosure",
         "verify",
@@ -377,12 +353,7 @@ async fn two_of_three_witnesses_publish_and_a_witness_that_saw_a_fork_refuses() 
     let policy_file = dir.path().join("log.policy");
     std::fs::write(&policy_file, &policy_text).unwrap();
     let policy = Policy::parse(policy_text.as_bytes()).unwrap();
-    let serve = Serve::start_with(
-        &data,
-        None,
-        &["--witness-policy", policy_file.to_str().unwrap()],
-    )
-    .await;
+    let serve = serve_witnessed(&data, &policy_file).await;
     let (cosigned, by) = wait_cosigned(&serve.base, &policy, &log_key, size).await;
     assert_eq!(
         (cosigned, by),

@@ -160,3 +160,34 @@ impl Drop for DemoProcess {
         }
     }
 }
+
+/// sealed_read has the demo's Colombian auditor (`auditors/CO-PROCURADURIA.key` in `data`)
+/// read `entries` of the log at `base` with `huella sealed read`, for `case_ref`, and write
+/// the disclosure to `out`; it fails the test if the command does.
+pub fn sealed_read(base: &str, data: &Path, entries: &str, case_ref: &str, out: &Path) {
+    let run = crate::common::run_huella(&[
+        "sealed",
+        "read",
+        "--url",
+        base,
+        "--key",
+        data.join("auditors/CO-PROCURADURIA.key").to_str().unwrap(),
+        "--entries",
+        entries,
+        "--case-ref",
+        case_ref,
+        "--purpose",
+        "oversight_audit",
+        "--legal-basis",
+        "Ley 1581 de 2012, art. 17",
+        "--log-key",
+        data.join("log.key.pub").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
